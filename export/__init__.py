@@ -1,0 +1,1 @@
+"""Keras model -> TensorFlow.js graph model + the metadata.json the browser reads."""

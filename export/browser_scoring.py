@@ -1,0 +1,92 @@
+"""Score image files with a TF.js model through the site's own inference module in headless Chromium.
+
+What ships is what is scored: the same ``site/js/classifier.js``, vendored runtime and model files.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from export.browser import launch_options, serve
+
+SITE_DIR = Path(__file__).resolve().parent.parent / "site"
+BATCH = 50
+HARNESS = """<!doctype html><meta charset="utf-8"><title>scoring harness</title>
+<script type="module">
+import * as core from '/js/classifier.js';
+window.core = core;
+window.classifierReady = core.loadClassifier({modelUrl: '/__model__/', vendorUrl: '/vendor/tfjs/',
+  backends: %s}).then((c) => { window.classifier = c; return {backend: c.backend, simd: c.simd}; });
+window.scoreUrls = async (urls) => {
+  const out = [];
+  for (const url of urls) {
+    const bitmap = await core.decodeImage(await (await fetch(url)).blob());
+    out.push((await window.classifier.classify(bitmap)).probabilities);
+    bitmap.close();
+  }
+  return out;
+};
+</script>"""
+
+
+@contextmanager
+def scoring_page(model_dir: Path, paths: list[str], backends: tuple[str, ...] = ("wasm", "webgl", "cpu"),
+                 browser=None) -> Iterator:
+    """A Playwright page with ``window.classifier`` loaded from ``model_dir``; image i is at /__images__/i.
+
+    Pass ``browser`` to reuse a running Playwright browser (tests); otherwise one is launched here.
+    """
+    with _harness_dir(backends) as harness, serve(
+        SITE_DIR,
+        routes={"/__model__/": Path(model_dir).resolve(), "/__harness__.html": harness,
+                **{f"/__images__/{i}": Path(p).resolve() for i, p in enumerate(paths)}},
+    ) as base, _browser(browser) as running:
+        context = running.new_context()
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(base + "__harness__.html")
+        page.wait_for_function("window.classifierReady !== undefined")
+        try:
+            page.info = page.evaluate("window.classifierReady")
+        except Exception as err:
+            raise RuntimeError(f"The classifier did not load in Chromium: {err} {errors}") from err
+        yield page
+        context.close()
+
+
+@contextmanager
+def _browser(browser=None) -> Iterator:
+    if browser is not None:
+        yield browser
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(**launch_options())
+        yield launched
+        launched.close()
+
+
+@contextmanager
+def _harness_dir(backends: tuple[str, ...]) -> Iterator[Path]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "harness.html"
+        page.write_text(HARNESS % json.dumps(list(backends)))
+        yield page
+
+
+def score_in_browser(model_dir: Path, paths: list[str], browser=None) -> np.ndarray:
+    """Calibrated class probabilities (N x classes) for every image, computed in Chromium."""
+    with scoring_page(model_dir, paths, browser=browser) as page:
+        rows: list[list[float]] = []
+        for start in range(0, len(paths), BATCH):
+            urls = [f"/__images__/{i}" for i in range(start, min(start + BATCH, len(paths)))]
+            rows.extend(page.evaluate("(urls) => window.scoreUrls(urls)", urls))
+    return np.asarray(rows, dtype=np.float64)

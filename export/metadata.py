@@ -1,0 +1,62 @@
+"""The metadata.json the browser reads for everything training decided."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+from export.classes import CLASS_INFO
+from export.tfjs import sha256_file, weight_files
+
+DATASET = {
+    "name": "HAM10000",
+    "citation": "Tschandl P, Rosendahl C, Kittler H. The HAM10000 dataset, a large collection of multi-source "
+    "dermatoscopic images of common pigmented skin lesions. Sci Data 5, 180161 (2018).",
+    "url": "https://doi.org/10.7910/DVN/DBW86T",
+    "licence": "CC BY-NC-SA 4.0",
+    "skew": "Dermoscopic images from Austria and Australia, mostly light skin; 67% of images are nevi.",
+}
+HEADLINE_KEYS = ("n_images", "balanced_accuracy", "accuracy", "macro_auc", "ece")
+
+
+def headline(metrics: dict) -> dict:
+    out = {k: metrics[k] for k in HEADLINE_KEYS if k in metrics}
+    out["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
+    for key in ("melanoma", "malignant"):
+        if key in metrics:
+            out[key] = metrics[key]
+    return out
+
+
+def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metrics: dict | None) -> dict:
+    config = json.loads((train_dir / "config.json").read_text())
+    calibration = json.loads((train_dir / "calibration.json").read_text())
+    val_metrics = json.loads((train_dir / "val_metrics.json").read_text())
+    files = [tfjs_dir / "model.json", *weight_files(tfjs_dir)]
+    digests = {f.name: sha256_file(f) for f in files}
+    weights_digest = hashlib.sha256("".join(digests[f.name] for f in files[1:]).encode()).hexdigest()
+    today = dt.date.today().isoformat()
+    return {
+        "format_version": 1,
+        "model_version": f"{today}-{weights_digest[:8]}",
+        "created": today,
+        "classes": [{"code": c, **CLASS_INFO[c]} for c in config["classes"]],
+        "preprocessing": config["preprocessing"],
+        "output": "logits",
+        "temperature": calibration["temperature"],
+        "operating_point": calibration["operating_point"],
+        "metrics": {"validation": headline(val_metrics), "test": headline(test_metrics) if test_metrics else None},
+        "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],
+                     "fine_tune_from": config["fine_tune_from"], "input_size": config["size"]},
+        "quantization": quantization,
+        "model_bytes": sum(f.stat().st_size for f in files[1:]),
+        "training": {"config": config,
+                     "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()},
+        "dataset": DATASET,
+        "licence": {"code": "MIT", "model_and_data": "CC BY-NC-SA 4.0 (model trained on HAM10000)"},
+        "intended_use": "Decision support for clinicians on dermoscopic close-ups of pigmented skin lesions. "
+        "Not a diagnosis.",
+        "sha256": digests,
+        "weights_sha256": weights_digest,
+    }

@@ -1,0 +1,56 @@
+"""python -m export.parity: the same real images through Keras and through the shipped browser module.
+
+Reports top-1 agreement and the largest absolute difference of any class probability.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from export.browser_scoring import score_in_browser
+from train.data import DataError, load_labelled_images
+from train.evaluate import keras_probabilities
+
+
+def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) -> dict:
+    keras_probs, _ = keras_probabilities(keras_model, paths)
+    browser_probs = score_in_browser(site_model, paths, browser=browser)
+    diff = np.abs(keras_probs - browser_probs)
+    return {
+        "n_images": len(paths),
+        "top1_agreement": float((keras_probs.argmax(1) == browser_probs.argmax(1)).mean()),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.parity", description=__doc__)
+    p.add_argument("--model", type=Path, default=Path("models/ham10000"), help="training output folder (Keras)")
+    p.add_argument("--site-model", type=Path, default=Path("site/model"), help="exported TF.js model folder")
+    p.add_argument("--images", type=Path, required=True)
+    p.add_argument("--labels", type=Path, required=True, help="labels CSV naming the images to use")
+    p.add_argument("--n", type=int, default=200, help="first N images of the labels file")
+    p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
+    args = p.parse_args(argv)
+    try:
+        paths = load_labelled_images(args.images, args.labels).frame["path"].tolist()[: args.n]
+        result = parity(args.model, args.site_model, paths)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    result["quantization"] = json.loads((args.site_model / "metadata.json").read_text())["quantization"]
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+    print(f"{result['n_images']} images: top-1 agreement {result['top1_agreement']:.4f}, "
+          f"max |dp| {result['max_abs_diff']:.5f}, mean |dp| {result['mean_abs_diff']:.6f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Keras model -> SavedModel -> TF.js graph model (Keras-3 layers-model JSON does not load in TF.js)."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+QUANTIZATIONS: dict[str, list[str]] = {
+    "float32": [],
+    "float16": ["--quantize_float16=*"],
+    "uint8": ["--quantize_uint8=*"],
+}
+
+
+class ExportError(RuntimeError):
+    """The conversion failed; the message carries the converter's own output."""
+
+
+def converter_command() -> list[str]:
+    script = Path(sys.executable).with_name("tensorflowjs_converter")
+    if not script.is_file():
+        raise ExportError(f"tensorflowjs_converter not found next to {sys.executable}; install the project (make install).")
+    return [str(script)]
+
+
+def convert_keras_file(model_file: Path, out_dir: Path, quantization: str = "float32") -> None:
+    """Write model.json + weight shards of ``model_file`` into ``out_dir`` (replacing older shards)."""
+    import keras
+
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(f"Unknown quantization {quantization!r}; choose from {sorted(QUANTIZATIONS)}.")
+    model = keras.saving.load_model(model_file, compile=False)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in [*out_dir.glob("group*-shard*.bin"), out_dir / "model.json"]:
+        old.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        saved = Path(tmp) / "saved_model"
+        model.export(str(saved), format="tf_saved_model", verbose=False)
+        # Quantization flags must come before the positional paths.
+        command = [*converter_command(), "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
+                   "--signature_name=serving_default", *QUANTIZATIONS[quantization], str(saved), str(out_dir)]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ExportError(f"tensorflowjs_converter failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def weight_files(model_dir: Path) -> list[Path]:
+    return sorted(Path(model_dir).glob("group*-shard*.bin"))
+
+
+def copy_model(src: Path, dst: Path) -> None:
+    """Replace the graph model in ``dst`` with the one in ``src`` (model.json + shards only)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for old in [*weight_files(dst), dst / "model.json"]:
+        old.unlink(missing_ok=True)
+    for f in [src / "model.json", *weight_files(src)]:
+        shutil.copy2(f, dst / f.name)

@@ -1,0 +1,174 @@
+// In-browser inference core: load + verify the shipped model, preprocess exactly as training did,
+// predict and calibrate. No UI here. Everything training decided is read from metadata.json.
+
+export class ModelLoadError extends Error {}
+export class ModelIntegrityError extends ModelLoadError {}
+export class ImageDecodeError extends Error {}
+
+const DEFAULT_BACKENDS = ['wasm', 'webgl', 'cpu'];
+
+function loadScript(url) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = url;
+    script.onload = resolve;
+    script.onerror = () => reject(new ModelLoadError(`Could not load the TensorFlow.js runtime from ${url}.`));
+    document.head.append(script);
+  });
+}
+
+// The vendored TF.js files are classic scripts (UMD); they attach to globalThis.tf.
+async function ensureTf(vendorUrl) {
+  if (!globalThis.tf) await loadScript(new URL('tf.es2017.min.js', vendorUrl).href);
+  if (!globalThis.tf.wasm) await loadScript(new URL('tf-backend-wasm.es2017.min.js', vendorUrl).href);
+  return globalThis.tf;
+}
+
+async function fetchOk(url, as) {
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (err) {
+    throw new ModelLoadError(`Could not fetch ${url} (${err.message}). Is the site served over http(s)?`);
+  }
+  if (!response.ok) throw new ModelLoadError(`Could not fetch ${url}: HTTP ${response.status}.`);
+  return as === 'json' ? response.json() : response.arrayBuffer();
+}
+
+export async function sha256Hex(buffer) {
+  const digest = await crypto.subtle.digest('SHA-256', buffer);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function concatBuffers(buffers) {
+  const out = new Uint8Array(buffers.reduce((n, b) => n + b.byteLength, 0));
+  let offset = 0;
+  for (const b of buffers) {
+    out.set(new Uint8Array(b), offset);
+    offset += b.byteLength;
+  }
+  return out.buffer;
+}
+
+// Fetch model.json + every weight file, refusing any file whose sha256 differs from metadata.json.
+async function verifiedArtifacts(modelUrl, metadata) {
+  const topology = await fetchOk(new URL('model.json', modelUrl).href, 'json');
+  const paths = topology.weightsManifest.flatMap((group) => group.paths);
+  const buffers = await Promise.all(paths.map((p) => fetchOk(new URL(p, modelUrl).href)));
+  for (const [i, path] of paths.entries()) {
+    const expected = metadata.sha256?.[path];
+    const actual = await sha256Hex(buffers[i]);
+    if (actual !== expected) {
+      throw new ModelIntegrityError(
+        `Model file ${path} does not match metadata.json (sha256 ${actual.slice(0, 12)}…, expected ` +
+          `${String(expected).slice(0, 12)}…). The model is corrupt or was modified; reinstall the site.`,
+      );
+    }
+  }
+  return {
+    modelTopology: topology.modelTopology,
+    format: topology.format,
+    generatedBy: topology.generatedBy,
+    convertedBy: topology.convertedBy,
+    signature: topology.signature,
+    userDefinedMetadata: topology.userDefinedMetadata,
+    modelInitializer: topology.modelInitializer,
+    weightSpecs: topology.weightsManifest.flatMap((group) => group.weights),
+    weightData: concatBuffers(buffers),
+  };
+}
+
+async function pickBackend(tf, backends, vendorUrl) {
+  tf.wasm.setWasmPaths(new URL('.', vendorUrl).href);
+  for (const name of backends) {
+    try {
+      if (await tf.setBackend(name)) {
+        await tf.ready();
+        const simd = name === 'wasm' ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : undefined;
+        return { name, simd };
+      }
+    } catch (err) {
+      console.warn(`TF.js backend ${name} failed to start: ${err.message}`);
+    }
+  }
+  throw new ModelLoadError(`None of the TF.js backends ${backends.join(', ')} could start in this browser.`);
+}
+
+/** Decode an image Blob/File honouring EXIF orientation; throws ImageDecodeError if it is not an image. */
+export async function decodeImage(blob) {
+  try {
+    return await createImageBitmap(blob, { imageOrientation: 'from-image' });
+  } catch (err) {
+    throw new ImageDecodeError(`This file could not be read as an image (${err.message}).`);
+  }
+}
+
+// Centre square, composited on white (transparent pixels become white, as in Python), as ImageData.
+function centreSquarePixels(source) {
+  const width = source.width;
+  const height = source.height;
+  const side = Math.min(width, height);
+  const canvas = document.createElement('canvas');
+  canvas.width = side;
+  canvas.height = side;
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.fillStyle = '#fff';
+  ctx.fillRect(0, 0, side, side);
+  ctx.drawImage(source, Math.floor((width - side) / 2), Math.floor((height - side) / 2), side, side, 0, 0, side, side);
+  return ctx.getImageData(0, 0, side, side);
+}
+
+/** Model input [1, size, size, 3] by the rule in metadata.preprocessing (see train/preprocess.py). */
+export function preprocess(tf, source, prep) {
+  const pixels = centreSquarePixels(source);
+  return tf.tidy(() => {
+    let x = tf.cast(tf.browser.fromPixels(pixels), 'float32');
+    let side = pixels.width;
+    while (side >= 2 * prep.size) {
+      side = Math.floor(side / 2);
+      x = tf.image.resizeBilinear(x, [side, side], false, true);
+    }
+    x = tf.image.resizeBilinear(x, [prep.size, prep.size], false, true);
+    return x.sub(tf.tensor1d(prep.mean)).div(tf.tensor1d(prep.std)).expandDims(0);
+  });
+}
+
+/**
+ * Load metadata + verified model and start a backend.
+ * Returns {metadata, backend, simd, classify(source) -> {probabilities, malignancyScore, flagged}, dispose()}.
+ */
+export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS }) {
+  const base = new URL(modelUrl, document.baseURI);
+  const vendor = new URL(vendorUrl, document.baseURI);
+  const tf = await ensureTf(vendor);
+  const metadata = await fetchOk(new URL('metadata.json', base).href, 'json');
+  const artifacts = await verifiedArtifacts(base, metadata);
+  const backend = await pickBackend(tf, backends, vendor);
+  const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
+  const prep = metadata.preprocessing;
+  const malignantIdx = metadata.operating_point.classes.map((c) => metadata.classes.findIndex((k) => k.code === c));
+
+  async function classify(source) {
+    const probs = tf.tidy(() => {
+      const logits = model.execute(preprocess(tf, source, prep));
+      return tf.softmax(logits.div(metadata.temperature)).squeeze([0]);
+    });
+    const probabilities = Array.from(await probs.data());
+    probs.dispose();
+    const malignancyScore = malignantIdx.reduce((s, i) => s + probabilities[i], 0);
+    return { probabilities, malignancyScore, flagged: malignancyScore >= metadata.operating_point.threshold };
+  }
+
+  // Warm-up: the first execute compiles kernels; do it now rather than on the user's first image.
+  tf.tidy(() => {
+    model.execute(tf.zeros([1, prep.size, prep.size, 3]));
+  });
+  return {
+    tf,
+    metadata,
+    backend: backend.name,
+    simd: backend.simd,
+    classify,
+    dispose: () => model.dispose(),
+  };
+}

@@ -1,0 +1,64 @@
+"""Shared fixtures: paths, a built site served on loopback, headless Chromium, and a request recorder."""
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from export.browser import BrowserNotFound, launch_options, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+HAM_FIXTURES = FIXTURES / "ham10000"
+SHARED_DATA = ROOT.parent / "shared" / "data" / "ham10000"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright launches our Chromium: its own if installed, else the system one. No browser at all
+    is a failure with install instructions, never a skip."""
+    try:
+        return {**browser_type_launch_args, **launch_options()}
+    except BrowserNotFound as err:
+        pytest.fail(str(err))
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    from build import build
+
+    return build(tmp_path_factory.mktemp("site") / "dist")
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site):
+    with serve(built_site) as url:
+        yield url
+
+
+@pytest.fixture
+def page(page):
+    """pytest-playwright's page, collecting uncaught page errors in ``page.console_errors``."""
+    page.console_errors = []
+    page.on("pageerror", lambda e: page.console_errors.append(str(e)))
+    return page
+
+
+class RequestLog:
+    """Every request a page makes, in order (URL and origin)."""
+
+    def __init__(self, page):
+        self.urls: list[str] = []
+        page.on("request", lambda request: self.urls.append(request.url))
+
+    def origins(self) -> set[str]:
+        return {f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in self.urls if urlsplit(u).scheme in ("http", "https", "ws", "wss")}
+
+    def since(self, mark: int) -> list[str]:
+        return self.urls[mark:]
+
+
+@pytest.fixture
+def request_log():
+    return RequestLog

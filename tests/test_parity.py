@@ -1,0 +1,28 @@
+"""The shipped TF.js model in Chromium agrees with the Keras model it was exported from, on real images."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from export.parity import parity
+from export.tfjs import sha256_file
+from tests.conftest import HAM_FIXTURES, ROOT
+
+pytestmark = pytest.mark.browser
+SITE_MODEL = ROOT / "site" / "model"
+
+
+def test_shipped_model_matches_keras_on_fixture_images(browser):
+    paths = [str(p) for p in sorted((HAM_FIXTURES / "images").glob("*.jpg"))]
+    result = parity(ROOT / "models" / "ham10000", SITE_MODEL, paths, browser=browser)
+    assert result["n_images"] == 28
+    assert result["top1_agreement"] == 1.0
+    assert result["max_abs_diff"] <= 0.02
+
+
+def test_shipped_metadata_matches_the_shipped_files():
+    metadata = json.loads((SITE_MODEL / "metadata.json").read_text())
+    for name, digest in metadata["sha256"].items():
+        assert sha256_file(SITE_MODEL / name) == digest, name
+    assert metadata["model_bytes"] <= 5_000_000

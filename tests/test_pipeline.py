@@ -1,0 +1,88 @@
+"""The whole chain on fixtures, through the real commands: train -> evaluate -> export -> browser."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from export.__main__ import main as export_main
+from export.browser_scoring import score_in_browser
+from export.tfjs import weight_files
+from tests.conftest import HAM_FIXTURES
+from train.__main__ import main as train_main
+from train.evaluate import main as evaluate_main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "model"
+    code = train_main(["--data", str(HAM_FIXTURES), "--out", str(out), "--alpha", "0.35", "--size", "64",
+                       "--head-epochs", "1", "--fine-tune-epochs", "1", "--batch-size", "8",
+                       "--backbone-weights", "none"])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    site_model = tmp_path_factory.mktemp("site") / "model"
+    assert export_main(["--model", str(trained), "--out", str(site_model), "--quantize", "float32"]) == 0
+    return site_model
+
+
+def test_training_writes_a_loadable_model_and_its_records(trained):
+    import keras
+
+    for name in ("model.keras", "config.json", "calibration.json", "val_metrics.json", "training_log.csv",
+                 "split.csv", "test_labels.csv"):
+        assert (trained / name).is_file(), name
+    model = keras.saving.load_model(trained / "model.keras", compile=False)
+    assert model.output_shape == (None, 7)
+    log = (trained / "training_log.csv").read_text().splitlines()
+    assert len(log) == 3  # header + head epoch + fine-tune epoch
+    calibration = json.loads((trained / "calibration.json").read_text())
+    assert calibration["temperature"] > 0
+    assert calibration["operating_point"]["validation_sensitivity"] >= 0.9
+
+
+def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
+    out = tmp_path / "eval"
+    assert evaluate_main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                          "--out", str(out), "--model", str(trained)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("n_images", "balanced_accuracy", "accuracy", "macro_auc", "per_class", "melanoma", "malignant", "ece"):
+        assert key in metrics
+    assert metrics["n_images"] == 28
+    assert set(metrics["per_class"]["mel"]) >= {"recall", "precision", "f1", "support", "auc"}
+    assert (out / "confusion_matrix.png").stat().st_size > 1000
+    assert (out / "classification_report.png").stat().st_size > 1000
+
+
+def test_export_writes_model_and_metadata(exported):
+    metadata = json.loads((exported / "metadata.json").read_text())
+    assert [c["code"] for c in metadata["classes"]] == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+    assert metadata["preprocessing"]["size"] == 64
+    assert set(metadata["sha256"]) == {"model.json", *(f.name for f in weight_files(exported))}
+    assert metadata["dataset"]["licence"] == "CC BY-NC-SA 4.0"
+
+
+def test_browser_gives_seven_probabilities_summing_to_one(exported, browser):
+    paths = [str(p) for p in sorted((HAM_FIXTURES / "images").glob("*.jpg"))[:4]]
+    probs = score_in_browser(exported, paths, browser=browser)
+    assert probs.shape == (4, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_tampered_weight_file_is_refused(exported, browser, tmp_path):
+    tampered = tmp_path / "model"
+    shutil.copytree(exported, tampered)
+    shard = weight_files(tampered)[0]
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="does not match metadata.json"):
+        score_in_browser(tampered, [str(next((HAM_FIXTURES / "images").glob("*.jpg")))], browser=browser)

@@ -1,0 +1,129 @@
+"""Click through the real built page in headless Chromium."""
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import HAM_FIXTURES, ROOT
+
+pytestmark = pytest.mark.browser
+IMAGES = sorted((HAM_FIXTURES / "images").glob("*.jpg"))
+INPUT = "#file-input"
+
+
+@pytest.fixture(scope="module")
+def keras_top_classes() -> dict[str, str]:
+    from train.data import CLASSES
+    from train.evaluate import keras_probabilities
+
+    probs, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in IMAGES[:6]])
+    return {p.name: CLASSES[i] for p, i in zip(IMAGES[:6], probs.argmax(axis=1))}
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url + "index.html")
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+
+
+def shown_probabilities(page, n_results: int = 1) -> dict[str, float]:
+    page.wait_for_function(f"document.querySelectorAll('.result').length >= {n_results}")
+    items = page.locator(".result").first.locator(".bars li")
+    return {items.nth(i).get_attribute("data-code"): float(items.nth(i).get_attribute("data-probability"))
+            for i in range(items.count())}
+
+
+def check_result(page, image: Path, keras_top: dict[str, str], n_results: int = 1) -> None:
+    probs = shown_probabilities(page, n_results)
+    assert len(probs) == 7
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    assert max(probs, key=probs.get) == keras_top[image.name]
+    assert page.locator(".result .risk").first.inner_text().strip()
+
+
+def send_file_event(page, image: Path, event: str) -> None:
+    """Build a File in the page and dispatch a drop on the drop zone or a paste on the document."""
+    data = base64.b64encode(image.read_bytes()).decode()
+    page.evaluate(
+        """([data, name, kind]) => {
+          const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+          const dt = new DataTransfer();
+          dt.items.add(new File([bytes], name, {type: 'image/jpeg'}));
+          if (kind === 'drop') {
+            document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+          } else {
+            document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true, cancelable: true}));
+          }
+        }""",
+        [data, image.name, event],
+    )
+
+
+def test_upload_classifies_like_keras(page, site_url, keras_top_classes):
+    open_app(page, site_url)
+    page.set_input_files(INPUT, str(IMAGES[0]))
+    check_result(page, IMAGES[0], keras_top_classes)
+    assert not page.console_errors
+
+
+def test_drag_and_drop_classifies_like_keras(page, site_url, keras_top_classes):
+    open_app(page, site_url)
+    send_file_event(page, IMAGES[1], "drop")
+    check_result(page, IMAGES[1], keras_top_classes)
+
+
+def test_paste_classifies_like_keras(page, site_url, keras_top_classes):
+    open_app(page, site_url)
+    send_file_event(page, IMAGES[2], "paste")
+    check_result(page, IMAGES[2], keras_top_classes)
+
+
+def test_several_images_fill_table_and_csv(page, site_url):
+    open_app(page, site_url)
+    page.set_input_files(INPUT, [str(p) for p in IMAGES[:3]])
+    page.wait_for_function("document.querySelectorAll('.result').length === 3")
+    assert page.locator("#summary-table tbody tr").count() == 3
+    with page.expect_download() as download:
+        page.click("#download-csv")
+    table = pd.read_csv(download.value.path())
+    assert list(table["image"]) == [p.name for p in IMAGES[:3]]
+    probs = table[[c for c in table.columns if c.startswith("p_")]].to_numpy()
+    assert probs.shape == (3, 7)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_no_request_leaves_the_origin_and_none_after_choosing(page, site_url, request_log):
+    log = request_log(page)
+    open_app(page, site_url)
+    mark = len(log.urls)
+    page.set_input_files(INPUT, [str(p) for p in IMAGES[:3]])
+    page.wait_for_function("document.querySelectorAll('.result').length === 3")
+    origin = site_url.split("/", 3)[:3]
+    assert log.origins() == {"/".join(origin)}
+    # blob: URLs of the user's own images are local object URLs, not network requests
+    assert [u for u in log.since(mark) if not u.startswith("blob:")] == []
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("notes.txt", b"just some text\n", "not an image"),
+        ("renamed.jpg", b"plain text pretending to be a JPEG\n", "not an image"),
+        ("empty.jpg", b"", "empty"),
+        ("truncated.jpg", (HAM_FIXTURES / "images").glob("*.jpg").__next__().read_bytes()[:300], "not an image"),
+    ],
+)
+def test_bad_input_gets_a_message_and_page_stays_usable(page, site_url, keras_top_classes, tmp_path, name, content,
+                                                         message):
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    open_app(page, site_url)
+    page.set_input_files(INPUT, str(bad))
+    alert = page.locator("[role=alert]")
+    alert.first.wait_for()
+    assert message in alert.first.inner_text()
+    page.set_input_files(INPUT, str(IMAGES[0]))
+    check_result(page, IMAGES[0], keras_top_classes)

@@ -1,0 +1,1 @@
+"""Training, evaluation and data handling for the HAM10000 lesion classifier."""

@@ -1,0 +1,54 @@
+"""python -m train --data DIR --out DIR [options]: train, calibrate and save a lesion classifier."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import fields
+
+from train.data import DataError
+from train.fit import TrainConfig, train
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    defaults = TrainConfig(data="", out="")
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__)
+    p.add_argument("--data", required=True, help="HAM10000 folder (shared or Kaggle layout)")
+    p.add_argument("--out", required=True, help="folder for the model, config, logs and calibration")
+    p.add_argument("--alpha", type=float, default=defaults.alpha, help="MobileNetV2 width (0.35, 0.5, 0.75, 1.0)")
+    p.add_argument("--size", type=int, default=defaults.size, help="square input size in pixels")
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--head-epochs", type=int, default=defaults.head_epochs)
+    p.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
+    p.add_argument("--head-lr", type=float, default=defaults.head_lr)
+    p.add_argument("--fine-tune-lr", type=float, default=defaults.fine_tune_lr)
+    p.add_argument("--fine-tune-from", default=defaults.fine_tune_from,
+                   help="first backbone layer (name prefix) to fine-tune, '' for all")
+    p.add_argument("--imbalance", choices=("weights", "sampling", "none"), default=defaults.imbalance)
+    p.add_argument("--dropout", type=float, default=defaults.dropout)
+    p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--backbone-weights", default=defaults.backbone_weights,
+                   help="'imagenet' (download), a .h5 file for offline use, or 'none'")
+    p.add_argument("--backbone-style", choices=("keras", "torchvision"), default=None,
+                   help="weights family; guessed from the file name when omitted")
+    p.add_argument("--split", default=None, help="split CSV to reuse or create (default OUT/split.csv)")
+    args = vars(p.parse_args(argv))
+    args["fine_tune_from"] = args["fine_tune_from"] or None
+    if args["backbone_weights"] == "none":
+        args["backbone_weights"] = None
+    return TrainConfig(**{f.name: args[f.name] for f in fields(TrainConfig) if f.name in args})
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        train(parse_args(argv))
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+"""Two-phase transfer learning: a linear head on a frozen MobileNetV2, then fine-tuning at a lower rate."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from train.arrays import resized_pixels
+from train.augment import augmenter
+from train.calibrate import choose_operating_point, fit_temperature
+from train.data import CLASSES, load_ham10000
+from train.metrics import classification_metrics, softmax
+from train.model import backbone_style, build_classifier, preprocessing_for, set_trainable
+from train.preprocess import Preprocessing, normalise
+from train.split import load_or_create_split
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    alpha: float = 1.0
+    size: int = 160
+    batch_size: int = 32
+    head_epochs: int = 2
+    fine_tune_epochs: int = 12
+    head_lr: float = 1e-3
+    fine_tune_lr: float = 1e-4
+    fine_tune_from: str | None = "block_8"
+    imbalance: str = "weights"
+    dropout: float = 0.2
+    patience: int = 4
+    seed: int = 42
+    backbone_weights: str | None = "imagenet"
+    backbone_style: str | None = None
+    split: str | None = None
+    min_sensitivity: float = 0.90
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights normalised so the average sample weight is 1."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    return {i: float(len(labels) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def training_stream(
+    pixels: np.ndarray, labels: np.ndarray, config: TrainConfig, prep: Preprocessing
+) -> tuple[tf.data.Dataset, int]:
+    """Shuffled (or class-balanced) augmented batches; returns the dataset and steps per epoch."""
+    augment = augmenter(config.seed)
+    steps = int(np.ceil(len(labels) / config.batch_size))
+    if config.imbalance == "sampling":
+        # Sampling classes in proportion to sqrt(count) rather than uniformly: uniform sampling would
+        # repeat the ~80 training dermatofibromas ~60x per nevus epoch and overfit them.
+        counts = np.bincount(labels, minlength=len(CLASSES))
+        per_class = [
+            tf.data.Dataset.from_tensor_slices((pixels[labels == c], labels[labels == c]))
+            .shuffle(int(counts[c]), seed=config.seed + c)
+            .repeat()
+            for c in range(len(CLASSES))
+            if counts[c]
+        ]
+        weights = np.sqrt(counts[counts > 0]) / np.sqrt(counts[counts > 0]).sum()
+        stream = tf.data.Dataset.sample_from_datasets(per_class, weights=weights.tolist(), seed=config.seed)
+    else:
+        stream = (
+            tf.data.Dataset.from_tensor_slices((pixels, labels))
+            .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
+            .repeat()
+        )
+    stream = stream.batch(config.batch_size).map(
+        lambda x, y: (normalise(augment(x, training=True), prep), y), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return stream.prefetch(2), steps
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds val_loss, val_balanced_accuracy and val_macro_auc to the epoch logs (must run first)."""
+
+    def __init__(self, inputs: np.ndarray, labels: np.ndarray):
+        super().__init__()
+        self.inputs, self.labels = inputs, labels
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logits = self.model.predict(self.inputs, batch_size=64, verbose=0)
+        probs = softmax(logits)
+        metrics = classification_metrics(self.labels, probs, CLASSES)
+        logs = logs if logs is not None else {}
+        logs["val_loss"] = float(-np.log(np.clip(probs[np.arange(len(self.labels)), self.labels], 1e-12, None)).mean())
+        logs["val_balanced_accuracy"] = metrics["balanced_accuracy"]
+        logs["val_macro_auc"] = metrics["macro_auc"]
+        logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        print(
+            f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}  val_loss {logs['val_loss']:.4f}  "
+            f"val_balanced_accuracy {logs['val_balanced_accuracy']:.4f}  val_macro_auc {logs['val_macro_auc']:.4f}  "
+            f"lr {logs['lr']:.2e}  {time.time() - self.started:.0f}s",
+            flush=True,
+        )
+
+
+def _callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.callbacks.ModelCheckpoint,
+               patience: int) -> list[keras.callbacks.Callback]:
+    return [
+        val,
+        checkpoint,
+        keras.callbacks.EarlyStopping("val_balanced_accuracy", mode="max", patience=patience, verbose=1),
+        keras.callbacks.ReduceLROnPlateau("val_balanced_accuracy", mode="max", factor=0.3, patience=2,
+                                          min_lr=1e-6, verbose=1),
+        keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(out / "backup" / phase)),
+    ]
+
+
+def train(config: TrainConfig) -> dict:
+    """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
+    keras.utils.set_random_seed(config.seed)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    style = backbone_style(config.backbone_weights, config.backbone_style)
+    prep = preprocessing_for(style, config.size)
+
+    dataset = load_ham10000(Path(config.data))
+    split = load_or_create_split(dataset.frame, Path(config.split or out / "split.csv"), seed=config.seed)
+    frame = dataset.frame.merge(split[["image_id", "split"]], on="image_id")
+    frame[frame["split"] == "test"][["image_id", "dx", "lesion_id"]].to_csv(out / "test_labels.csv", index=False)
+    frame[frame["split"] == "val"][["image_id", "dx", "lesion_id"]].to_csv(out / "val_labels.csv", index=False)
+    train_rows, val_rows = frame[frame["split"] == "train"], frame[frame["split"] == "val"]
+    print(f"data: {len(train_rows)} train / {len(val_rows)} val images "
+          f"(test split of {int((frame['split'] == 'test').sum())} images left untouched)", flush=True)
+
+    t0 = time.time()
+    x_train = resized_pixels(train_rows["path"].tolist(), prep).round().astype(np.uint8)
+    x_val = normalise(resized_pixels(val_rows["path"].tolist(), prep), prep).numpy()
+    y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
+    print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
+
+    model = build_classifier(config.alpha, config.size, config.backbone_weights, style, config.dropout)
+    stream, steps = training_stream(x_train, y_train, config, prep)
+    weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
+    val = ValidationMetrics(x_val, y_val)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(out / "best.weights.h5"), monitor="val_balanced_accuracy", mode="max",
+        save_best_only=True, save_weights_only=True, verbose=1,
+    )
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    timings = {}
+
+    head_done = out / "head.weights.h5"
+    if head_done.is_file():
+        print("phase 1 already finished in an earlier run; loading its weights", flush=True)
+        model.load_weights(head_done)
+    else:
+        print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
+        set_trainable(model, None, train_backbone=False)
+        model.compile(keras.optimizers.Adam(config.head_lr), loss)
+        t0 = time.time()
+        model.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
+                  callbacks=_callbacks(out, "head", val, checkpoint, config.patience))
+        timings["head_seconds"] = time.time() - t0
+        model.save_weights(head_done)
+
+    print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
+          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr}", flush=True)
+    set_trainable(model, config.fine_tune_from, train_backbone=True)
+    model.compile(keras.optimizers.Adam(config.fine_tune_lr), loss)
+    t0 = time.time()
+    history = model.fit(
+        stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
+        steps_per_epoch=steps, class_weight=weights, verbose=2,
+        callbacks=_callbacks(out, "fine_tune", val, checkpoint, config.patience),
+    )
+    timings["fine_tune_seconds"] = time.time() - t0
+    timings["fine_tune_epochs_run"] = len(history.epoch)
+    timings["fine_tune_images_per_second"] = len(history.epoch) * steps * config.batch_size / timings["fine_tune_seconds"]
+
+    model.load_weights(out / "best.weights.h5")
+    logits = model.predict(x_val, batch_size=64, verbose=0)
+    temperature = fit_temperature(logits, y_val)
+    probs = softmax(logits, temperature)
+    calibration = {"temperature": temperature, "operating_point": choose_operating_point(probs, y_val, config.min_sensitivity)}
+    val_metrics = classification_metrics(y_val, probs, CLASSES)
+    val_metrics["ece_uncalibrated"] = classification_metrics(y_val, softmax(logits), CLASSES)["ece"]
+
+    # A fresh, uncompiled copy: the saved file then holds no optimizer state (half the size).
+    shipped = build_classifier(config.alpha, config.size, None, style, config.dropout)
+    shipped.set_weights(model.get_weights())
+    shipped.save(out / "model.keras")
+    (out / "config.json").write_text(json.dumps(
+        {**asdict(config), "backbone_style": style, "preprocessing": prep.to_dict(), "classes": list(CLASSES),
+         "tensorflow": tf.__version__, "keras": keras.__version__}, indent=2))
+    (out / "calibration.json").write_text(json.dumps(calibration, indent=2))
+    (out / "val_metrics.json").write_text(json.dumps(val_metrics, indent=2))
+    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(f"done: val balanced accuracy {val_metrics['balanced_accuracy']:.4f}, macro AUC "
+          f"{val_metrics['macro_auc']:.4f}, temperature {temperature:.3f}; model in {out}", flush=True)
+    return val_metrics
