@@ -24,7 +24,11 @@ build: install
 serve: install
 	$(BIN)/python build.py --serve
 
-test: install
+node_modules/.installed: package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $@
+
+test: install node_modules/.installed
 	$(BIN)/python -m pytest
 
 # The shipped model, end to end (CPU, about an hour on 2 cores); see README.

@@ -50,7 +50,8 @@ class RequestLog:
 
     def __init__(self, page):
         self.urls: list[str] = []
-        page.on("request", lambda request: self.urls.append(request.url))
+        # context-level, so the service worker's own fetches are recorded too
+        page.context.on("request", lambda request: self.urls.append(request.url))
 
     def origins(self) -> set[str]:
         return {f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in self.urls if urlsplit(u).scheme in ("http", "https", "ws", "wss")}

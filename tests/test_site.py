@@ -20,17 +20,21 @@ def keras_top_classes() -> dict[str, str]:
     from train.data import CLASSES
     from train.evaluate import keras_probabilities
 
-    probs, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in IMAGES[:6]])
+    probs, _ = keras_probabilities(Path("/tmp/fxrun_keep"), [str(p) for p in IMAGES[:6]])
     return {p.name: CLASSES[i] for p, i in zip(IMAGES[:6], probs.argmax(axis=1))}
 
 
 def open_app(page, url: str) -> None:
+    """Open the classify page and wait until the model is loaded and (over http) the service worker has
+    finished precaching, so later requests can only come from the user's actions."""
     page.goto(url + "index.html")
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    if url.startswith("http"):
+        page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
 
 
 def shown_probabilities(page, n_results: int = 1) -> dict[str, float]:
-    page.wait_for_function(f"document.querySelectorAll('.result').length >= {n_results}")
+    page.locator(".result").nth(n_results - 1).wait_for()
     items = page.locator(".result").first.locator(".bars li")
     return {items.nth(i).get_attribute("data-code"): float(items.nth(i).get_attribute("data-probability"))
             for i in range(items.count())}
@@ -84,7 +88,7 @@ def test_paste_classifies_like_keras(page, site_url, keras_top_classes):
 def test_several_images_fill_table_and_csv(page, site_url):
     open_app(page, site_url)
     page.set_input_files(INPUT, [str(p) for p in IMAGES[:3]])
-    page.wait_for_function("document.querySelectorAll('.result').length === 3")
+    page.locator(".result").nth(2).wait_for()
     assert page.locator("#summary-table tbody tr").count() == 3
     with page.expect_download() as download:
         page.click("#download-csv")
@@ -100,7 +104,7 @@ def test_no_request_leaves_the_origin_and_none_after_choosing(page, site_url, re
     open_app(page, site_url)
     mark = len(log.urls)
     page.set_input_files(INPUT, [str(p) for p in IMAGES[:3]])
-    page.wait_for_function("document.querySelectorAll('.result').length === 3")
+    page.locator(".result").nth(2).wait_for()
     origin = site_url.split("/", 3)[:3]
     assert log.origins() == {"/".join(origin)}
     # blob: URLs of the user's own images are local object URLs, not network requests

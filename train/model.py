@@ -62,8 +62,7 @@ def build_classifier(
 ) -> keras.Model:
     base = build_backbone(alpha, size, weights, style)
     inputs = keras.Input((size, size, 3), name="image")
-    # training=False keeps BatchNorm in inference mode even when the backbone is unfrozen: fine-tuning
-    # small-batch statistics into BN wrecked validation accuracy in earlier runs.
+    # training=False is overridden by fit() in Keras 3; set_trainable() is what keeps BN in inference mode.
     features = base(inputs, training=False)
     pooled = keras.layers.GlobalAveragePooling2D(name="pool")(features)
     dropped = keras.layers.Dropout(dropout, name="dropout")(pooled)
@@ -72,14 +71,22 @@ def build_classifier(
 
 
 def set_trainable(model: keras.Model, fine_tune_from: str | None, train_backbone: bool) -> None:
-    """Freeze the backbone, or unfreeze it from layer ``fine_tune_from`` (a name prefix) onwards."""
+    """Freeze the backbone, or unfreeze it from layer ``fine_tune_from`` (a name prefix) onwards.
+
+    BatchNormalization layers always stay frozen: in Keras 3 the outer ``fit(training=True)`` overrides the
+    ``training=False`` the backbone was called with, and a frozen BN layer is the one that stays in
+    inference mode. Updating BN statistics on small augmented batches collapsed validation accuracy.
+    """
     base = model.get_layer(BACKBONE_NAME)
     base.trainable = train_backbone
-    if not train_backbone or not fine_tune_from:
+    if not train_backbone:
         return
-    names = [layer.name for layer in base.layers]
-    starts = [i for i, name in enumerate(names) if name.startswith(fine_tune_from)]
-    if not starts:
-        raise DataError(f"--fine-tune-from {fine_tune_from!r} matches no backbone layer (e.g. 'block_12').")
-    for layer in base.layers[: starts[0]]:
-        layer.trainable = False
+    start = 0
+    if fine_tune_from:
+        starts = [i for i, layer in enumerate(base.layers) if layer.name.startswith(fine_tune_from)]
+        if not starts:
+            raise DataError(f"--fine-tune-from {fine_tune_from!r} matches no backbone layer (e.g. 'block_12').")
+        start = starts[0]
+    for i, layer in enumerate(base.layers):
+        if i < start or isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False

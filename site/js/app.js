@@ -1,13 +1,16 @@
-// The classify page: wires file picker, drag-and-drop and paste to the inference core and renders results.
+// The classify page: wires file picker, drag-and-drop, paste and camera to the inference core.
+import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera.js';
+import { checkFile, imageWarnings, InputProblem } from './checks.js';
 import { decodeImage, ImageDecodeError, loadClassifier } from './classifier.js';
+import { cropSquare } from './cropper.js';
 
 const $ = (id) => document.getElementById(id);
 const results = [];
 let classifier;
 
-function showError(message) {
+function showError(message, kind = 'error') {
   const alert = document.createElement('p');
-  alert.className = 'error';
+  alert.className = kind;
   alert.setAttribute('role', 'alert');
   alert.textContent = message;
   $('errors').append(alert);
@@ -23,7 +26,7 @@ function riskMessage(result) {
     : 'Low risk — keep monitoring; see a doctor if it changes.';
 }
 
-function renderResult(name, url, result) {
+function renderResult(name, url, size, result) {
   const { metadata } = classifier;
   const order = result.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
   const top = metadata.classes[order[0][1]];
@@ -60,8 +63,8 @@ function renderResult(name, url, result) {
   }
   const foot = document.createElement('p');
   foot.className = 'small';
-  foot.textContent = `Not a diagnosis. Model ${metadata.model_version}, backend ${classifier.backend}` +
-    `${classifier.simd ? ' (SIMD)' : ''}, computed on this device.`;
+  foot.textContent = `Not a diagnosis. Image ${size.width}x${size.height} px. Model ${metadata.model_version}, ` +
+    `backend ${classifier.backend}${classifier.simd ? ' (SIMD)' : ''}, computed on this device.`;
   card.append(img, heading, desc, risk, bars, foot);
   $('results').prepend(card);
 }
@@ -100,27 +103,39 @@ function downloadCsv() {
   URL.revokeObjectURL(link.href);
 }
 
+// Classify one decoded image (ImageBitmap or canvas), letting the user crop it first if they asked to.
+async function classifySource(name, source, url) {
+  let input = source;
+  if ($('crop-first').checked) {
+    input = await cropSquare(source, $('crop-dialog'));
+    if (!input) return;
+  }
+  const result = await classifier.classify(input);
+  renderResult(name, url, { width: source.width, height: source.height }, result);
+  addSummaryRow(name, result);
+}
+
 async function classifyFile(file) {
   const name = file.name || 'pasted image';
-  if (file.size === 0) {
-    showError(`${name}: the file is empty (0 bytes). Choose the photo again.`);
-    return;
-  }
   let bitmap;
   try {
+    await checkFile(file);
     bitmap = await decodeImage(file);
   } catch (err) {
-    if (!(err instanceof ImageDecodeError)) throw err;
-    showError(`${name}: this is not an image this browser can read. Use a JPEG or PNG photo.`);
-    return;
+    if (err instanceof InputProblem) return showError(`${name}: ${err.message}`);
+    if (err instanceof ImageDecodeError) {
+      return showError(`${name}: this is not an image this browser can read (damaged, truncated or not a ` +
+        'picture). Use a JPEG or PNG photo.');
+    }
+    throw err;
   }
   try {
-    const result = await classifier.classify(bitmap);
-    renderResult(name, URL.createObjectURL(file), result);
-    addSummaryRow(name, result);
+    for (const warning of imageWarnings(bitmap)) showError(`${name}: ${warning}`, 'warning');
+    await classifySource(name, bitmap, URL.createObjectURL(file));
   } finally {
     bitmap.close();
   }
+  return undefined;
 }
 
 async function classifyFiles(files) {
@@ -133,11 +148,38 @@ async function classifyFiles(files) {
   $('status').textContent = `Classified ${results.length} image(s) on this device.`;
 }
 
+let cameraStream = null;
+
+async function openCamera() {
+  try {
+    cameraStream = await startCamera($('camera-video'));
+    $('camera').hidden = false;
+    $('shutter').focus();
+  } catch (err) {
+    showError(`The camera could not be started (${err.message}). Allow camera access or choose a photo instead.`);
+  }
+}
+
+function closeCamera() {
+  stopCamera(cameraStream, $('camera-video'));
+  cameraStream = null;
+  $('camera').hidden = true;
+}
+
+async function shoot() {
+  const frame = captureFrame($('camera-video'));
+  closeCamera();
+  $('errors').replaceChildren();
+  await classifySource('camera photo', frame, frame.toDataURL('image/jpeg'));
+}
+
 function wireInputs() {
-  $('file-input').addEventListener('change', (event) => {
-    classifyFiles([...event.target.files]);
-    event.target.value = '';
-  });
+  for (const id of ['file-input', 'capture-input']) {
+    $(id).addEventListener('change', (event) => {
+      classifyFiles([...event.target.files]);
+      event.target.value = '';
+    });
+  }
   const zone = $('drop-zone');
   zone.addEventListener('dragover', (event) => {
     event.preventDefault();
@@ -149,23 +191,45 @@ function wireInputs() {
     zone.classList.remove('over');
     classifyFiles([...event.dataTransfer.files]);
   });
-  zone.addEventListener('keydown', (event) => {
-    if (event.key === 'Enter' || event.key === ' ') {
-      event.preventDefault();
-      $('file-input').click();
-    }
-  });
   document.addEventListener('paste', (event) => {
     const files = [...event.clipboardData.files];
     if (files.length) classifyFiles(files);
   });
   $('download-csv').addEventListener('click', downloadCsv);
+  $('camera-button').hidden = !cameraAvailable();
+  $('camera-button').addEventListener('click', openCamera);
+  $('shutter').addEventListener('click', shoot);
+  $('camera-cancel').addEventListener('click', closeCamera);
+}
+
+// file:// pages cannot fetch: the model comes from a script bundle and WASM (which fetches its binary) is skipped.
+function loadBundle() {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = 'model/model-bundle.js';
+    script.onload = () => resolve(globalThis.LESIONLENS_MODEL_BUNDLE);
+    script.onerror = () => reject(new Error('model/model-bundle.js is missing; rebuild the site with build.py.'));
+    document.head.append(script);
+  });
+}
+
+async function classifierOptions() {
+  const options = { modelUrl: 'model/', vendorUrl: 'vendor/tfjs/' };
+  if (location.protocol === 'file:') return { ...options, bundle: await loadBundle(), backends: ['webgl', 'cpu'] };
+  return options;
+}
+
+function registerServiceWorker() {
+  if ('serviceWorker' in navigator && location.protocol !== 'file:') {
+    navigator.serviceWorker.register('sw.js').catch((err) => console.warn(`Offline mode unavailable: ${err.message}`));
+  }
 }
 
 async function start() {
   wireInputs();
+  registerServiceWorker();
   try {
-    classifier = await loadClassifier({ modelUrl: 'model/', vendorUrl: 'vendor/tfjs/' });
+    classifier = await loadClassifier(await classifierOptions());
     const m = classifier.metadata;
     $('status').textContent = `Model ${m.model_version} ready (backend ${classifier.backend}` +
       `${classifier.simd ? ' with SIMD' : ''}). Your images stay on this device.`;

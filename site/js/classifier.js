@@ -50,11 +50,25 @@ function concatBuffers(buffers) {
   return out.buffer;
 }
 
-// Fetch model.json + every weight file, refusing any file whose sha256 differs from metadata.json.
-async function verifiedArtifacts(modelUrl, metadata) {
+function base64ToBuffer(text) {
+  const bytes = Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  return bytes.buffer;
+}
+
+// model.json + weight files, fetched, or taken from the script bundle that file:// pages use (no fetch there).
+async function modelFiles(modelUrl, bundle) {
+  if (bundle) {
+    const paths = bundle.modelJson.weightsManifest.flatMap((group) => group.paths);
+    return { topology: bundle.modelJson, paths, buffers: paths.map((p) => base64ToBuffer(bundle.weights[p])) };
+  }
   const topology = await fetchOk(new URL('model.json', modelUrl).href, 'json');
   const paths = topology.weightsManifest.flatMap((group) => group.paths);
   const buffers = await Promise.all(paths.map((p) => fetchOk(new URL(p, modelUrl).href)));
+  return { topology, paths, buffers };
+}
+
+// Refuse any weight file whose sha256 differs from metadata.json, then assemble in-memory artifacts.
+async function verifiedArtifacts({ topology, paths, buffers }, metadata) {
   for (const [i, path] of paths.entries()) {
     const expected = metadata.sha256?.[path];
     const actual = await sha256Hex(buffers[i]);
@@ -103,19 +117,26 @@ export async function decodeImage(blob) {
   }
 }
 
+// Centre squares larger than this are first shrunk by the browser's own high-quality resampler: an
+// 8000x8000 photo as a float tensor would need ~770 MB. Below it (HAM10000 originals are 600x450) the
+// pixels are exactly those Python sees.
+export const MAX_EXACT_SIDE = 1024;
+
 // Centre square, composited on white (transparent pixels become white, as in Python), as ImageData.
 function centreSquarePixels(source) {
-  const width = source.width;
-  const height = source.height;
-  const side = Math.min(width, height);
+  const side = Math.min(source.width, source.height);
+  const out = Math.min(side, MAX_EXACT_SIDE);
   const canvas = document.createElement('canvas');
-  canvas.width = side;
-  canvas.height = side;
+  canvas.width = out;
+  canvas.height = out;
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
+  ctx.imageSmoothingQuality = 'high';
   ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, side, side);
-  ctx.drawImage(source, Math.floor((width - side) / 2), Math.floor((height - side) / 2), side, side, 0, 0, side, side);
-  return ctx.getImageData(0, 0, side, side);
+  ctx.fillRect(0, 0, out, out);
+  const left = Math.floor((source.width - side) / 2);
+  const top = Math.floor((source.height - side) / 2);
+  ctx.drawImage(source, left, top, side, side, 0, 0, out, out);
+  return ctx.getImageData(0, 0, out, out);
 }
 
 /** Model input [1, size, size, 3] by the rule in metadata.preprocessing (see train/preprocess.py). */
@@ -134,15 +155,15 @@ export function preprocess(tf, source, prep) {
 }
 
 /**
- * Load metadata + verified model and start a backend.
+ * Load metadata + verified model and start a backend. ``bundle`` (file:// pages) replaces every fetch.
  * Returns {metadata, backend, simd, classify(source) -> {probabilities, malignancyScore, flagged}, dispose()}.
  */
-export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS }) {
+export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS, bundle = null }) {
   const base = new URL(modelUrl, document.baseURI);
   const vendor = new URL(vendorUrl, document.baseURI);
   const tf = await ensureTf(vendor);
-  const metadata = await fetchOk(new URL('metadata.json', base).href, 'json');
-  const artifacts = await verifiedArtifacts(base, metadata);
+  const metadata = bundle ? bundle.metadata : await fetchOk(new URL('metadata.json', base).href, 'json');
+  const artifacts = await verifiedArtifacts(await modelFiles(base, bundle), metadata);
   const backend = await pickBackend(tf, backends, vendor);
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const prep = metadata.preprocessing;

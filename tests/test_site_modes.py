@@ -1,0 +1,59 @@
+"""Offline after one visit, straight from disk (file://), under a sub-path, and accessible on every page."""
+from __future__ import annotations
+
+import pytest
+
+from build import PAGES
+from export.browser import serve
+from tests.conftest import ROOT
+from tests.test_site import INPUT, IMAGES, open_app, shown_probabilities
+
+pytestmark = pytest.mark.browser
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def classify_one(page) -> None:
+    page.set_input_files(INPUT, str(IMAGES[0]))
+    probs = shown_probabilities(page)
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_offline_reload_still_classifies(page, site_url):
+    open_app(page, site_url)
+    page.context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    classify_one(page)
+
+
+def test_opened_from_disk_classifies(page, built_site):
+    page.goto((built_site / "index.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+    classify_one(page)
+    assert not page.console_errors
+
+
+def test_works_under_a_sub_path(page, built_site):
+    with serve(built_site, prefix="/some/prefix/") as url:
+        open_app(page, url)
+        classify_one(page)
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_serious_accessibility_violations(page, site_url, name):
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} missing: run `npm ci` (make test does).")
+    page.goto(site_url + name)
+    page.evaluate(AXE.read_text())  # evaluated over the DevTools protocol, so the page's CSP does not block it
+    violations = page.evaluate("() => axe.run().then((r) => r.violations)")
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in violations
+               if v["impact"] in ("serious", "critical")]
+    assert serious == []
+
+
+def test_pages_link_to_each_other_and_show_the_model(page, site_url):
+    page.goto(site_url + "model-card.html")
+    text = page.locator("main").inner_text()
+    assert "Not a diagnosis" in text and "sha256" in text and "CC BY-NC-SA 4.0" in text
+    for name in PAGES:
+        assert page.locator(f"nav a[href='{name}']").count() == 1
