@@ -20,7 +20,7 @@ def keras_top_classes() -> dict[str, str]:
     from train.data import CLASSES
     from train.evaluate import keras_probabilities
 
-    probs, _ = keras_probabilities(Path("/tmp/fxrun_keep"), [str(p) for p in IMAGES[:6]])
+    probs, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in IMAGES[:6]])
     return {p.name: CLASSES[i] for p, i in zip(IMAGES[:6], probs.argmax(axis=1))}
 
 
@@ -131,3 +131,24 @@ def test_bad_input_gets_a_message_and_page_stays_usable(page, site_url, keras_to
     assert message in alert.first.inner_text()
     page.set_input_files(INPUT, str(IMAGES[0]))
     check_result(page, IMAGES[0], keras_top_classes)
+
+
+def test_keyboard_only_crop_then_classify(page, site_url):
+    open_app(page, site_url)
+    page.focus("#crop-first")
+    page.keyboard.press("Space")
+    assert page.is_checked("#crop-first")
+    page.set_input_files(INPUT, str(IMAGES[0]))
+    dialog = page.locator("#crop-dialog")
+    dialog.wait_for()
+    page.keyboard.press("+")  # canvas has focus: zoom in, then pan
+    page.keyboard.press("ArrowRight")
+    assert float(page.input_value("#crop-dialog input[type=range]")) == 1.25
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # past the zoom slider to "Classify this crop"
+    assert page.evaluate("() => document.activeElement.textContent") == "Classify this crop"
+    page.keyboard.press("Enter")
+    probs = shown_probabilities(page)
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    # the crop is the zoomed square: 150 / 1.25 = 120 px
+    assert "120x120 px" in page.locator(".result .small").first.inner_text()

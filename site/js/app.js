@@ -106,12 +106,14 @@ function downloadCsv() {
 // Classify one decoded image (ImageBitmap or canvas), letting the user crop it first if they asked to.
 async function classifySource(name, source, url) {
   let input = source;
+  let shown = url;
   if ($('crop-first').checked) {
     input = await cropSquare(source, $('crop-dialog'));
     if (!input) return;
+    shown = input.toDataURL('image/jpeg');
   }
   const result = await classifier.classify(input);
-  renderResult(name, url, { width: source.width, height: source.height }, result);
+  renderResult(name, shown, { width: input.width, height: input.height }, result);
   addSummaryRow(name, result);
 }
 
@@ -215,6 +217,9 @@ function loadBundle() {
 
 async function classifierOptions() {
   const options = { modelUrl: 'model/', vendorUrl: 'vendor/tfjs/' };
+  // ?backend=webgl (or cpu, wasm) forces one TF.js backend: for troubleshooting and the benchmark.
+  const forced = new URLSearchParams(location.search).get('backend');
+  if (forced) options.backends = [forced];
   if (location.protocol === 'file:') return { ...options, bundle: await loadBundle(), backends: ['webgl', 'cpu'] };
   return options;
 }
@@ -233,6 +238,7 @@ async function start() {
     const m = classifier.metadata;
     $('status').textContent = `Model ${m.model_version} ready (backend ${classifier.backend}` +
       `${classifier.simd ? ' with SIMD' : ''}). Your images stay on this device.`;
+    globalThis.lesionlens = classifier; // for the benchmark and for inspection in DevTools
     document.body.dataset.ready = 'true';
   } catch (err) {
     $('status').textContent = 'The model could not be loaded.';
