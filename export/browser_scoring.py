@@ -5,6 +5,7 @@ What ships is what is scored: the same ``site/js/classifier.js``, vendored runti
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,8 +75,6 @@ def _browser(browser=None) -> Iterator:
 
 @contextmanager
 def _harness_dir(backends: tuple[str, ...]) -> Iterator[Path]:
-    import tempfile
-
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "harness.html"
         page.write_text(HARNESS % json.dumps(list(backends)))

@@ -65,3 +65,15 @@ def test_operating_point_reaches_the_sensitivity_with_the_best_specificity():
     assert point["threshold"] == pytest.approx(0.55)
     assert point["validation_sensitivity"] == pytest.approx(0.9)
     assert point["validation_specificity"] == pytest.approx(0.9)
+
+
+def test_top1_agreement_counts_exact_ties_as_agreement_and_real_flips_as_not():
+    from export.parity import agreement
+
+    keras = np.array([[0.5, 0.5, 0.0], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])
+    browser = np.array([[0.5, 0.5 + 1e-9, 0.0], [0.6, 0.3, 0.1], [0.4, 0.5, 0.1]])
+    result = agreement(keras, browser)
+    assert result["top1_agreement"] == pytest.approx(1.0)
+    flipped = agreement(keras, np.array([[0.5, 0.5, 0.0], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1]]))
+    assert flipped["top1_agreement"] == pytest.approx(2 / 3)
+    assert flipped["max_abs_diff"] == pytest.approx(0.3)

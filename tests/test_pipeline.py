@@ -28,9 +28,15 @@ def trained(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
+def reports(tmp_path_factory):
+    return tmp_path_factory.mktemp("reports")
+
+
+@pytest.fixture(scope="module")
+def exported(trained, reports, tmp_path_factory):
+    """Export with --quantize auto: all three quantizations are scored in Chromium on the validation split."""
     site_model = tmp_path_factory.mktemp("site") / "model"
-    assert export_main(["--model", str(trained), "--out", str(site_model), "--quantize", "float32"]) == 0
+    assert export_main(["--model", str(trained), "--out", str(site_model), "--reports", str(reports)]) == 0
     return site_model
 
 
@@ -62,8 +68,14 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     assert (out / "classification_report.png").stat().st_size > 1000
 
 
-def test_export_writes_model_and_metadata(exported):
+def test_export_writes_model_metadata_and_quantization_report(exported, reports):
     metadata = json.loads((exported / "metadata.json").read_text())
+    comparison = json.loads((reports / "quantization.json").read_text())
+    assert [r["quantization"] for r in comparison["candidates"]] == ["float32", "float16", "uint8"]
+    assert comparison["chosen"] == metadata["quantization"]
+    sizes = {r["quantization"]: r["model_bytes"] for r in comparison["candidates"]}
+    assert sizes["uint8"] < sizes["float16"] < sizes["float32"]
+    assert metadata["model_bytes"] == sizes[metadata["quantization"]]
     assert [c["code"] for c in metadata["classes"]] == ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
     assert metadata["preprocessing"]["size"] == 64
     assert set(metadata["sha256"]) == {"model.json", *(f.name for f in weight_files(exported))}

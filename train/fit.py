@@ -126,6 +126,7 @@ def _callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.
 def train(config: TrainConfig) -> dict:
     """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
     keras.utils.set_random_seed(config.seed)
+    run_started = time.time()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     style = backbone_style(config.backbone_weights, config.backbone_style)
@@ -202,6 +203,7 @@ def train(config: TrainConfig) -> dict:
          "tensorflow": tf.__version__, "keras": keras.__version__}, indent=2))
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2))
     (out / "val_metrics.json").write_text(json.dumps(val_metrics, indent=2))
+    timings["total_seconds"] = time.time() - run_started
     (out / "timings.json").write_text(json.dumps(timings, indent=2))
     print(f"done: val balanced accuracy {val_metrics['balanced_accuracy']:.4f}, macro AUC "
           f"{val_metrics['macro_auc']:.4f}, temperature {temperature:.3f}; model in {out}", flush=True)

@@ -8,6 +8,10 @@ Rule (the browser's inference module implements the same steps from ``metadata.j
 4. bilinear-resize (half-pixel centres, as ``tf.image.resize`` and TF.js ``resizeBilinear(.., false, true)``)
    to the model input;
 5. normalise channels: ``(pixel - mean) / std`` with pixels in 0..255.
+
+One deliberate exception: in the browser a centre square wider than 1024 px (phone photos) is first shrunk
+to 1024 px by the canvas' high-quality resampler, since an 8000 px image as a float tensor would need
+~770 MB. Data-set images (HAM10000 originals are 600x450) never reach that limit, so parity is exact there.
 """
 from __future__ import annotations
 

@@ -4,8 +4,9 @@ export const MIN_SIDE = 64;
 
 export class InputProblem extends Error {}
 
-// HEIC/HEIF (iPhone default) is an ISO-BMFF file whose 'ftyp' box names a heic-family brand.
-const HEIF_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1', 'avif'];
+// HEIC/HEIF (iPhone default) is an ISO-BMFF file whose 'ftyp' box names a heic-family brand (AVIF, which
+// Chromium decodes, uses the 'avif' brand and is not caught here).
+const HEIF_BRANDS = ['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1'];
 
 export async function looksLikeHeif(file) {
   if (/\.(heic|heif)$/i.test(file.name || '') || /image\/hei[cf]/i.test(file.type)) return true;
