@@ -59,7 +59,8 @@ def measure(browser, base: str, backend: str) -> dict | None:
     context = browser.new_context()
     page = context.new_page()
     sizes: list[tuple[str, int]] = []
-    page.on("requestfinished", lambda r: sizes.append((r.url, r.sizes()["responseBodySize"])))
+    # Content-Length as served: CDP's body sizes are missing (-1) for fetch() responses of the model files.
+    page.on("response", lambda r: sizes.append((r.url, int(r.headers.get("content-length", 0)))))
     start = time.perf_counter()
     page.goto(f"{base}index.html?backend={backend}")
     try:

@@ -76,6 +76,13 @@ class _Handler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test output quiet
         pass
 
+    def handle(self) -> None:
+        # A page closed mid-download (end of a test or benchmark) is normal, not a server error.
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
 
 @contextlib.contextmanager
 def serve(root: Path, routes: dict[str, Path] | None = None, prefix: str = "/", port: int = 0) -> Iterator[str]:
