@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from export.__main__ import main as export_main
 from export.browser_scoring import score_in_browser
 from export.tfjs import weight_files
-from tests.conftest import HAM_FIXTURES
+from tests.conftest import HAM_FIXTURES, ROOT
 from train.__main__ import main as train_main
 from train.evaluate import main as evaluate_main
 
@@ -34,9 +35,14 @@ def reports(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exported(trained, reports, tmp_path_factory):
-    """Export with --quantize auto: all three quantizations are scored in Chromium on the validation split."""
+    """Export with --quantize auto: all three quantizations are scored in Chromium on the validation split.
+
+    In a subprocess, as a user runs it: it starts its own Playwright, which cannot nest in the test session's.
+    """
     site_model = tmp_path_factory.mktemp("site") / "model"
-    assert export_main(["--model", str(trained), "--out", str(site_model), "--reports", str(reports)]) == 0
+    result = subprocess.run([sys.executable, "-m", "export", "--model", str(trained), "--out", str(site_model),
+                             "--reports", str(reports)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
     return site_model
 
 
