@@ -33,7 +33,7 @@ test: install node_modules/.installed
 
 # The shipped model, end to end (CPU, about an hour on 2 cores); see README.
 train: install
-	$(BIN)/python -m train --data $(DATA) --out $(MODEL) --alpha 1.0 --size 160 --backbone-weights $(WEIGHTS)
+	$(BIN)/python -m train --data $(DATA) --out $(MODEL) --alpha 1.0 --size 160 --imbalance sampling --backbone-weights $(WEIGHTS)
 
 evaluate: install
 	$(BIN)/python -m train.evaluate --images $(DATA)/images --labels $(MODEL)/test_labels.csv --out reports/test/keras

@@ -152,3 +152,15 @@ def test_keyboard_only_crop_then_classify(page, site_url):
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
     # the crop is the zoomed square: 150 / 1.25 = 120 px
     assert "120x120 px" in page.locator(".result .small").first.inner_text()
+
+
+def test_keyboard_reaches_the_file_picker_with_a_visible_focus(page, site_url):
+    open_app(page, site_url)
+    page.focus("main")
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.id") == "file-input":
+            break
+    assert page.evaluate("() => document.activeElement.id") == "file-input"
+    outline = page.evaluate("() => getComputedStyle(document.querySelector('label[for=file-input]')).outlineStyle")
+    assert outline == "solid"

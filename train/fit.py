@@ -35,7 +35,7 @@ class TrainConfig:
     head_lr: float = 1e-3
     fine_tune_lr: float = 1e-4
     fine_tune_from: str | None = "block_8"
-    imbalance: str = "weights"
+    imbalance: str = "sampling"
     dropout: float = 0.2
     patience: int = 4
     seed: int = 42
