@@ -19,9 +19,12 @@ def browser_type_launch_args(browser_type_launch_args):
     """pytest-playwright launches our Chromium: its own if installed, else the system one. No browser at all
     is a failure with install instructions, never a skip."""
     try:
-        return {**browser_type_launch_args, **launch_options()}
+        options = launch_options()
     except BrowserNotFound as err:
         pytest.fail(str(err))
+    # a synthetic camera, so the live-capture path can be clicked through without hardware or a prompt
+    options["args"] = [*options["args"], "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+    return {**browser_type_launch_args, **options}
 
 
 @pytest.fixture(scope="session")

@@ -164,3 +164,15 @@ def test_keyboard_reaches_the_file_picker_with_a_visible_focus(page, site_url):
     assert page.evaluate("() => document.activeElement.id") == "file-input"
     outline = page.evaluate("() => getComputedStyle(document.querySelector('label[for=file-input]')).outlineStyle")
     assert outline == "solid"
+
+
+def test_live_camera_shutter_classifies_a_frame(page, site_url):
+    page.context.grant_permissions(["camera"])
+    open_app(page, site_url)
+    page.click("#camera-button")
+    page.wait_for_function("() => document.getElementById('camera-video').readyState >= 2")
+    page.click("#shutter")
+    probs = shown_probabilities(page)
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
+    assert page.locator(".result").first.get_attribute("aria-label") == "Result for camera photo"
+    assert page.is_hidden("#camera")
