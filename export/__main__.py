@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from export.metadata import build_metadata
-from export.tfjs import QUANTIZATIONS, ExportError, convert_keras_file, copy_model, weight_files
+from export.tfjs import QUANTIZATIONS, ExportError, convert_keras_file, copy_model, weight_bytes
 from train.data import CLASSES, DataError, load_labelled_images
 from train.metrics import classification_metrics
 
@@ -39,7 +39,7 @@ def compare_quantizations(train_dir: Path, images: list[str], labels, workdir: P
         probs = score_in_browser(out, images)
         metrics = classification_metrics(labels, probs, CLASSES)
         match = agreement(keras_probs, probs)
-        rows.append({"quantization": name, "model_bytes": sum(f.stat().st_size for f in weight_files(out)),
+        rows.append({"quantization": name, "model_bytes": weight_bytes(out),
                      "balanced_accuracy": metrics["balanced_accuracy"], "macro_auc": metrics["macro_auc"],
                      "accuracy": metrics["accuracy"], "n_images": metrics["n_images"],
                      "top1_agreement_with_keras": match["top1_agreement"],

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from build import build
 from export.browser import launch_options, serve
-from export.tfjs import convert_keras_file, sha256_file, weight_files
+from export.tfjs import convert_keras_file, model_file_digests, weight_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("wasm", "webgl", "cpu")
@@ -45,11 +45,9 @@ def reference_model(work: Path, shipped_metadata: dict) -> Path:
     build_classifier(1.0, 224, None, "keras").save(model_file)
     out = work / "reference_model"
     convert_keras_file(model_file, out, "float32")
-    files = [out / "model.json", *weight_files(out)]
     metadata = {**shipped_metadata, "preprocessing": {**shipped_metadata["preprocessing"], "size": 224},
                 "quantization": "float32", "model_version": "reference-mobilenetv2-1.0-224",
-                "sha256": {f.name: sha256_file(f) for f in files},
-                "model_bytes": sum(f.stat().st_size for f in files[1:])}
+                "sha256": model_file_digests(out), "model_bytes": weight_bytes(out)}
     (out / "metadata.json").write_text(json.dumps(metadata))
     return out
 
@@ -84,7 +82,7 @@ def measure(browser, base: str, backend: str) -> dict | None:
 def summarise(per_backend: dict, model_dir: Path) -> dict:
     started = {k: v for k, v in per_backend.items() if v}
     first = next(iter(started.values()))
-    return {"model_bytes": sum(f.stat().st_size for f in weight_files(model_dir)),
+    return {"model_bytes": weight_bytes(model_dir),
             "page_bytes": first["page_bytes"], "ready_ms": first["ready_ms"],
             "first_inference_ms": first["first_inference_ms"], "backend_used": first["backend"],
             "backends": per_backend}

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from export.classes import CLASS_INFO
-from export.tfjs import sha256_file, weight_files
+from export.tfjs import model_file_digests, weight_bytes
 
 DATASET = {
     "name": "HAM10000",
@@ -33,9 +33,8 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
     config = json.loads((train_dir / "config.json").read_text())
     calibration = json.loads((train_dir / "calibration.json").read_text())
     val_metrics = json.loads((train_dir / "val_metrics.json").read_text())
-    files = [tfjs_dir / "model.json", *weight_files(tfjs_dir)]
-    digests = {f.name: sha256_file(f) for f in files}
-    weights_digest = hashlib.sha256("".join(digests[f.name] for f in files[1:]).encode()).hexdigest()
+    digests = model_file_digests(tfjs_dir)
+    weights_digest = hashlib.sha256("".join(d for name, d in digests.items() if name != "model.json").encode()).hexdigest()
     today = dt.date.today().isoformat()
     return {
         "format_version": 1,
@@ -50,7 +49,7 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],
                      "fine_tune_from": config["fine_tune_from"], "input_size": config["size"]},
         "quantization": quantization,
-        "model_bytes": sum(f.stat().st_size for f in files[1:]),
+        "model_bytes": weight_bytes(tfjs_dir),
         "training": {"config": config,
                      "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()},
         "dataset": DATASET,

@@ -56,6 +56,15 @@ def weight_files(model_dir: Path) -> list[Path]:
     return sorted(Path(model_dir).glob("group*-shard*.bin"))
 
 
+def weight_bytes(model_dir: Path) -> int:
+    return sum(f.stat().st_size for f in weight_files(model_dir))
+
+
+def model_file_digests(model_dir: Path) -> dict[str, str]:
+    """sha256 of model.json and every weight shard, by file name (what metadata.json pins)."""
+    return {f.name: sha256_file(f) for f in [Path(model_dir) / "model.json", *weight_files(model_dir)]}
+
+
 def copy_model(src: Path, dst: Path) -> None:
     """Replace the graph model in ``dst`` with the one in ``src`` (model.json + shards only)."""
     dst.mkdir(parents=True, exist_ok=True)
