@@ -7,7 +7,7 @@ DATA ?= ../shared/data/ham10000
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda
+.PHONY: install serve build test train evaluate export eda compare-train ood explain tta reports backbones ood-eval
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,11 @@ test: install node_modules/.installed
 # The shipped model, end to end (CPU, about an hour on 2 cores); see README.
 train: install
 	$(BIN)/python -m train --data $(DATA) --out $(MODEL) --alpha 1.0 --size 160 --imbalance sampling --backbone-weights $(WEIGHTS)
+	$(BIN)/python -m train.ood --model $(MODEL)
+
+# The OOD guard's statistics (part of `make train`; rerun after changing the guard).
+ood: install
+	$(BIN)/python -m train.ood --model $(MODEL)
 
 evaluate: install
 	$(BIN)/python -m train.evaluate --images $(DATA)/images --labels $(MODEL)/test_labels.csv --out reports/test/keras
@@ -41,5 +46,36 @@ evaluate: install
 export: install
 	$(BIN)/python -m export --model $(MODEL) --out site/model --test-metrics reports/test/keras/metrics.json
 
+# Everything measured after training, in dependency order (about 25 minutes on 2 cores).
+reports: evaluate export
+	$(BIN)/python -m train.evaluate --images $(DATA)/images --labels $(MODEL)/test_labels.csv --out reports/test/browser --runtime browser
+	$(BIN)/python -m export.parity --images $(DATA)/images --labels $(MODEL)/val_labels.csv --n 200 --out reports/parity.json
+	$(BIN)/python -m export.bench --out reports/bench.json
+	$(MAKE) explain tta ood-eval
+
+explain: install
+	$(BIN)/python -m train.explain_eval --images $(DATA)/images --labels $(MODEL)/test_labels.csv --masks $(DATA)/masks --out reports/explain
+
+tta: install
+	$(BIN)/python -m train.tta --model $(MODEL) --bench reports/bench.json --out reports/tta.json
+
+ood-eval: install
+	$(BIN)/python -m train.ood_set --out runs/ood_set --lesion-images $(DATA)/images --lesion-labels $(MODEL)/test_labels.csv
+	$(BIN)/python -m train.ood_eval --model $(MODEL) --ood-set runs/ood_set --images $(DATA)/images --labels $(MODEL)/test_labels.csv --out reports/ood
+
 eda: install
 	$(BIN)/python -m train.eda --data $(DATA) --out reports/eda
+
+# Backbone comparison (#7): the shipped recipe (same split, seed, schedule) on the other backbones/sizes,
+# plus the Teachable-Machine baseline (frozen alpha-0.35 at 224 + a dense head, no fine-tuning).
+WEIGHTS_035 ?= ../shared/weights/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5
+COMPARE := runs/compare
+TRAIN_SAME := $(BIN)/python -m train --data $(DATA) --split $(MODEL)/split.csv --imbalance sampling
+compare-train: install
+	$(TRAIN_SAME) --out $(COMPARE)/tm-0.35-224 --alpha 0.35 --size 224 --backbone-weights $(WEIGHTS_035) --head-epochs 4 --fine-tune-epochs 0
+	$(TRAIN_SAME) --out $(COMPARE)/0.35-128 --alpha 0.35 --size 128 --backbone-weights $(WEIGHTS_035)
+	$(TRAIN_SAME) --out $(COMPARE)/0.35-160 --alpha 0.35 --size 160 --backbone-weights $(WEIGHTS_035)
+	$(TRAIN_SAME) --out $(COMPARE)/1.0-128 --alpha 1.0 --size 128 --backbone-weights $(WEIGHTS)
+
+backbones: install
+	$(BIN)/python -m export.backbones $(COMPARE)/tm-0.35-224 $(COMPARE)/0.35-128 $(COMPARE)/0.35-160 $(COMPARE)/1.0-128 $(MODEL) --shipped $(MODEL) --out reports/backbones

@@ -25,7 +25,13 @@ FIGURES = (
     ("test/browser/classification_report.png", "Per-class precision, recall, F1 and AUC on the test split"),
     ("eda/class_distribution.png", "HAM10000 class distribution: two thirds of the images are nevi"),
     ("eda/localization_by_class.png", "Body site by class in the training data"),
+    ("explain/examples.png", "Heatmaps of the predicted class on test images, correct and wrong, with the lesion mask"),
+    ("ood/ood_scores.png", "OOD distance of test lesions, transformed lesions and non-lesion images"),
+    ("backbones/pareto.png", "Backbones: validation balanced accuracy against in-browser latency"),
 )
+# JSON reports the model card quotes when present (key -> file under reports/)
+SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json",
+             "backbones": "backbones/backbones.json"}
 
 
 class BuildError(RuntimeError):
@@ -46,6 +52,11 @@ def test_report(reports: Path) -> dict | None:
         if path.is_file():
             return json.loads(path.read_text())
     return None
+
+
+def summaries(reports: Path) -> dict[str, dict | None]:
+    return {key: json.loads((reports / rel).read_text()) if (reports / rel).is_file() else None
+            for key, rel in SUMMARIES.items()}
 
 
 def copy_figures(reports: Path, out: Path) -> list[dict]:
@@ -105,7 +116,7 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     shutil.copytree(site, out, ignore=shutil.ignore_patterns("refresh.sh"))
     figures = copy_figures(reports, out)
     env = Environment(loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined)
-    context = {"metadata": metadata, "report": test_report(reports), "figures": figures}
+    context = {"metadata": metadata, "report": test_report(reports), "figures": figures, **summaries(reports)}
     for page in PAGES:
         (out / page).write_text(env.get_template(f"{page}.j2").render(**context))
     (out / "model" / "model-bundle.js").write_text(model_bundle(site / "model", metadata))

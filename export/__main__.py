@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from export.metadata import build_metadata
-from export.tfjs import QUANTIZATIONS, ExportError, convert_keras_file, copy_model, weight_bytes
+from export.tfjs import QUANTIZATIONS, ExportError, convert_run, copy_model, weight_bytes
 from train.data import CLASSES, DataError, load_labelled_images
 from train.metrics import classification_metrics
 
@@ -34,7 +34,7 @@ def compare_quantizations(train_dir: Path, images: list[str], labels, workdir: P
     rows = []
     for name in QUANTIZATIONS:
         out = workdir / name
-        convert_keras_file(train_dir / "model.keras", out, name)
+        convert_run(train_dir, out, name)
         (out / "metadata.json").write_text(json.dumps(build_metadata(train_dir, out, name, None)))
         probs = score_in_browser(out, images)
         metrics = classification_metrics(labels, probs, CLASSES)
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
                 copy_model(Path(tmp) / chosen, args.out)
             else:
                 chosen = args.quantize
-                convert_keras_file(model_file, Path(tmp) / chosen, chosen)
+                convert_run(args.model, Path(tmp) / chosen, chosen)
                 copy_model(Path(tmp) / chosen, args.out)
         metadata = build_metadata(args.model, args.out, chosen, test_metrics)
         (args.out / "metadata.json").write_text(json.dumps(metadata, indent=2))

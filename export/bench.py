@@ -16,7 +16,7 @@ from pathlib import Path
 
 from build import build
 from export.browser import launch_options, serve
-from export.tfjs import convert_keras_file, model_file_digests, weight_bytes
+from export.tfjs import convert_model, model_file_digests, output_nodes, weight_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ("wasm", "webgl", "cpu")
@@ -38,16 +38,23 @@ TIME_CLASSIFY = """async ([url, runs]) => {
 
 
 def reference_model(work: Path, shipped_metadata: dict) -> Path:
-    """Stock MobileNetV2 1.0 @ 224 + the same 7-class head, float32, with metadata the page accepts."""
-    from train.model import build_classifier
+    """Stock MobileNetV2 1.0 @ 224 + the same head and outputs (CAM, OOD score), float32, with metadata
+    the page accepts. Random weights and OOD statistics of the shipped shapes: timing does not depend on them."""
+    import numpy as np
 
-    model_file = work / "reference.keras"
-    build_classifier(1.0, 224, None, "keras").save(model_file)
+    from train.explained import OOD_LAYER, explained_model
+    from train.model import BACKBONE_NAME, build_classifier
+
     out = work / "reference_model"
-    convert_keras_file(model_file, out, "float32")
+    classifier = build_classifier(1.0, 224, None, "keras")
+    statistics = 2 * classifier.get_layer(BACKBONE_NAME).get_layer(OOD_LAYER).output.shape[-1]
+    components = shipped_metadata["ood"]["components"]
+    ood = {"projection": np.zeros((statistics, components), np.float32),
+           "centres": np.zeros((len(shipped_metadata["classes"]), components), np.float32)}
+    convert_model(explained_model(classifier, ood), out, "float32")
     metadata = {**shipped_metadata, "preprocessing": {**shipped_metadata["preprocessing"], "size": 224},
                 "quantization": "float32", "model_version": "reference-mobilenetv2-1.0-224",
-                "sha256": model_file_digests(out), "model_bytes": weight_bytes(out)}
+                "outputs": output_nodes(out), "sha256": model_file_digests(out), "model_bytes": weight_bytes(out)}
     (out / "metadata.json").write_text(json.dumps(metadata))
     return out
 

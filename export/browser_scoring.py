@@ -22,11 +22,13 @@ import * as core from '/js/classifier.js';
 window.core = core;
 window.classifierReady = core.loadClassifier({modelUrl: '/__model__/', vendorUrl: '/vendor/tfjs/',
   backends: %s}).then((c) => { window.classifier = c; return {backend: c.backend, simd: c.simd}; });
-window.scoreUrls = async (urls) => {
+window.scoreUrls = async (urls, extras) => {
   const out = [];
   for (const url of urls) {
     const bitmap = await core.decodeImage(await (await fetch(url)).blob());
-    out.push((await window.classifier.classify(bitmap)).probabilities);
+    const r = await window.classifier.classify(bitmap);
+    out.push(extras ? {probabilities: r.probabilities, ood: r.oodDistance, cams: Array.from(r.cams.data),
+                       shape: [r.cams.height, r.cams.width, r.cams.classes]} : r.probabilities);
     bitmap.close();
   }
   return out;
@@ -81,11 +83,23 @@ def _harness_dir(backends: tuple[str, ...]) -> Iterator[Path]:
         yield page
 
 
-def score_in_browser(model_dir: Path, paths: list[str], browser=None) -> np.ndarray:
-    """Calibrated class probabilities (N x classes) for every image, computed in Chromium."""
+def _score(model_dir: Path, paths: list[str], browser, extras: bool) -> list:
     with scoring_page(model_dir, paths, browser=browser) as page:
-        rows: list[list[float]] = []
+        rows: list = []
         for start in range(0, len(paths), BATCH):
             urls = [f"/__images__/{i}" for i in range(start, min(start + BATCH, len(paths)))]
-            rows.extend(page.evaluate("(urls) => window.scoreUrls(urls)", urls))
-    return np.asarray(rows, dtype=np.float64)
+            rows.extend(page.evaluate("([urls, extras]) => window.scoreUrls(urls, extras)", [urls, extras]))
+    return rows
+
+
+def score_in_browser(model_dir: Path, paths: list[str], browser=None) -> np.ndarray:
+    """Calibrated class probabilities (N x classes) for every image, computed in Chromium."""
+    return np.asarray(_score(model_dir, paths, browser, False), dtype=np.float64)
+
+
+def browser_outputs(model_dir: Path, paths: list[str], browser=None) -> dict[str, np.ndarray]:
+    """Probabilities, OOD distances and class activation maps (N, h, w, classes), computed in Chromium."""
+    rows = _score(model_dir, paths, browser, True)
+    return {"probabilities": np.asarray([r["probabilities"] for r in rows], dtype=np.float64),
+            "ood_distance": np.asarray([np.nan if r["ood"] is None else r["ood"] for r in rows], dtype=np.float64),
+            "cams": np.stack([np.reshape(r["cams"], r["shape"]) for r in rows])}

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from export.classes import CLASS_INFO
-from export.tfjs import model_file_digests, weight_bytes
+from export.tfjs import model_file_digests, output_nodes, weight_bytes
 
 DATASET = {
     "name": "HAM10000",
@@ -29,6 +29,12 @@ def headline(metrics: dict) -> dict:
     return out
 
 
+def ood_guard(train_dir: Path) -> dict | None:
+    """The out-of-distribution threshold fitted by ``python -m train.ood`` (None: the model has no guard)."""
+    path = train_dir / "ood.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metrics: dict | None) -> dict:
     config = json.loads((train_dir / "config.json").read_text())
     calibration = json.loads((train_dir / "calibration.json").read_text())
@@ -43,6 +49,13 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "classes": [{"code": c, **CLASS_INFO[c]} for c in config["classes"]],
         "preprocessing": config["preprocessing"],
         "output": "logits",
+        # graph node of each output: logits, cams (per-class activation maps), ood_distance
+        "outputs": output_nodes(tfjs_dir),
+        "explanation": {"method": "class activation map (CAM) of the GAP -> dense head", "output": "cams"},
+        "ood": ood_guard(train_dir),
+        # probabilities = softmax((logits + class_bias) / temperature); see train/calibrate.py
+        "class_bias": calibration["class_bias"],
+        "prior_strength": calibration["prior_strength"],
         "temperature": calibration["temperature"],
         "operating_point": calibration["operating_point"],
         "metrics": {"validation": headline(val_metrics), "test": headline(test_metrics) if test_metrics else None},

@@ -1,6 +1,8 @@
 """python -m export.parity: the same real images through Keras and through the shipped browser module.
 
-Reports top-1 agreement and the largest absolute difference of any class probability.
+Reports top-1 agreement and the largest absolute difference of any class probability, and for the
+explanation and the OOD guard: whether the heatmap of the predicted class peaks in the same cell, the
+largest difference of the min-max-normalised heatmaps, and the largest relative OOD-distance difference.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.browser_scoring import score_in_browser
+from export.browser_scoring import browser_outputs
 from train.data import DataError, load_labelled_images
 from train.evaluate import keras_probabilities
 
@@ -31,9 +33,34 @@ def agreement(keras_probs: np.ndarray, browser_probs: np.ndarray) -> dict:
     }
 
 
+def explanation_agreement(keras_cams: np.ndarray, browser_cams: np.ndarray, classes: np.ndarray) -> dict:
+    """Same peak cell and largest difference of the min-max-normalised maps of each image's class."""
+    def normalised(cams: np.ndarray) -> np.ndarray:
+        maps = cams[np.arange(len(cams)), :, :, classes].reshape(len(cams), -1)
+        lo, hi = maps.min(1, keepdims=True), maps.max(1, keepdims=True)
+        return (maps - lo) / np.where(hi > lo, hi - lo, 1)
+
+    k, b = normalised(keras_cams), normalised(browser_cams)
+    return {"cam_peak_agreement": float((k.argmax(1) == b.argmax(1)).mean()),
+            "cam_max_abs_diff": float(np.abs(k - b).max())}
+
+
 def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) -> dict:
+    from train.explained import explained_outputs, load_ood_stats
+    from train.predict import load_run
+
     keras_probs, _ = keras_probabilities(keras_model, paths)
-    return agreement(keras_probs, score_in_browser(site_model, paths, browser=browser))
+    shown = browser_outputs(site_model, paths, browser=browser)
+    result = agreement(keras_probs, shown["probabilities"])
+    run = load_run(keras_model)
+    ood = load_ood_stats(keras_model)
+    chunks = list(explained_outputs(run, paths, ood))
+    keras_cams = np.concatenate([c["cams"] for c in chunks])
+    result.update(explanation_agreement(keras_cams, shown["cams"], keras_probs.argmax(1)))
+    if ood is not None:
+        keras_ood = np.concatenate([c["ood_distance"] for c in chunks])
+        result["ood_max_relative_diff"] = float(np.max(np.abs(shown["ood_distance"] - keras_ood) / keras_ood))
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2))
     print(f"{result['n_images']} images: top-1 agreement {result['top1_agreement']:.4f}, "
-          f"max |dp| {result['max_abs_diff']:.5f}, mean |dp| {result['mean_abs_diff']:.6f}")
+          f"max |dp| {result['max_abs_diff']:.5f}, mean |dp| {result['mean_abs_diff']:.6f}; heatmap peak agreement "
+          f"{result['cam_peak_agreement']:.4f}, max heatmap diff {result['cam_max_abs_diff']:.4f}; OOD max relative diff "
+          f"{result.get('ood_max_relative_diff', float('nan')):.5f}")
     return 0
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -26,13 +27,10 @@ def converter_command() -> list[str]:
     return [str(script)]
 
 
-def convert_keras_file(model_file: Path, out_dir: Path, quantization: str = "float32") -> None:
-    """Write model.json + weight shards of ``model_file`` into ``out_dir`` (replacing older shards)."""
-    import keras
-
+def convert_model(model, out_dir: Path, quantization: str = "float32") -> None:
+    """Write model.json + weight shards of a Keras model into ``out_dir`` (replacing older shards)."""
     if quantization not in QUANTIZATIONS:
         raise ExportError(f"Unknown quantization {quantization!r}; choose from {sorted(QUANTIZATIONS)}.")
-    model = keras.saving.load_model(model_file, compile=False)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in [*out_dir.glob("group*-shard*.bin"), out_dir / "model.json"]:
@@ -46,6 +44,22 @@ def convert_keras_file(model_file: Path, out_dir: Path, quantization: str = "flo
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise ExportError(f"tensorflowjs_converter failed ({result.returncode}):\n{result.stderr[-3000:]}")
+
+
+def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32") -> None:
+    """The deployable graph of a training run (classifier + CAM + OOD score, train/explained.py)."""
+    import keras
+
+    from train.explained import explained_model, load_ood_stats
+
+    classifier = keras.saving.load_model(Path(train_dir) / "model.keras", compile=False)
+    convert_model(explained_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization)
+
+
+def output_nodes(model_dir: Path) -> dict[str, str]:
+    """Graph node of each named output (logits, cams, ood_distance), from model.json's signature."""
+    signature = json.loads((Path(model_dir) / "model.json").read_text())["signature"]["outputs"]
+    return {key: spec["name"] for key, spec in signature.items()}
 
 
 def sha256_file(path: Path) -> str:

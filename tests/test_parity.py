@@ -19,6 +19,10 @@ def test_shipped_model_matches_keras_on_fixture_images(browser):
     assert result["n_images"] == 28
     assert result["top1_agreement"] == 1.0
     assert result["max_abs_diff"] <= 0.02
+    # the heatmap and the OOD score shown in the page are the ones measured in Python
+    assert result["cam_peak_agreement"] >= 0.95
+    assert result["cam_max_abs_diff"] <= 0.05
+    assert result["ood_max_relative_diff"] <= 0.02
 
 
 def test_shipped_metadata_matches_the_shipped_files():

@@ -14,6 +14,7 @@ from export.tfjs import weight_files
 from tests.conftest import HAM_FIXTURES, ROOT
 from train.__main__ import main as train_main
 from train.evaluate import main as evaluate_main
+from train.ood import main as ood_main
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,7 @@ def trained(tmp_path_factory):
                        "--head-epochs", "1", "--fine-tune-epochs", "1", "--batch-size", "8",
                        "--backbone-weights", "none"])
     assert code == 0
+    assert ood_main(["--model", str(out), "--components", "8"]) == 0
     return out
 
 
@@ -59,6 +61,9 @@ def test_training_writes_a_loadable_model_and_its_records(trained):
     calibration = json.loads((trained / "calibration.json").read_text())
     assert calibration["temperature"] > 0
     assert calibration["operating_point"]["validation_sensitivity"] >= 0.9
+    assert len(calibration["class_bias"]) == 7 and 0 <= calibration["prior_strength"] <= 2
+    ood = json.loads((trained / "ood.json").read_text())
+    assert ood["components"] == 8 and ood["threshold"] > 0
 
 
 def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
@@ -74,7 +79,7 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     assert (out / "classification_report.png").stat().st_size > 1000
 
 
-def test_export_writes_model_metadata_and_quantization_report(exported, reports):
+def test_export_writes_model_metadata_and_quantization_report(trained, exported, reports):
     metadata = json.loads((exported / "metadata.json").read_text())
     comparison = json.loads((reports / "quantization.json").read_text())
     assert [r["quantization"] for r in comparison["candidates"]] == ["float32", "float16", "uint8"]
@@ -86,6 +91,9 @@ def test_export_writes_model_metadata_and_quantization_report(exported, reports)
     assert metadata["preprocessing"]["size"] == 64
     assert set(metadata["sha256"]) == {"model.json", *(f.name for f in weight_files(exported))}
     assert metadata["dataset"]["licence"] == "CC BY-NC-SA 4.0"
+    assert set(metadata["outputs"]) == {"logits", "cams", "ood_distance"}
+    assert metadata["ood"] == json.loads((trained / "ood.json").read_text())
+    assert metadata["class_bias"] == json.loads((trained / "calibration.json").read_text())["class_bias"]
 
 
 def test_browser_gives_seven_probabilities_summing_to_one(exported, browser):

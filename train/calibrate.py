@@ -1,4 +1,11 @@
-"""Temperature scaling and the malignancy operating point, both fitted on validation only."""
+"""Calibration fitted on validation only: class-balance correction, temperature, malignancy operating point.
+
+Probabilities are ``softmax((logits + class_bias) / temperature)`` with ``class_bias = -tau * log(prior)``:
+the network learnt the class frequencies of its training stream (``prior``), which makes it under-call
+rare classes; subtracting tau times their log (logit adjustment, Menon et al. 2021) trades common-class
+accuracy for rare-class recall. tau is the value in [0, 2] that maximises validation balanced accuracy, and
+the temperature is then fitted (NLL) on the adjusted logits.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -20,6 +27,51 @@ def fit_temperature(logits: np.ndarray, y_true: np.ndarray) -> float:
     best = min(grid, key=lambda t: negative_log_likelihood(logits, y_true, t))
     fine = np.linspace(best / 1.05, best * 1.05, 101)
     return float(min(fine, key=lambda t: negative_log_likelihood(logits, y_true, t)))
+
+
+PRIOR_STRENGTHS = np.round(np.arange(0.0, 2.0001, 0.125), 3)
+
+
+def training_prior(counts: np.ndarray, imbalance: str) -> np.ndarray:
+    """Class frequencies the training stream showed the network, for each imbalance strategy in fit.py."""
+    counts = np.asarray(counts, dtype=float)
+    if imbalance == "sampling":
+        freq = np.sqrt(counts)
+    elif imbalance == "weights":
+        freq = (counts > 0).astype(float)  # inverse-frequency weights make every class count equally
+    else:
+        freq = counts
+    return freq / freq.sum()
+
+
+def class_bias(prior: np.ndarray, strength: float) -> np.ndarray:
+    return -strength * np.log(np.clip(prior, 1e-12, None))
+
+
+def calibrated_probabilities(logits: np.ndarray, calibration: dict) -> np.ndarray:
+    """The probabilities every runtime shows: softmax((logits + class_bias) / temperature)."""
+    return softmax(np.asarray(logits) + np.asarray(calibration["class_bias"]), calibration["temperature"])
+
+
+def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
+
+
+def fit_prior_strength(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray) -> float:
+    """The smallest tau on the grid with the best validation balanced accuracy."""
+    scores = [_balanced_accuracy(y_true, (logits + class_bias(prior, t)).argmax(axis=1)) for t in PRIOR_STRENGTHS]
+    return float(PRIOR_STRENGTHS[int(np.argmax(scores))])
+
+
+def calibrate(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray, min_sensitivity: float = 0.90) -> dict:
+    """Fit the class-balance correction, the temperature and the operating point on validation logits."""
+    strength = fit_prior_strength(logits, y_true, prior)
+    bias = class_bias(prior, strength)
+    temperature = fit_temperature(logits + bias, y_true)
+    calibration = {"prior_strength": strength, "training_prior": prior.tolist(), "class_bias": bias.tolist(),
+                   "temperature": temperature}
+    probs = calibrated_probabilities(logits, calibration)
+    return {**calibration, "operating_point": choose_operating_point(probs, y_true, min_sensitivity)}
 
 
 def malignancy_score(probs: np.ndarray, classes: tuple[str, ...] = CLASSES) -> np.ndarray:

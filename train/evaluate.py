@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train.calibrate import is_malignant, malignancy_score
+from train.calibrate import calibrated_probabilities, is_malignant, malignancy_score
 from train.data import CLASSES, DataError, load_labelled_images
 from train.figures import classification_report_figure, confusion_matrix_figure
 from train.metrics import classification_metrics, sensitivity_specificity
@@ -24,26 +24,12 @@ DEFAULT_BROWSER_MODEL = Path("site/model")
 
 
 def keras_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, dict]:
-    """Calibrated probabilities from model.keras, preprocessing from config.json; returns (probs, calibration)."""
-    import keras
+    """Calibrated probabilities from a training run (model.keras + calibration.json)."""
+    from train.predict import load_run, run_logits
 
-    from train.arrays import resized_pixels
-    from train.metrics import softmax
-    from train.preprocess import Preprocessing, normalise
-
-    for name in ("model.keras", "config.json", "calibration.json"):
-        if not (model_dir / name).is_file():
-            raise DataError(f"{model_dir / name} not found. Train a model first (python -m train) or pass --model.")
-    config = json.loads((model_dir / "config.json").read_text())
-    calibration = json.loads((model_dir / "calibration.json").read_text())
-    prep_fields = config["preprocessing"]
-    prep = Preprocessing(**{**prep_fields, "mean": tuple(prep_fields["mean"]), "std": tuple(prep_fields["std"])})
-    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
-    logits = np.concatenate([
-        model.predict(normalise(resized_pixels(paths[i : i + 512], prep), prep), batch_size=64, verbose=0)
-        for i in range(0, len(paths), 512)
-    ])
-    return softmax(logits, calibration["temperature"]), calibration
+    run = load_run(model_dir)
+    logits = run_logits(run, paths, run.calibration.get("tta_views", 1))
+    return calibrated_probabilities(logits, run.calibration), run.calibration
 
 
 def browser_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, dict]:

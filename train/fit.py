@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from train.arrays import resized_pixels
 from train.augment import augmenter
-from train.calibrate import choose_operating_point, fit_temperature
+from train.calibrate import calibrate, calibrated_probabilities, training_prior
 from train.data import CLASSES, load_ham10000
 from train.metrics import classification_metrics, softmax
 from train.model import backbone_style, build_classifier, preprocessing_for, set_trainable
@@ -123,6 +123,13 @@ def _callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.
     ]
 
 
+def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict) -> dict:
+    """Validation metrics with the fitted calibration, plus what argmax of the raw logits would have scored."""
+    metrics = classification_metrics(y_val, calibrated_probabilities(logits, calibration), CLASSES)
+    raw = classification_metrics(y_val, softmax(logits), CLASSES)
+    return {**metrics, "ece_uncalibrated": raw["ece"], "balanced_accuracy_uncalibrated": raw["balanced_accuracy"]}
+
+
 def train(config: TrainConfig) -> dict:
     """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
     keras.utils.set_random_seed(config.seed)
@@ -188,11 +195,9 @@ def train(config: TrainConfig) -> dict:
 
     model.load_weights(out / "best.weights.h5")
     logits = model.predict(x_val, batch_size=64, verbose=0)
-    temperature = fit_temperature(logits, y_val)
-    probs = softmax(logits, temperature)
-    calibration = {"temperature": temperature, "operating_point": choose_operating_point(probs, y_val, config.min_sensitivity)}
-    val_metrics = classification_metrics(y_val, probs, CLASSES)
-    val_metrics["ece_uncalibrated"] = classification_metrics(y_val, softmax(logits), CLASSES)["ece"]
+    prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
+    calibration = calibrate(logits, y_val, prior, config.min_sensitivity)
+    val_metrics = validation_metrics(logits, y_val, calibration)
 
     # A fresh, uncompiled copy: the saved file then holds no optimizer state (half the size).
     shipped = build_classifier(config.alpha, config.size, None, style, config.dropout)
@@ -206,5 +211,6 @@ def train(config: TrainConfig) -> dict:
     timings["total_seconds"] = time.time() - run_started
     (out / "timings.json").write_text(json.dumps(timings, indent=2))
     print(f"done: val balanced accuracy {val_metrics['balanced_accuracy']:.4f}, macro AUC "
-          f"{val_metrics['macro_auc']:.4f}, temperature {temperature:.3f}; model in {out}", flush=True)
+          f"{val_metrics['macro_auc']:.4f}, temperature {calibration['temperature']:.3f}, class-balance "
+          f"strength {calibration['prior_strength']}; model in {out}", flush=True)
     return val_metrics

@@ -3,9 +3,11 @@ import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera
 import { checkFile, imageWarnings, InputProblem } from './checks.js';
 import { decodeImage, ImageDecodeError, loadClassifier } from './classifier.js';
 import { cropSquare } from './cropper.js';
+import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
 
 const $ = (id) => document.getElementById(id);
 const results = [];
+const EXPLAIN_SIDE = 256;
 let classifier;
 
 function showError(message, kind = 'error') {
@@ -26,18 +28,73 @@ function riskMessage(result) {
     : 'Low risk — keep monitoring; see a doctor if it changes.';
 }
 
-function renderResult(name, url, size, result) {
+function option(value, text, selected) {
+  const o = document.createElement('option');
+  o.value = value;
+  o.textContent = text;
+  o.selected = selected;
+  return o;
+}
+
+// The heatmap of where the model found evidence for a class, over the square it classified, with an
+// opacity slider and a class picker. Everything comes from the single on-device run (no request).
+function explanationFigure(square, result, topIndex) {
+  const { metadata } = classifier;
+  const figure = document.createElement('figure');
+  figure.className = 'explanation';
+  const canvas = document.createElement('canvas');
+  canvas.className = 'heatmap';
+  canvas.width = EXPLAIN_SIDE;
+  canvas.height = EXPLAIN_SIDE;
+  canvas.setAttribute('role', 'img');
+  const picker = document.createElement('select');
+  picker.className = 'explain-class';
+  metadata.classes.forEach((c, i) => picker.append(option(String(i), c.name, i === topIndex)));
+  const slider = document.createElement('input');
+  slider.type = 'range';
+  slider.className = 'explain-opacity';
+  slider.min = '0';
+  slider.max = '1';
+  slider.step = '0.05';
+  slider.value = '0.5';
+  const draw = () => {
+    const index = Number(picker.value);
+    const grid = classMap(result.cams, index);
+    drawOverlay(canvas, square, grid, result.cams.width, Number(slider.value));
+    const where = peak(grid, result.cams.width);
+    canvas.dataset.classCode = metadata.classes[index].code;
+    canvas.dataset.peak = `${where.x.toFixed(3)},${where.y.toFixed(3)}`;
+    canvas.setAttribute('aria-label', `Heatmap of the regions that raised the score for ${metadata.classes[index].name}`);
+  };
+  picker.addEventListener('change', draw);
+  slider.addEventListener('input', draw);
+  const caption = document.createElement('figcaption');
+  const classLabel = document.createElement('label');
+  classLabel.append('Explain: ', picker);
+  const opacityLabel = document.createElement('label');
+  opacityLabel.append('Heatmap opacity ', slider);
+  const help = document.createElement('span');
+  help.className = 'hint';
+  help.textContent = 'Warm colours mark the regions that raised this class\'s score most (class activation map, ' +
+    'computed on this device). It shows where the model looked, not why the lesion is what it is.';
+  caption.append(classLabel, opacityLabel, help);
+  figure.append(canvas, caption);
+  draw();
+  return figure;
+}
+
+function renderResult(name, url, size, result, square, forced) {
   const { metadata } = classifier;
   const order = result.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
   const top = metadata.classes[order[0][1]];
   const card = document.createElement('article');
-  card.className = `result ${result.flagged ? 'flagged' : 'low'}`;
+  card.className = `result ${result.flagged ? 'flagged' : 'low'}${forced ? ' forced' : ''}`;
   card.setAttribute('aria-label', `Result for ${name}`);
   const img = document.createElement('img');
   img.src = url;
   img.alt = `Submitted image ${name}`;
   const heading = document.createElement('h3');
-  heading.textContent = `${top.name} (${percent(order[0][0])})`;
+  heading.textContent = `${forced ? 'Unreliable: ' : ''}${top.name} (${percent(order[0][0])})`;
   const desc = document.createElement('p');
   desc.textContent = top.description;
   const risk = document.createElement('p');
@@ -65,17 +122,49 @@ function renderResult(name, url, size, result) {
   foot.className = 'small';
   foot.textContent = `Not a diagnosis. Image ${size.width}x${size.height} px. Model ${metadata.model_version}, ` +
     `backend ${classifier.backend}${classifier.simd ? ' (SIMD)' : ''}, computed on this device.`;
-  card.append(img, heading, desc, risk, bars, foot);
-  $('results').prepend(card);
+  card.append(img, heading);
+  if (forced) {
+    const note = document.createElement('p');
+    note.className = 'forced-note';
+    note.textContent = 'Shown on request: this image did not look like a close-up of a skin lesion, so this ' +
+      'result is unreliable.';
+    card.append(note);
+  }
+  card.append(desc, risk, bars, explanationFigure(square, result, order[0][1]), foot);
+  return card;
 }
 
-function addSummaryRow(name, result) {
+// Out-of-distribution: no diagnosis-like output unless the user asks for it.
+function renderRejection(name, url, onAnyway) {
+  const card = document.createElement('article');
+  card.className = 'result rejected';
+  card.setAttribute('aria-label', `Result for ${name}`);
+  const img = document.createElement('img');
+  img.src = url;
+  img.alt = `Submitted image ${name}`;
+  const heading = document.createElement('h3');
+  heading.textContent = 'Not recognised as a skin-lesion close-up';
+  const message = document.createElement('p');
+  message.className = 'ood-message';
+  message.textContent = 'This does not look like a close-up of a skin lesion: it is unlike every image the ' +
+    'model learnt from, so its answer would be meaningless. Take a sharp, well-lit photo of one lesion that ' +
+    'fills most of the frame (through a dermatoscope if you have one).';
+  const anyway = document.createElement('button');
+  anyway.type = 'button';
+  anyway.className = 'secondary classify-anyway';
+  anyway.textContent = 'Classify anyway';
+  anyway.addEventListener('click', () => onAnyway(card));
+  card.append(img, heading, message, anyway);
+  return card;
+}
+
+function addSummaryRow(name, result, forced) {
   const { metadata } = classifier;
   const best = result.probabilities.indexOf(Math.max(...result.probabilities));
   results.push({ name, result });
   const row = document.createElement('tr');
   for (const text of [name, metadata.classes[best].code, percent(result.probabilities[best]),
-    result.flagged ? 'see a dermatologist' : 'low']) {
+    `${result.flagged ? 'see a dermatologist' : 'low'}${forced ? ' (unreliable: not a lesion close-up?)' : ''}`]) {
     const cell = document.createElement('td');
     cell.textContent = text;
     row.append(cell);
@@ -91,10 +180,12 @@ function csvField(value) {
 
 function downloadCsv() {
   const codes = classifier.metadata.classes.map((c) => c.code);
-  const lines = [['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'model_version'].join(',')];
+  const lines = [['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'ood_distance',
+    'out_of_distribution', 'model_version'].join(',')];
   for (const { name, result } of results) {
     lines.push([csvField(name), ...result.probabilities.map((p) => p.toFixed(6)),
-      result.malignancyScore.toFixed(6), result.flagged, classifier.metadata.model_version].join(','));
+      result.malignancyScore.toFixed(6), result.flagged, result.oodDistance?.toFixed(4) ?? '',
+      result.outOfDistribution, classifier.metadata.model_version].join(','));
   }
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
@@ -113,8 +204,17 @@ async function classifySource(name, source, url) {
     shown = input.toDataURL('image/jpeg');
   }
   const result = await classifier.classify(input);
-  renderResult(name, shown, { width: input.width, height: input.height }, result);
-  addSummaryRow(name, result);
+  const size = { width: input.width, height: input.height };
+  const square = centreSquareCanvas(input, EXPLAIN_SIDE);
+  if (!result.outOfDistribution) {
+    $('results').prepend(renderResult(name, shown, size, result, square, false));
+    addSummaryRow(name, result, false);
+    return;
+  }
+  $('results').prepend(renderRejection(name, shown, (card) => {
+    card.replaceWith(renderResult(name, shown, size, result, square, true));
+    addSummaryRow(name, result, true);
+  }));
 }
 
 async function classifyFile(file) {

@@ -156,7 +156,8 @@ export function preprocess(tf, source, prep) {
 
 /**
  * Load metadata + verified model and start a backend. ``bundle`` (file:// pages) replaces every fetch.
- * Returns {metadata, backend, simd, classify(source) -> {probabilities, malignancyScore, flagged}, dispose()}.
+ * Returns {metadata, backend, simd, classify(source), dispose()}; classify gives probabilities,
+ * malignancyScore, flagged, cams (class activation maps), oodDistance and outOfDistribution.
  */
 export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS, bundle = null }) {
   const base = new URL(modelUrl, document.baseURI);
@@ -169,20 +170,44 @@ export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_B
   const prep = metadata.preprocessing;
   const malignantIdx = metadata.operating_point.classes.map((c) => metadata.classes.findIndex((k) => k.code === c));
 
+  const outputNodes = ['logits', 'cams', 'ood_distance'].filter((k) => metadata.outputs[k]);
+  const bias = metadata.class_bias;
+
+  // One graph run gives logits, the class activation maps (explanation) and the OOD distance.
+  function run(input) {
+    const outs = model.execute(input, outputNodes.map((k) => metadata.outputs[k]));
+    return Object.fromEntries(outputNodes.map((k, i) => [k, outs[i]]));
+  }
+
   async function classify(source) {
-    const probs = tf.tidy(() => {
-      const logits = model.execute(preprocess(tf, source, prep));
-      return tf.softmax(logits.div(metadata.temperature)).squeeze([0]);
+    const { probs, cams, ood } = tf.tidy(() => {
+      const out = run(preprocess(tf, source, prep));
+      return {
+        probs: tf.softmax(out.logits.add(tf.tensor1d(bias)).div(metadata.temperature)).squeeze([0]),
+        cams: out.cams,
+        ood: out.ood_distance,
+      };
     });
     const probabilities = Array.from(await probs.data());
-    probs.dispose();
+    const [, height, width, classes] = cams.shape;
+    const camData = await cams.data();
+    const oodDistance = ood ? (await ood.data())[0] : null;
+    tf.dispose([probs, cams, ood].filter(Boolean));
     const malignancyScore = malignantIdx.reduce((s, i) => s + probabilities[i], 0);
-    return { probabilities, malignancyScore, flagged: malignancyScore >= metadata.operating_point.threshold };
+    return {
+      probabilities,
+      malignancyScore,
+      flagged: malignancyScore >= metadata.operating_point.threshold,
+      cams: { height, width, classes, data: camData },
+      oodDistance,
+      // No guard in the metadata (an older model): nothing is rejected.
+      outOfDistribution: metadata.ood ? oodDistance > metadata.ood.threshold : false,
+    };
   }
 
   // Warm-up: the first execute compiles kernels; do it now rather than on the user's first image.
   tf.tidy(() => {
-    model.execute(tf.zeros([1, prep.size, prep.size, 3]));
+    run(tf.zeros([1, prep.size, prep.size, 3]));
   });
   return {
     tf,

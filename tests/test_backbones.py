@@ -1,0 +1,29 @@
+"""The backbone comparison's Pareto front and the shipped-model statement, on made-up rows."""
+from __future__ import annotations
+
+from export.backbones import candidate_name, decision, pareto_front
+
+
+def row(name, accuracy, ms, bytes_=1_000_000):
+    return {"name": name, "val_balanced_accuracy": accuracy, "warm_median_ms": ms, "model_bytes": bytes_,
+            "training_minutes": 10.0, "fine_tune_epochs": 12}
+
+
+def test_pareto_front_drops_slower_and_worse_candidates():
+    fast, slow_good, dominated = row("fast", 0.60, 5.0), row("good", 0.70, 20.0), row("worse", 0.65, 25.0)
+    assert pareto_front([fast, slow_good, dominated]) == [fast, slow_good]
+
+
+def test_decision_names_the_gap_to_the_best_and_the_fastest():
+    best, shipped, fast = row("A", 0.72, 30.0), row("B", 0.715, 20.0), row("C", 0.60, 5.0)
+    text = decision([best, shipped, fast], shipped)
+    assert text.startswith("B ships") and "0.0050 below the best (A)" in text
+    assert "The fastest, C (5.0 ms), gives up 0.1150" in text
+    assert "the best of the candidates" in decision([best, shipped], best)
+    assert decision([best, shipped, fast], shipped, 25.0).endswith("exceeded by A.")
+    assert decision([shipped, fast], shipped, 25.0).endswith("every candidate is within it, so accuracy decides.")
+
+
+def test_candidate_names_mark_the_teachable_machine_baseline():
+    assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}).endswith("(Teachable-Machine style)")
+    assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 1 @160"

@@ -1,0 +1,65 @@
+"""The deployable graph: CAM outputs that are the logits' spatial decomposition, and the OOD score."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from train.explain_eval import centred_gaussian, heatmap_scores, normalised_cam
+from train.explained import explained_model
+from train.model import build_classifier
+from train.ood import fit_projection, ood_distance
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return build_classifier(0.35, 64, None, "keras")
+
+
+def test_explained_model_keeps_the_logits_and_their_maps(classifier):
+    x = np.random.default_rng(0).normal(size=(3, 64, 64, 3)).astype("float32")
+    out = explained_model(classifier, include_features=True).predict(x, verbose=0)
+    np.testing.assert_allclose(out["logits"], classifier.predict(x, verbose=0), atol=1e-4)
+    assert out["cams"].shape == (3, 2, 2, 7)
+    np.testing.assert_allclose(out["cams"].mean(axis=(1, 2)), out["logits"], atol=1e-5)
+    assert "ood_distance" not in out
+
+
+def test_ood_distance_in_the_graph_matches_numpy(classifier):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 64, 64, 3)).astype("float32")
+    features = explained_model(classifier, include_features=True).predict(x, verbose=0)["ood_features"]
+    stats = fit_projection(features, rng.integers(0, 7, 40), components=8)
+    graph = explained_model(classifier, stats).predict(x[:5], verbose=0)["ood_distance"]
+    np.testing.assert_allclose(graph, ood_distance(features[:5], stats), rtol=1e-3)
+
+
+def test_mahalanobis_guard_separates_a_shifted_distribution():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 7, 2000)
+    train = rng.normal(size=(2000, 20)) + labels[:, None] * 0.5
+    stats = fit_projection(train, labels, components=10)
+    inside = ood_distance(rng.normal(size=(200, 20)) + 1.0, stats)
+    outside = ood_distance(rng.normal(size=(200, 20)) * 3 + 8.0, stats)
+    threshold = np.quantile(ood_distance(train, stats), 0.98)
+    assert (inside > threshold).mean() < 0.1
+    assert (outside > threshold).mean() > 0.95
+
+
+def test_heatmap_scores_by_hand():
+    mask = np.zeros((4, 4), bool)
+    mask[:2, :2] = True
+    heatmap = np.zeros((4, 4))
+    heatmap[0, 0], heatmap[3, 3] = 3.0, 1.0
+    inside, hit = heatmap_scores(heatmap, mask)
+    assert inside == pytest.approx(0.75)
+    assert hit
+    assert heatmap_scores(heatmap.T[::-1, ::-1] * 0 + np.eye(4)[::-1], mask) == (pytest.approx(0.0), False)
+
+
+def test_centred_gaussian_peaks_in_the_middle_and_cam_is_normalised():
+    g = centred_gaussian(10, 0.25)
+    assert np.unravel_index(g.argmax(), g.shape) in {(4, 4), (4, 5), (5, 4), (5, 5)}
+    cam = normalised_cam(np.array([[0.0, 2.0], [4.0, -1.0]], dtype=np.float32), 8)
+    assert cam.shape == (8, 8)
+    assert cam.min() == pytest.approx(0.0) and cam.max() == pytest.approx(1.0)
+    assert cam[7, 0] > cam[0, 7]  # the high corner stays high

@@ -1,0 +1,27 @@
+"""What the command-line tools share: the run/data options and one way of reporting a DataError."""
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from train.data import DataError
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=Path("models/ham10000"), help="training run folder")
+    p.add_argument("--data", type=Path, default=None, help="HAM10000 folder (default: the one in config.json)")
+
+
+def reports_data_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
+    """A DataError anywhere in ``main`` becomes one 'error: ...' line on stderr and exit status 2."""
+    @functools.wraps(main)
+    def wrapped(argv: list[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except DataError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+    return wrapped

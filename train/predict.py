@@ -1,0 +1,90 @@
+"""Load a trained run (model.keras + its config and calibration) and run it over image files."""
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from train.arrays import resized_pixels
+from train.data import DataError, load_ham10000
+from train.preprocess import Preprocessing, normalise
+
+BATCH_FILES = 512
+VIEW_SETS: dict[int, tuple[str, ...]] = {
+    1: ("identity",),
+    2: ("identity", "flip_lr"),
+    4: ("identity", "flip_lr", "flip_ud", "rot180"),
+    8: ("identity", "flip_lr", "flip_ud", "rot180", "transpose", "rot90", "rot270", "transverse"),
+}
+
+
+@dataclass
+class Run:
+    model_dir: Path
+    model: object
+    prep: Preprocessing
+    config: dict
+    calibration: dict
+
+
+def load_run(model_dir: Path) -> Run:
+    """The training output folder of ``python -m train``; a clear error if something is missing."""
+    import keras
+
+    for name in ("model.keras", "config.json", "calibration.json"):
+        if not (model_dir / name).is_file():
+            raise DataError(f"{model_dir / name} not found. Train a model first (python -m train) or pass --model.")
+    config = json.loads((model_dir / "config.json").read_text())
+    fields = config["preprocessing"]
+    prep = Preprocessing(**{**fields, "mean": tuple(fields["mean"]), "std": tuple(fields["std"])})
+    model = keras.saving.load_model(model_dir / "model.keras", compile=False)
+    return Run(model_dir, model, prep, config, json.loads((model_dir / "calibration.json").read_text()))
+
+
+def model_inputs(paths: list[str], prep: Preprocessing) -> Iterator[np.ndarray]:
+    """Normalised model inputs, a few hundred files at a time (the whole test split would need ~1 GB)."""
+    for i in range(0, len(paths), BATCH_FILES):
+        yield normalise(resized_pixels(paths[i : i + BATCH_FILES], prep), prep).numpy()
+
+
+def view(x: np.ndarray, name: str) -> np.ndarray:
+    """One of the 8 symmetries of the square (N, H, W, C); dermoscopy has no canonical orientation."""
+    ops = {
+        "identity": lambda a: a,
+        "flip_lr": lambda a: a[:, :, ::-1],
+        "flip_ud": lambda a: a[:, ::-1],
+        "rot180": lambda a: a[:, ::-1, ::-1],
+        "transpose": lambda a: a.transpose(0, 2, 1, 3),
+        "rot90": lambda a: a.transpose(0, 2, 1, 3)[:, ::-1],
+        "rot270": lambda a: a.transpose(0, 2, 1, 3)[:, :, ::-1],
+        "transverse": lambda a: a.transpose(0, 2, 1, 3)[:, ::-1, ::-1],
+    }
+    return np.ascontiguousarray(ops[name](x))
+
+
+def logits_by_view(run: Run, paths: list[str], views: tuple[str, ...] = ("identity",)) -> dict[str, np.ndarray]:
+    """Raw logits (N, classes) of every requested view."""
+    out: dict[str, list[np.ndarray]] = {v: [] for v in views}
+    for x in model_inputs(paths, run.prep):
+        for v in views:
+            out[v].append(run.model.predict(view(x, v), batch_size=64, verbose=0))
+    return {v: np.concatenate(chunks) for v, chunks in out.items()}
+
+
+def run_logits(run: Run, paths: list[str], n_views: int = 1) -> np.ndarray:
+    """Logits averaged over the first ``n_views`` symmetries (1 = no test-time augmentation)."""
+    per_view = logits_by_view(run, paths, VIEW_SETS[n_views])
+    return np.mean(list(per_view.values()), axis=0)
+
+
+def split_frame(run: Run, data: Path | None = None) -> pd.DataFrame:
+    """The run's data set with a ``split`` column (train/val/test) from the split CSV it was trained on."""
+    split_file = run.model_dir / "split.csv" if (run.model_dir / "split.csv").is_file() else Path(run.config["split"])
+    if not split_file.is_file():
+        raise DataError(f"Split file {split_file} not found; it is written by python -m train next to the model.")
+    frame = load_ham10000(data or Path(run.config["data"])).frame
+    return frame.merge(pd.read_csv(split_file)[["image_id", "split"]], on="image_id")
