@@ -43,3 +43,26 @@ def test_unknown_fine_tune_layer_is_a_clear_error():
 def test_missing_backbone_weights_file_is_a_clear_error(tmp_path):
     with pytest.raises(DataError, match="Backbone weights file not found"):
         build_classifier(0.35, 32, str(tmp_path / "nope.h5"), "keras")
+
+
+def test_a_resumed_phase_does_not_shift_the_next_phase(tmp_path):
+    from train.fit import forget_restored_epoch
+
+    model = build_classifier(0.35, 32, None, "keras")
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 32, 32, 3)), rng.integers(0, 7, 8)
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise KeyboardInterrupt
+
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), save_freq="epoch", delete_checkpoint=True)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=4, verbose=0, callbacks=[backup, Interrupt()])
+    model.fit(x, y, epochs=4, verbose=0, callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))])
+    forget_restored_epoch(model)
+    # "phase 2" with nothing left to run (as --fine-tune-epochs 0) must run no epoch
+    history = model.fit(x, y, epochs=4, initial_epoch=4, verbose=0)
+    assert history.epoch == []

@@ -123,6 +123,13 @@ def _callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.
     ]
 
 
+def forget_restored_epoch(model: keras.Model) -> None:
+    """Keras 3 keeps the epoch BackupAndRestore resumed phase 1 from (``model._initial_epoch``) and lets it
+    override the next fit's ``initial_epoch``: after a resumed phase 1, phase 2 would start at the wrong
+    epoch (and a ``--fine-tune-epochs 0`` run would fine-tune anyway)."""
+    model._initial_epoch = None
+
+
 def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict) -> dict:
     """Validation metrics with the fitted calibration, plus what argmax of the raw logits would have scored."""
     metrics = classification_metrics(y_val, calibrated_probabilities(logits, calibration), CLASSES)
@@ -179,6 +186,7 @@ def train(config: TrainConfig) -> dict:
         timings["head_seconds"] = time.time() - t0
         model.save_weights(head_done)
 
+    forget_restored_epoch(model)
     print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
           f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr}", flush=True)
     set_trainable(model, config.fine_tune_from, train_backbone=True)

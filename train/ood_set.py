@@ -3,7 +3,7 @@
 Writes ``DIR/images/*.png`` and ``DIR/manifest.csv`` (file, expected, category, source), where
 ``expected`` is ``reject`` (not a dermoscopic lesion close-up) or ``accept`` (a lesion photo under a
 harmless change). Nothing third-party is committed: the natural photos are the sample images bundled
-inside installed packages (scikit-image, matplotlib, scikit-learn), the rest is synthesised here.
+inside installed packages (scikit-image, matplotlib), the rest is synthesised here.
 """
 from __future__ import annotations
 
@@ -28,14 +28,11 @@ def bundled_photos() -> Iterator[tuple[str, np.ndarray]]:
     """Natural and scientific photos shipped inside installed Python packages (RGB uint8)."""
     import matplotlib.cbook
     import skimage.data
-    from sklearn.datasets import load_sample_images
 
     for name in ("astronaut", "coffee", "chelsea", "rocket", "camera", "moon", "horse", "coins", "page",
                  "text", "clock", "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry",
                  "retina", "colorwheel", "logo", "cell"):
         yield f"skimage-{name}", getattr(skimage.data, name)()
-    for i, image in enumerate(load_sample_images().images):
-        yield f"sklearn-sample-{i}", image
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
         yield "matplotlib-grace_hopper", np.asarray(Image.open(f).convert("RGB"))
     faces = skimage.data.lfw_subset()
