@@ -25,7 +25,7 @@ MAX_GAP = 0.01  # the shipped model must be within this of the best candidate's 
 
 def candidate_name(config: dict) -> str:
     frozen = not config.get("fine_tune_epochs")
-    return f"MobileNetV2 {config['alpha']:g} @{config['size']}" + (" frozen + dense head (Teachable-Machine style)" if frozen else "")
+    return f"MobileNetV2 alpha {config['alpha']} @{config['size']}" + (" frozen + dense head (Teachable-Machine style)" if frozen else "")
 
 
 def run_record(run: Path) -> dict:
@@ -82,7 +82,7 @@ def pareto_figure(rows: list[dict], shipped: dict, path: Path) -> None:
     ax.set_xlabel("warm in-browser latency, WASM median (ms)")
     ax.set_ylabel("validation balanced accuracy")
     ax.set_title("Backbones (marker area ~ weight bytes; red: shipped)", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

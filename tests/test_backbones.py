@@ -26,4 +26,4 @@ def test_decision_names_the_gap_to_the_best_and_the_fastest():
 
 def test_candidate_names_mark_the_teachable_machine_baseline():
     assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}).endswith("(Teachable-Machine style)")
-    assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 1 @160"
+    assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 alpha 1.0 @160"
