@@ -8,6 +8,7 @@ from pathlib import Path
 
 from export.classes import CLASS_INFO
 from export.tfjs import model_file_digests, output_nodes, weight_bytes
+from train.explained import load_ood_summary
 
 DATASET = {
     "name": "HAM10000",
@@ -29,12 +30,6 @@ def headline(metrics: dict) -> dict:
     return out
 
 
-def ood_guard(train_dir: Path) -> dict | None:
-    """The out-of-distribution threshold fitted by ``python -m train.ood`` (None: the model has no guard)."""
-    path = train_dir / "ood.json"
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metrics: dict | None) -> dict:
     config = json.loads((train_dir / "config.json").read_text())
     calibration = json.loads((train_dir / "calibration.json").read_text())
@@ -52,7 +47,7 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         # graph node of each output: logits, cams (per-class activation maps), ood_distance
         "outputs": output_nodes(tfjs_dir),
         "explanation": {"method": "class activation map (CAM) of the GAP -> dense head", "output": "cams"},
-        "ood": ood_guard(train_dir),
+        "ood": load_ood_summary(train_dir),
         # probabilities = softmax((logits + class_bias) / temperature); see train/calibrate.py
         "class_bias": calibration["class_bias"],
         "prior_strength": calibration["prior_strength"],

@@ -15,7 +15,6 @@ import numpy as np
 
 from export.browser_scoring import browser_outputs
 from train.data import DataError, load_labelled_images
-from train.evaluate import keras_probabilities
 
 
 TIE = 1e-6
@@ -46,16 +45,17 @@ def explanation_agreement(keras_cams: np.ndarray, browser_cams: np.ndarray, clas
 
 
 def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) -> dict:
+    from train.calibrate import calibrated_probabilities
     from train.explained import explained_outputs, load_ood_stats
     from train.predict import load_run
 
-    keras_probs, _ = keras_probabilities(keras_model, paths)
-    shown = browser_outputs(site_model, paths, browser=browser)
-    result = agreement(keras_probs, shown["probabilities"])
     run = load_run(keras_model)
     ood = load_ood_stats(keras_model)
     chunks = list(explained_outputs(run, paths, ood))
+    keras_probs = calibrated_probabilities(np.concatenate([c["logits"] for c in chunks]), run.calibration)
     keras_cams = np.concatenate([c["cams"] for c in chunks])
+    shown = browser_outputs(site_model, paths, browser=browser)
+    result = agreement(keras_probs, shown["probabilities"])
     result.update(explanation_agreement(keras_cams, shown["cams"], keras_probs.argmax(1)))
     if ood is not None:
         keras_ood = np.concatenate([c["ood_distance"] for c in chunks])

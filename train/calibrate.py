@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from train.data import CLASSES
-from train.metrics import sensitivity_specificity, softmax
+from train.metrics import balanced_accuracy, sensitivity_specificity, softmax
 
 MALIGNANT: tuple[str, ...] = ("mel", "bcc", "akiec")
 
@@ -53,13 +53,9 @@ def calibrated_probabilities(logits: np.ndarray, calibration: dict) -> np.ndarra
     return softmax(np.asarray(logits) + np.asarray(calibration["class_bias"]), calibration["temperature"])
 
 
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
-
-
 def fit_prior_strength(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray) -> float:
     """The smallest tau on the grid with the best validation balanced accuracy."""
-    scores = [_balanced_accuracy(y_true, (logits + class_bias(prior, t)).argmax(axis=1)) for t in PRIOR_STRENGTHS]
+    scores = [balanced_accuracy(y_true, (logits + class_bias(prior, t)).argmax(axis=1)) for t in PRIOR_STRENGTHS]
     return float(PRIOR_STRENGTHS[int(np.argmax(scores))])
 
 

@@ -28,7 +28,7 @@ def keras_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, 
     from train.predict import load_run, run_logits
 
     run = load_run(model_dir)
-    logits = run_logits(run, paths, run.calibration.get("tta_views", 1))
+    logits = run_logits(run, paths)
     return calibrated_probabilities(logits, run.calibration), run.calibration
 
 

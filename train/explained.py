@@ -11,6 +11,7 @@ gradients and noise.
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from train.model import BACKBONE_NAME
 from train.predict import Run, model_inputs
 
 OOD_FILE = "ood.npz"
+OOD_JSON = "ood.json"
 OOD_LAYER = "block_6_expand_relu"
 
 
@@ -31,6 +33,12 @@ def load_ood_stats(model_dir: Path) -> dict[str, np.ndarray] | None:
         return None
     with np.load(path) as data:
         return {k: data[k] for k in data.files}
+
+
+def load_ood_summary(model_dir: Path) -> dict | None:
+    """Threshold and provenance written by ``python -m train.ood`` (None if not fitted yet)."""
+    path = model_dir / OOD_JSON
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None = None,

@@ -57,6 +57,12 @@ def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray, n_bins: in
     return float(ece)
 
 
+def balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean per-class recall over the classes present in ``y_true``."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in np.unique(y_true)]))
+
+
 def classification_metrics(
     y_true: np.ndarray, probs: np.ndarray, classes: tuple[str, ...] | list[str]
 ) -> dict:
@@ -84,7 +90,7 @@ def classification_metrics(
     return {
         "n_images": int(len(y_true)),
         "accuracy": float((y_pred == y_true).mean()),
-        "balanced_accuracy": float(np.mean([per_class[c]["recall"] for c in present])),
+        "balanced_accuracy": balanced_accuracy(y_true, y_pred),
         "macro_auc": float(np.mean(aucs)) if aucs else float("nan"),
         "per_class": per_class,
         "confusion_matrix": cm.tolist(),

@@ -15,11 +15,8 @@ import sys
 import numpy as np
 from train.cli import add_run_arguments, reports_data_errors
 from train.data import CLASSES
-from train.explained import OOD_FILE, OOD_LAYER, explained_outputs
+from train.explained import OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs
 from train.predict import Run, load_run, split_frame
-
-OOD_JSON = "ood.json"
-
 
 def fit_projection(features: np.ndarray, labels: np.ndarray, components: int, shrinkage: float = 1e-3) -> dict:
     """Whitening projection onto the top principal components of the within-class covariance + centres."""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from train.cli import reports_data_errors
 from train.data import DataError, load_labelled_images
-from train.explained import explained_outputs, load_ood_stats
+from train.explained import explained_outputs, load_ood_stats, load_ood_summary
 from train.metrics import binary_auc
 from train.predict import load_run
 
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         raise DataError(f"{manifest_file} not found; build the set with python -m train.ood_set --out {args.ood_set}.")
     manifest = pd.read_csv(manifest_file)
     frame = load_labelled_images(args.images, args.labels).frame
-    threshold = json.loads((args.model / "ood.json").read_text())["threshold"]
+    threshold = load_ood_summary(args.model)["threshold"]
     in_dist = distances(run, stats, frame["path"].tolist())
     ood_scores = distances(run, stats, [str(args.ood_set / f) for f in manifest["file"]])
     reject = (manifest["expected"] == "reject").to_numpy()

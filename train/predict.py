@@ -75,10 +75,9 @@ def logits_by_view(run: Run, paths: list[str], views: tuple[str, ...] = ("identi
     return {v: np.concatenate(chunks) for v, chunks in out.items()}
 
 
-def run_logits(run: Run, paths: list[str], n_views: int = 1) -> np.ndarray:
-    """Logits averaged over the first ``n_views`` symmetries (1 = no test-time augmentation)."""
-    per_view = logits_by_view(run, paths, VIEW_SETS[n_views])
-    return np.mean(list(per_view.values()), axis=0)
+def run_logits(run: Run, paths: list[str]) -> np.ndarray:
+    """Raw logits (N, classes) of the images as given: the one view the browser runs."""
+    return logits_by_view(run, paths)["identity"]
 
 
 def split_frame(run: Run, data: Path | None = None) -> pd.DataFrame:

@@ -23,18 +23,15 @@ from train.predict import load_run, run_logits, split_frame
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.recalibrate", description=__doc__)
     add_run_arguments(p)
-    p.add_argument("--tta-views", type=int, choices=(1, 2, 4, 8), default=None,
-                   help="test-time views the calibration is fitted for (default: keep the run's)")
     args = p.parse_args(argv)
     run = load_run(args.model)
     frame = split_frame(run, args.data)
-    views = args.tta_views or run.calibration.get("tta_views", 1)
     val = frame[frame["split"] == "val"]
     counts = np.bincount(frame.loc[frame["split"] == "train", "label"], minlength=len(CLASSES))
-    logits = run_logits(run, val["path"].tolist(), views)
+    logits = run_logits(run, val["path"].tolist())
     y_val = val["label"].to_numpy()
-    calibration = {**calibrate(logits, y_val, training_prior(counts, run.config["imbalance"]),
-                               run.config.get("min_sensitivity", 0.9)), "tta_views": views}
+    calibration = calibrate(logits, y_val, training_prior(counts, run.config["imbalance"]),
+                            run.config.get("min_sensitivity", 0.9))
     metrics = validation_metrics(logits, y_val, calibration)
     (run.model_dir / "calibration.json").write_text(json.dumps(calibration, indent=2))
     (run.model_dir / "val_metrics.json").write_text(json.dumps(metrics, indent=2))

@@ -4,8 +4,8 @@ For 1, 2, 4 and 8 views (the symmetries of the square, logits averaged) the cali
 validation split and its balanced accuracy / macro AUC recorded. In-browser cost is estimated as views x
 the shipped model's warm median from the benchmark (``--bench``). The rule: TTA is switched on only for a
 view count that gains >= 0.005 balanced accuracy over one view *and* stays within the latency budget (the
-reference model's warm median, the budget ``export.bench`` checks). Apply a decision with
-``python -m train.recalibrate --tta-views N``.
+reference model's warm median, the budget ``export.bench`` checks). Switching it on would also need the
+browser's classify() to average the same views; it runs one view, as the rule has said so far.
 """
 from __future__ import annotations
 
