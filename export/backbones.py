@@ -28,6 +28,14 @@ def candidate_name(config: dict) -> str:
     return f"MobileNetV2 alpha {config['alpha']} @{config['size']}" + (" frozen + dense head (Teachable-Machine style)" if frozen else "")
 
 
+def recipe(config: dict) -> str:
+    """How the run was fine-tuned; runs from before the schedule/EMA options used a plateau schedule, no EMA."""
+    if not config.get("fine_tune_epochs"):
+        return f"head only, {config['head_epochs']} epochs"
+    schedule = config.get("schedule", "plateau") + (" + weight EMA" if config.get("ema") else "")
+    return f"from {config.get('fine_tune_from') or 'the first layer'}, {schedule}, {config['fine_tune_epochs']} epochs"
+
+
 def run_record(run: Path) -> dict:
     try:
         config = json.loads((run / "config.json").read_text())
@@ -36,7 +44,8 @@ def run_record(run: Path) -> dict:
     except FileNotFoundError as err:
         raise DataError(f"{run} is not a finished training run ({err.filename} missing).") from err
     return {"run": str(run), "name": candidate_name(config), "alpha": config["alpha"], "size": config["size"],
-            "fine_tune_epochs": config["fine_tune_epochs"], "val_balanced_accuracy": metrics["balanced_accuracy"],
+            "fine_tune_epochs": config["fine_tune_epochs"], "recipe": recipe(config),
+            "val_balanced_accuracy": metrics["balanced_accuracy"],
             "val_macro_auc": metrics["macro_auc"], "training_minutes": timings["total_seconds"] / 60,
             "fine_tune_images_per_second": timings.get("fine_tune_images_per_second")}
 
@@ -112,11 +121,11 @@ def decision(rows: list[dict], shipped: dict, budget_ms: float | None = None) ->
 
 
 def markdown(rows: list[dict], text: str) -> str:
-    lines = ["| candidate | run | val balanced accuracy | val macro AUC | weight bytes | warm WASM median (ms) "
-             "| CPU training (min) | fine-tune images/s |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| candidate | fine-tuning | run | val balanced accuracy | val macro AUC | weight bytes "
+             "| warm WASM median (ms) | CPU training (min) | fine-tune images/s |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ips = f"{r['fine_tune_images_per_second']:.1f}" if r["fine_tune_images_per_second"] else "-"
-        lines.append(f"| {r['name']} | {r['run']} | {r['val_balanced_accuracy']:.4f} | {r['val_macro_auc']:.4f} "
+        lines.append(f"| {r['name']} | {r['recipe']} | {r['run']} | {r['val_balanced_accuracy']:.4f} | {r['val_macro_auc']:.4f} "
                      f"| {r['model_bytes']:,} | {r['warm_median_ms']:.1f} | {r['training_minutes']:.0f} | {ips} |")
     return "# Backbone comparison (validation split)\n\n" + "\n".join(lines) + f"\n\n{text}\n"
 

@@ -1,7 +1,7 @@
 """The backbone comparison's Pareto front and the shipped-model statement, on made-up rows."""
 from __future__ import annotations
 
-from export.backbones import candidate_name, decision, pareto_front
+from export.backbones import candidate_name, decision, pareto_front, recipe
 
 
 def row(name, accuracy, ms, bytes_=1_000_000):
@@ -27,3 +27,11 @@ def test_decision_names_the_gap_to_the_best_and_the_fastest():
 def test_candidate_names_mark_the_teachable_machine_baseline():
     assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}).endswith("(Teachable-Machine style)")
     assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 alpha 1.0 @160"
+
+
+def test_recipe_reads_older_runs_as_plateau_without_ema():
+    old = {"fine_tune_epochs": 12, "fine_tune_from": "block_8", "head_epochs": 2}
+    assert recipe(old) == "from block_8, plateau, 12 epochs"
+    new = {**old, "schedule": "cosine", "ema": 0.99, "fine_tune_epochs": 16}
+    assert recipe(new) == "from block_8, cosine + weight EMA, 16 epochs"
+    assert recipe({**old, "fine_tune_epochs": 0, "head_epochs": 4}) == "head only, 4 epochs"

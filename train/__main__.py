@@ -24,6 +24,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--fine-tune-lr", type=float, default=defaults.fine_tune_lr)
     p.add_argument("--fine-tune-from", default=defaults.fine_tune_from,
                    help="first backbone layer (name prefix) to fine-tune, '' for all")
+    p.add_argument("--schedule", choices=("cosine", "plateau"), default=defaults.schedule,
+                   help="fine-tuning learning rate: warm-up + cosine decay, or constant with ReduceLROnPlateau")
+    p.add_argument("--ema", type=float, default=defaults.ema,
+                   help="momentum of the weight moving average that is validated and saved (0: off)")
     p.add_argument("--imbalance", choices=("weights", "sampling", "none"), default=defaults.imbalance)
     p.add_argument("--dropout", type=float, default=defaults.dropout)
     p.add_argument("--patience", type=int, default=defaults.patience)

@@ -28,16 +28,18 @@ class TrainConfig:
     data: str
     out: str
     alpha: float = 1.0
-    size: int = 160
+    size: int = 176
     batch_size: int = 32
     head_epochs: int = 2
-    fine_tune_epochs: int = 12
+    fine_tune_epochs: int = 16
     head_lr: float = 1e-3
     fine_tune_lr: float = 1e-4
     fine_tune_from: str | None = "block_8"
+    schedule: str = "cosine"
+    ema: float = 0.99
     imbalance: str = "sampling"
     dropout: float = 0.2
-    patience: int = 4
+    patience: int = 6
     seed: int = 42
     backbone_weights: str | None = "imagenet"
     backbone_style: str | None = None
@@ -110,17 +112,39 @@ class ValidationMetrics(keras.callbacks.Callback):
         )
 
 
-def _callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.callbacks.ModelCheckpoint,
-               patience: int) -> list[keras.callbacks.Callback]:
-    return [
+def fine_tune_learning_rate(config: TrainConfig, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """'plateau': a constant rate that ReduceLROnPlateau lowers. 'cosine': one epoch of linear warm-up from a
+    tenth of the rate (freshly unfrozen early layers get large gradients), then cosine decay to 1% of it."""
+    if config.schedule == "plateau":
+        return config.fine_tune_lr
+    return keras.optimizers.schedules.CosineDecay(
+        config.fine_tune_lr / 10, decay_steps=max(config.fine_tune_epochs - 1, 1) * steps, alpha=0.01,
+        warmup_target=config.fine_tune_lr, warmup_steps=steps,
+    )
+
+
+def optimizer(learning_rate: float | keras.optimizers.schedules.LearningRateSchedule, ema: float) -> keras.Optimizer:
+    """Adam, keeping an exponential moving average of the weights when ``ema`` > 0."""
+    return keras.optimizers.Adam(learning_rate, use_ema=ema > 0, ema_momentum=ema or 0.99)
+
+
+def phase_callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.callbacks.ModelCheckpoint,
+               config: TrainConfig, plateau: bool) -> list[keras.callbacks.Callback]:
+    # The backup runs before the EMA swap so that it stores the raw weights it resumes training from;
+    # validation, checkpoint and early stopping run after it so that they judge the averaged weights.
+    callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup" / phase))]
+    if config.ema:
+        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+    callbacks += [
         val,
         checkpoint,
-        keras.callbacks.EarlyStopping("val_balanced_accuracy", mode="max", patience=patience, verbose=1),
-        keras.callbacks.ReduceLROnPlateau("val_balanced_accuracy", mode="max", factor=0.3, patience=2,
-                                          min_lr=1e-6, verbose=1),
+        keras.callbacks.EarlyStopping("val_balanced_accuracy", mode="max", patience=config.patience, verbose=1),
         keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
-        keras.callbacks.BackupAndRestore(str(out / "backup" / phase)),
     ]
+    if plateau:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau("val_balanced_accuracy", mode="max", factor=0.3,
+                                                           patience=2, min_lr=1e-6, verbose=1))
+    return callbacks
 
 
 def forget_restored_epoch(model: keras.Model) -> None:
@@ -179,23 +203,24 @@ def train(config: TrainConfig) -> dict:
     else:
         print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
         set_trainable(model, None, train_backbone=False)
-        model.compile(keras.optimizers.Adam(config.head_lr), loss)
+        model.compile(optimizer(config.head_lr, config.ema), loss)
         t0 = time.time()
         model.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
-                  callbacks=_callbacks(out, "head", val, checkpoint, config.patience))
+                  callbacks=phase_callbacks(out, "head", val, checkpoint, config, plateau=True))
         timings["head_seconds"] = time.time() - t0
         model.save_weights(head_done)
 
     forget_restored_epoch(model)
     print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
-          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr}", flush=True)
+          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr} ({config.schedule} schedule, "
+          f"weight EMA {config.ema or 'off'})", flush=True)
     set_trainable(model, config.fine_tune_from, train_backbone=True)
-    model.compile(keras.optimizers.Adam(config.fine_tune_lr), loss)
+    model.compile(optimizer(fine_tune_learning_rate(config, steps), config.ema), loss)
     t0 = time.time()
     history = model.fit(
         stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
         steps_per_epoch=steps, class_weight=weights, verbose=2,
-        callbacks=_callbacks(out, "fine_tune", val, checkpoint, config.patience),
+        callbacks=phase_callbacks(out, "fine_tune", val, checkpoint, config, plateau=config.schedule == "plateau"),
     )
     timings["fine_tune_seconds"] = time.time() - t0
     timings["fine_tune_epochs_run"] = len(history.epoch)

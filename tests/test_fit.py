@@ -1,0 +1,59 @@
+"""The fine-tuning schedule and the weight average that validation and the checkpoint judge."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from train.fit import TrainConfig, fine_tune_learning_rate, optimizer, phase_callbacks
+from train.model import build_classifier
+
+
+def test_cosine_schedule_warms_up_for_one_epoch_then_decays_to_one_percent():
+    config = TrainConfig(data="", out="", fine_tune_lr=1e-4, fine_tune_epochs=5, schedule="cosine")
+    rate = fine_tune_learning_rate(config, steps=10)
+    at = [float(rate(step)) for step in range(0, 51)]
+    assert np.isclose(at[0], 1e-5) and np.isclose(at[10], 1e-4)
+    assert all(a < b for a, b in zip(at[:10], at[1:11]))
+    assert all(a > b for a, b in zip(at[10:49], at[11:50]))
+    assert np.isclose(at[50], 1e-6)
+
+
+def test_plateau_schedule_is_a_constant_rate():
+    config = TrainConfig(data="", out="", fine_tune_lr=3e-4, schedule="plateau")
+    assert fine_tune_learning_rate(config, steps=10) == 3e-4
+
+
+class WeightsAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_balanced_accuracy"] = float(epoch)
+        self.seen.append([np.array(w) for w in self.model.trainable_weights])
+
+
+def _seen_after_one_epoch(tmp_path, ema: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    tmp_path.mkdir()
+    keras.utils.set_random_seed(0)
+    model = build_classifier(0.35, 32, None, "keras")
+    model.compile(optimizer(0.5, ema), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    start = [np.array(w) for w in model.trainable_weights]
+    probe = WeightsAtEpochEnd()
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.weights.h5"), monitor="val_balanced_accuracy",
+                                                 mode="max", save_weights_only=True)
+    config = TrainConfig(data="", out="", ema=ema)
+    rng = np.random.default_rng(0)
+    model.fit(rng.normal(size=(16, 32, 32, 3)), rng.integers(0, 7, 16), batch_size=4, epochs=1, verbose=0,
+              callbacks=phase_callbacks(tmp_path, "p", probe, checkpoint, config, plateau=False))
+    return start, probe.seen[0]
+
+
+def test_validation_sees_the_moving_average_not_the_last_step(tmp_path):
+    # Keras starts the average at the first step's weights (one Adam step moves a weight by at most about
+    # the rate, 0.5); with momentum 0.999 it then barely follows the next three steps, which the raw weights take.
+    start, averaged = _seen_after_one_epoch(tmp_path / "ema", ema=0.999)
+    _, raw = _seen_after_one_epoch(tmp_path / "raw", ema=0.0)
+    moved = lambda seen: max(float(np.abs(a - b).max()) for a, b in zip(seen, start))  # noqa: E731
+    assert moved(raw) > 1.0
+    assert moved(averaged) < 0.52
