@@ -28,18 +28,18 @@ class TrainConfig:
     data: str
     out: str
     alpha: float = 1.0
-    size: int = 176
+    size: int = 160
     batch_size: int = 32
     head_epochs: int = 2
-    fine_tune_epochs: int = 16
+    fine_tune_epochs: int = 12
     head_lr: float = 1e-3
     fine_tune_lr: float = 1e-4
     fine_tune_from: str | None = "block_8"
-    schedule: str = "cosine"
-    ema: float = 0.99
+    schedule: str = "plateau"
+    ema: float = 0.0
     imbalance: str = "sampling"
     dropout: float = 0.2
-    patience: int = 6
+    patience: int = 4
     seed: int = 42
     backbone_weights: str | None = "imagenet"
     backbone_style: str | None = None
@@ -129,21 +129,23 @@ def optimizer(learning_rate: float | keras.optimizers.schedules.LearningRateSche
 
 
 def phase_callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.callbacks.ModelCheckpoint,
-               config: TrainConfig, plateau: bool) -> list[keras.callbacks.Callback]:
-    # The backup runs before the EMA swap so that it stores the raw weights it resumes training from;
-    # validation, checkpoint and early stopping run after it so that they judge the averaged weights.
-    callbacks = [keras.callbacks.BackupAndRestore(str(out / "backup" / phase))]
-    if config.ema:
-        callbacks.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
+                    config: TrainConfig, plateau: bool) -> list[keras.callbacks.Callback]:
+    # Validation, the checkpoint and early stopping run after the EMA swap, so they judge the averaged
+    # weights. The backup runs last so that it keeps what ReduceLROnPlateau decided; with EMA it therefore
+    # stores the averaged weights, and a resumed run continues from those (the average catches up in an epoch).
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []
     callbacks += [
         val,
         checkpoint,
         keras.callbacks.EarlyStopping("val_balanced_accuracy", mode="max", patience=config.patience, verbose=1),
-        keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
     ]
     if plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau("val_balanced_accuracy", mode="max", factor=0.3,
                                                            patience=2, min_lr=1e-6, verbose=1))
+    callbacks += [
+        keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(out / "backup" / phase)),
+    ]
     return callbacks
 
 
