@@ -28,12 +28,14 @@ def candidate_name(config: dict) -> str:
     return f"MobileNetV2 alpha {config['alpha']} @{config['size']}" + (" frozen + dense head (Teachable-Machine style)" if frozen else "")
 
 
-def recipe(config: dict) -> str:
+def recipe(config: dict, epochs_run: int | None = None) -> str:
     """How the run was fine-tuned; runs from before the schedule/EMA options used a plateau schedule, no EMA."""
     if not config.get("fine_tune_epochs"):
         return f"head only, {config['head_epochs']} epochs"
     schedule = config.get("schedule", "plateau") + (" + weight EMA" if config.get("ema") else "")
-    return f"from {config.get('fine_tune_from') or 'the first layer'}, {schedule}, {config['fine_tune_epochs']} epochs"
+    stopped = f" (early-stopped after {epochs_run})" if epochs_run and epochs_run < config["fine_tune_epochs"] else ""
+    return (f"from {config.get('fine_tune_from') or 'the first layer'}, {schedule}, "
+            f"{config['fine_tune_epochs']} epochs{stopped}")
 
 
 def run_record(run: Path) -> dict:
@@ -44,7 +46,7 @@ def run_record(run: Path) -> dict:
     except FileNotFoundError as err:
         raise DataError(f"{run} is not a finished training run ({err.filename} missing).") from err
     return {"run": str(run), "name": candidate_name(config), "alpha": config["alpha"], "size": config["size"],
-            "fine_tune_epochs": config["fine_tune_epochs"], "recipe": recipe(config),
+            "fine_tune_epochs": config["fine_tune_epochs"], "recipe": recipe(config, timings.get("fine_tune_epochs_run")),
             "val_balanced_accuracy": metrics["balanced_accuracy"],
             "val_macro_auc": metrics["macro_auc"], "training_minutes": timings["total_seconds"] / 60,
             "fine_tune_images_per_second": timings.get("fine_tune_images_per_second")}

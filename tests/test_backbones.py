@@ -35,3 +35,5 @@ def test_recipe_reads_older_runs_as_plateau_without_ema():
     new = {**old, "schedule": "cosine", "ema": 0.99, "fine_tune_epochs": 16}
     assert recipe(new) == "from block_8, cosine + weight EMA, 16 epochs"
     assert recipe({**old, "fine_tune_epochs": 0, "head_epochs": 4}) == "head only, 4 epochs"
+    assert recipe(new, epochs_run=11) == "from block_8, cosine + weight EMA, 16 epochs (early-stopped after 11)"
+    assert recipe(old, epochs_run=12) == "from block_8, plateau, 12 epochs"
