@@ -25,17 +25,23 @@ MAX_GAP = 0.01  # the shipped model must be within this of the best candidate's 
 
 def candidate_name(config: dict) -> str:
     frozen = not config.get("fine_tune_epochs")
-    return f"MobileNetV2 alpha {config['alpha']} @{config['size']}" + (" frozen + dense head (Teachable-Machine style)" if frozen else "")
+    kind = (" frozen + dense head (Teachable-Machine style)" if frozen
+            else ", lesion-mask guided" if config.get("mask_weight") else "")
+    return f"MobileNetV2 alpha {config['alpha']} @{config['size']}{kind}"
 
 
 def recipe(config: dict, epochs_run: int | None = None) -> str:
-    """How the run was fine-tuned; runs from before the schedule/EMA options used a plateau schedule, no EMA."""
+    """How the run was fine-tuned; runs from before an option existed read as without it (plateau schedule,
+    no EMA, no mask guidance, checkpoint on raw balanced accuracy)."""
     if not config.get("fine_tune_epochs"):
         return f"head only, {config['head_epochs']} epochs"
     schedule = config.get("schedule", "plateau") + (" + weight EMA" if config.get("ema") else "")
+    if config.get("mask_weight"):
+        schedule += f" + lesion-mask guidance {config['mask_weight']:g}"
     stopped = f" (early-stopped after {epochs_run})" if epochs_run and epochs_run < config["fine_tune_epochs"] else ""
+    selected = ", checkpoint on corrected accuracy" if config.get("monitor") == "adjusted" else ""
     return (f"from {config.get('fine_tune_from') or 'the first layer'}, {schedule}, "
-            f"{config['fine_tune_epochs']} epochs{stopped}")
+            f"{config['fine_tune_epochs']} epochs{stopped}{selected}")
 
 
 def run_record(run: Path) -> dict:
@@ -110,7 +116,8 @@ def decision(rows: list[dict], shipped: dict, budget_ms: float | None = None) ->
     gap = best["val_balanced_accuracy"] - shipped["val_balanced_accuracy"]
     fastest = min(rows, key=lambda r: r["warm_median_ms"])
     text = (f"{shipped['name']} ships: validation balanced accuracy {shipped['val_balanced_accuracy']:.4f}, "
-            + ("the best of the candidates" if gap <= 0 else f"{gap:.4f} below the best ({best['name']})")
+            + ("the best of the candidates" if gap <= 0 else
+               f"{gap:.4f} below the best ({best['name']}; up to {MAX_GAP} is given for its recipe: {shipped['recipe']})")
             + f", {shipped['model_bytes']:,} weight bytes, {shipped['warm_median_ms']:.1f} ms warm in the browser.")
     if fastest is not shipped:
         text += (f" The fastest, {fastest['name']} ({fastest['warm_median_ms']:.1f} ms), gives up "
@@ -118,7 +125,7 @@ def decision(rows: list[dict], shipped: dict, budget_ms: float | None = None) ->
     if budget_ms is not None:
         over = [r["name"] for r in rows if r["warm_median_ms"] > budget_ms]
         text += (f" Latency budget (the reference MobileNetV2 1.0 @224 float32, {budget_ms:.1f} ms): "
-                 + (f"exceeded by {', '.join(over)}." if over else "every candidate is within it, so accuracy decides."))
+                 + (f"exceeded by {', '.join(over)}." if over else "every candidate is within it."))
     return text
 
 

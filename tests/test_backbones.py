@@ -6,7 +6,7 @@ from export.backbones import candidate_name, decision, pareto_front, recipe
 
 def row(name, accuracy, ms, bytes_=1_000_000):
     return {"name": name, "val_balanced_accuracy": accuracy, "warm_median_ms": ms, "model_bytes": bytes_,
-            "training_minutes": 10.0, "fine_tune_epochs": 12}
+            "training_minutes": 10.0, "fine_tune_epochs": 12, "recipe": f"recipe {name}"}
 
 
 def test_pareto_front_drops_slower_and_worse_candidates():
@@ -17,16 +17,18 @@ def test_pareto_front_drops_slower_and_worse_candidates():
 def test_decision_names_the_gap_to_the_best_and_the_fastest():
     best, shipped, fast = row("A", 0.72, 30.0), row("B", 0.715, 20.0), row("C", 0.60, 5.0)
     text = decision([best, shipped, fast], shipped)
-    assert text.startswith("B ships") and "0.0050 below the best (A)" in text
+    assert text.startswith("B ships") and "0.0050 below the best (A; up to 0.01 is given for its recipe: recipe B)" in text
     assert "The fastest, C (5.0 ms), gives up 0.1150" in text
     assert "the best of the candidates" in decision([best, shipped], best)
     assert decision([best, shipped, fast], shipped, 25.0).endswith("exceeded by A.")
-    assert decision([shipped, fast], shipped, 25.0).endswith("every candidate is within it, so accuracy decides.")
+    assert decision([shipped, fast], shipped, 25.0).endswith("every candidate is within it.")
 
 
 def test_candidate_names_mark_the_teachable_machine_baseline():
     assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}).endswith("(Teachable-Machine style)")
     assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 alpha 1.0 @160"
+    guided = {"alpha": 1.0, "size": 160, "fine_tune_epochs": 12, "mask_weight": 1.0}
+    assert candidate_name(guided) == "MobileNetV2 alpha 1.0 @160, lesion-mask guided"
 
 
 def test_recipe_reads_older_runs_as_plateau_without_ema():
@@ -37,3 +39,5 @@ def test_recipe_reads_older_runs_as_plateau_without_ema():
     assert recipe({**old, "fine_tune_epochs": 0, "head_epochs": 4}) == "head only, 4 epochs"
     assert recipe(new, epochs_run=11) == "from block_8, cosine + weight EMA, 16 epochs (early-stopped after 11)"
     assert recipe(old, epochs_run=12) == "from block_8, plateau, 12 epochs"
+    guided = {**old, "mask_weight": 1.0, "monitor": "adjusted"}
+    assert recipe(guided) == "from block_8, plateau + lesion-mask guidance 1, 12 epochs, checkpoint on corrected accuracy"

@@ -14,6 +14,7 @@ from export.tfjs import weight_files
 from tests.conftest import HAM_FIXTURES, ROOT
 from train.__main__ import main as train_main
 from train.evaluate import main as evaluate_main
+from train.explain_eval import main as explain_main
 from train.ood import main as ood_main
 
 pytestmark = pytest.mark.slow
@@ -77,6 +78,26 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     assert set(metrics["per_class"]["mel"]) >= {"recall", "precision", "f1", "support", "auc"}
     assert (out / "confusion_matrix.png").stat().st_size > 1000
     assert (out / "classification_report.png").stat().st_size > 1000
+
+
+def test_explain_eval_scores_heatmaps_against_the_masks(trained, tmp_path):
+    out = tmp_path / "explain"
+    assert explain_main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                         "--masks", str(HAM_FIXTURES / "masks"), "--out", str(out), "--model", str(trained)]) == 0
+    report = json.loads((out / "explain.json").read_text())
+    assert report["n_images"] == 28
+    for scores in (report["cam"], *report["centred_gaussian"].values()):
+        assert 0 <= scores["inside_mask_mass"] <= 1 and 0 <= scores["pointing_game"] <= 1
+    # the fixture lesions whose centre pixel is outside the mask: the Gaussian's peak misses every one
+    off = report["off_centre_lesions"]
+    assert off["n_images"] >= 1 and off["centred_gaussian"]["sigma_0.15"]["pointing_game"] == 0
+    assert (out / "examples.png").stat().st_size > 1000
+
+
+def test_explain_eval_names_a_missing_mask(trained, tmp_path, capsys):
+    code = explain_main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                         "--masks", str(tmp_path), "--out", str(tmp_path / "out"), "--model", str(trained)])
+    assert code == 2 and "_segmentation.png" in capsys.readouterr().err
 
 
 def test_export_writes_model_metadata_and_quantization_report(trained, exported, reports):

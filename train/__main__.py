@@ -31,6 +31,13 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--imbalance", choices=("weights", "sampling", "none"), default=defaults.imbalance)
     p.add_argument("--dropout", type=float, default=defaults.dropout)
     p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument("--monitor", choices=("raw", "adjusted"), default=defaults.monitor,
+                   help="validation balanced accuracy that picks the checkpoint and drives early stopping: of the "
+                        "raw argmax, or after the class-balance correction the saved model applies")
+    p.add_argument("--mask-weight", type=float, default=defaults.mask_weight,
+                   help="weight of the loss on class-activation-map mass outside the lesion mask (0: off)")
+    p.add_argument("--masks", default=defaults.masks,
+                   help="folder of <image_id>_segmentation.png lesion masks (default DATA/masks)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--backbone-weights", default=defaults.backbone_weights,
                    help="'imagenet' (download), a .h5 file for offline use, or 'none'")

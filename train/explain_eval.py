@@ -6,6 +6,8 @@ same way. Two measures, next to a centred-Gaussian heatmap that ignores the imag
 centred, so this baseline is strong):
 - inside-mask mass: share of the heatmap's total mass that falls inside the lesion;
 - pointing game: whether the heatmap's maximum lies inside the lesion.
+Both are also reported for the off-centre lesions (those the Gaussian's central peak misses), where a map
+that had only learnt "lesions are in the middle" would fail as the Gaussian does.
 Writes OUT/explain.json and OUT/examples.png (correct and wrong predictions with their overlays).
 """
 from __future__ import annotations
@@ -62,20 +64,23 @@ def summarise(values: list[tuple[float, bool]]) -> dict:
     return {"inside_mask_mass": float(inside.mean()), "pointing_game": float(hits.mean())}
 
 
-def examples_figure(rows: list[dict], path: Path) -> None:
+def examples_figure(correct: list[dict], wrong: list[dict], path: Path) -> None:
+    """Correct predictions on the top row, wrong ones below (a row stays short if there are too few)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, len(rows) // 2, figsize=(2.4 * len(rows) // 2, 5.4))
-    for ax, row in zip(axes.ravel(), rows):
+    columns = max(len(correct), len(wrong), 1)
+    fig, axes = plt.subplots(2, columns, figsize=(2.4 * columns, 5.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, row in [*zip(axes[0], correct), *zip(axes[1], wrong)]:
         ax.imshow(row["image"])
         ax.imshow(row["heatmap"], cmap="jet", alpha=0.45, extent=(0, row["image"].shape[1], row["image"].shape[0], 0))
         ax.contour(row["mask"], levels=[0.5], colors="white", linewidths=1)
         mark = "correct" if row["true"] == row["pred"] else "wrong"
         ax.set_title(f"{mark}: {row['pred']}\n(true {row['true']}, in-mask {row['inside']:.0%})", fontsize=8)
-        ax.axis("off")
     fig.suptitle("Class activation map of the predicted class; white line: lesion mask", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -114,17 +119,24 @@ def main(argv: list[str] | None = None) -> int:
               "mean_mask_share_of_square": float(np.mean([m.mean() for m in masks]))}
     best = {k: max(v[k] for v in report["centred_gaussian"].values()) for k in ("inside_mask_mass", "pointing_game")}
     report["beats_best_baseline"] = {k: report["cam"][k] > best[k] for k in best}
+    off_centre = [i for i, (_, hit) in enumerate(baseline_scores[GAUSSIAN_SIGMAS[0]]) if not hit]
+    if off_centre:
+        report["off_centre_lesions"] = {
+            "n_images": len(off_centre), "cam": summarise([cam_scores[i] for i in off_centre]),
+            "centred_gaussian": {f"sigma_{s}": summarise([v[i] for i in off_centre]) for s, v in baseline_scores.items()}}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "explain.json").write_text(json.dumps(report, indent=2))
 
     y_true = frame["label"].to_numpy()
     rng = np.random.default_rng(0)
-    picks = [int(i) for ok in (True, False)
-             for i in rng.choice(np.flatnonzero((predicted == y_true) == ok), args.examples, replace=False)]
-    rows = [{"image": center_square(tf.convert_to_tensor(read_rgb(frame["path"].iloc[i])[None]))[0].numpy(),
-             "heatmap": heatmaps[i], "mask": masks[i], "true": CLASSES[y_true[i]], "pred": CLASSES[predicted[i]],
-             "inside": cam_scores[i][0]} for i in picks]
-    examples_figure(rows, args.out / "examples.png")
+    panels = []
+    for ok in (True, False):
+        pool = np.flatnonzero((predicted == y_true) == ok)
+        picks = rng.choice(pool, min(args.examples, len(pool)), replace=False)
+        panels.append([{"image": center_square(tf.convert_to_tensor(read_rgb(frame["path"].iloc[i])[None]))[0].numpy(),
+                        "heatmap": heatmaps[i], "mask": masks[i], "true": CLASSES[y_true[i]],
+                        "pred": CLASSES[predicted[i]], "inside": cam_scores[i][0]} for i in picks])
+    examples_figure(*panels, args.out / "examples.png")
     print(f"{len(frame)} images: CAM inside-mask mass {report['cam']['inside_mask_mass']:.3f}, pointing game "
           f"{report['cam']['pointing_game']:.3f}; best centred Gaussian {best['inside_mask_mass']:.3f} / "
           f"{best['pointing_game']:.3f} -> {args.out}")

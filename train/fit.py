@@ -12,10 +12,11 @@ import numpy as np
 import tensorflow as tf
 
 from train.arrays import resized_pixels
-from train.augment import augmenter
-from train.calibrate import calibrate, calibrated_probabilities, training_prior
-from train.data import CLASSES, load_ham10000
-from train.metrics import classification_metrics, softmax
+from train.augment import colour_augmenter, geometric_augmenter
+from train.calibrate import calibrate, calibrated_probabilities, class_bias, fit_prior_strength, training_prior
+from train.data import CLASSES, DataError, load_ham10000
+from train.guided import guided_trainer, loss_masks, mask_paths, outside_mask_share, resized_masks
+from train.metrics import balanced_accuracy, classification_metrics, softmax
 from train.model import backbone_style, build_classifier, preprocessing_for, set_trainable
 from train.preprocess import Preprocessing, normalise
 from train.split import load_or_create_split
@@ -40,6 +41,9 @@ class TrainConfig:
     imbalance: str = "sampling"
     dropout: float = 0.2
     patience: int = 4
+    monitor: str = "raw"
+    mask_weight: float = 0.0
+    masks: str | None = None
     seed: int = 42
     backbone_weights: str | None = "imagenet"
     backbone_style: str | None = None
@@ -54,17 +58,20 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
 
 
 def training_stream(
-    pixels: np.ndarray, labels: np.ndarray, config: TrainConfig, prep: Preprocessing
+    pixels: np.ndarray, labels: np.ndarray, config: TrainConfig, prep: Preprocessing, masks: np.ndarray | None = None
 ) -> tuple[tf.data.Dataset, int]:
-    """Shuffled (or class-balanced) augmented batches; returns the dataset and steps per epoch."""
-    augment = augmenter(config.seed)
+    """Shuffled (or class-balanced) augmented batches; returns the dataset and steps per epoch.
+
+    With ``masks`` the targets are ``{"logits": labels, "cams": masks}``, each mask moved with its image."""
+    geometry, colour = geometric_augmenter(config.seed), colour_augmenter(config.seed)
+    columns = (pixels, labels) if masks is None else (pixels, labels, masks)
     steps = int(np.ceil(len(labels) / config.batch_size))
     if config.imbalance == "sampling":
         # Sampling classes in proportion to sqrt(count) rather than uniformly: uniform sampling would
         # repeat the ~80 training dermatofibromas ~60x per nevus epoch and overfit them.
         counts = np.bincount(labels, minlength=len(CLASSES))
         per_class = [
-            tf.data.Dataset.from_tensor_slices((pixels[labels == c], labels[labels == c]))
+            tf.data.Dataset.from_tensor_slices(tuple(column[labels == c] for column in columns))
             .shuffle(int(counts[c]), seed=config.seed + c)
             .repeat()
             for c in range(len(CLASSES))
@@ -74,39 +81,53 @@ def training_stream(
         stream = tf.data.Dataset.sample_from_datasets(per_class, weights=weights.tolist(), seed=config.seed)
     else:
         stream = (
-            tf.data.Dataset.from_tensor_slices((pixels, labels))
+            tf.data.Dataset.from_tensor_slices(columns)
             .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
             .repeat()
         )
-    stream = stream.batch(config.batch_size).map(
-        lambda x, y: (normalise(augment(x, training=True), prep), y), num_parallel_calls=tf.data.AUTOTUNE
-    )
+
+    def augment(x: tf.Tensor, y: tf.Tensor, m: tf.Tensor | None = None) -> tuple:
+        if m is None:
+            return normalise(colour(geometry(x, training=True), training=True), prep), y
+        moved = geometry(tf.concat([tf.cast(x, tf.float32), tf.cast(m, tf.float32)], axis=-1), training=True)
+        return normalise(colour(moved[..., :3], training=True), prep), {"logits": y, "cams": loss_masks(moved[..., 3:])}
+
+    stream = stream.batch(config.batch_size).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return stream.prefetch(2), steps
 
 
-class ValidationMetrics(keras.callbacks.Callback):
-    """Adds val_loss, val_balanced_accuracy and val_macro_auc to the epoch logs (must run first)."""
+MONITORS = {"raw": "val_balanced_accuracy", "adjusted": "val_balanced_accuracy_adjusted"}
 
-    def __init__(self, inputs: np.ndarray, labels: np.ndarray):
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds val_loss, val_balanced_accuracy, val_balanced_accuracy_adjusted and val_macro_auc to the epoch
+    logs (must run first). 'adjusted' is the shipped decision rule: argmax after the class-balance correction
+    with the strength that is best on validation, as ``calibrate`` will choose it for the saved model."""
+
+    def __init__(self, classifier: keras.Model, inputs: np.ndarray, labels: np.ndarray, prior: np.ndarray):
         super().__init__()
-        self.inputs, self.labels = inputs, labels
+        self.classifier, self.inputs, self.labels, self.prior = classifier, inputs, labels, prior
         self.started = time.time()
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.started = time.time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logits = self.model.predict(self.inputs, batch_size=64, verbose=0)
+        logits = self.classifier.predict(self.inputs, batch_size=64, verbose=0)
         probs = softmax(logits)
         metrics = classification_metrics(self.labels, probs, CLASSES)
         logs = logs if logs is not None else {}
         logs["val_loss"] = float(-np.log(np.clip(probs[np.arange(len(self.labels)), self.labels], 1e-12, None)).mean())
         logs["val_balanced_accuracy"] = metrics["balanced_accuracy"]
+        strength = fit_prior_strength(logits, self.labels, self.prior)
+        logs["val_balanced_accuracy_adjusted"] = balanced_accuracy(
+            self.labels, (logits + class_bias(self.prior, strength)).argmax(axis=1))
         logs["val_macro_auc"] = metrics["macro_auc"]
         logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         print(
             f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}  val_loss {logs['val_loss']:.4f}  "
-            f"val_balanced_accuracy {logs['val_balanced_accuracy']:.4f}  val_macro_auc {logs['val_macro_auc']:.4f}  "
+            f"val_balanced_accuracy {logs['val_balanced_accuracy']:.4f} (adjusted "
+            f"{logs['val_balanced_accuracy_adjusted']:.4f})  val_macro_auc {logs['val_macro_auc']:.4f}  "
             f"lr {logs['lr']:.2e}  {time.time() - self.started:.0f}s",
             flush=True,
         )
@@ -137,10 +158,10 @@ def phase_callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: k
     callbacks += [
         val,
         checkpoint,
-        keras.callbacks.EarlyStopping("val_balanced_accuracy", mode="max", patience=config.patience, verbose=1),
+        keras.callbacks.EarlyStopping(MONITORS[config.monitor], mode="max", patience=config.patience, verbose=1),
     ]
     if plateau:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau("val_balanced_accuracy", mode="max", factor=0.3,
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(MONITORS[config.monitor], mode="max", factor=0.3,
                                                            patience=2, min_lr=1e-6, verbose=1))
     callbacks += [
         keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
@@ -165,6 +186,9 @@ def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict)
 
 def train(config: TrainConfig) -> dict:
     """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
+    if config.mask_weight and config.imbalance == "weights":
+        raise DataError("--mask-weight cannot be combined with --imbalance weights (Keras applies class weights "
+                        "to single-output models only); use --imbalance sampling.")
     keras.utils.set_random_seed(config.seed)
     run_started = time.time()
     out = Path(config.out)
@@ -185,41 +209,52 @@ def train(config: TrainConfig) -> dict:
     x_train = resized_pixels(train_rows["path"].tolist(), prep).round().astype(np.uint8)
     x_val = normalise(resized_pixels(val_rows["path"].tolist(), prep), prep).numpy()
     y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
+    masks = None
+    if config.mask_weight:
+        masks_dir = Path(config.masks) if config.masks else Path(config.data) / "masks"
+        masks = resized_masks(mask_paths(masks_dir, train_rows["image_id"].tolist()), prep)
     print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
 
     model = build_classifier(config.alpha, config.size, config.backbone_weights, style, config.dropout)
-    stream, steps = training_stream(x_train, y_train, config, prep)
+    # With mask guidance fit() drives a two-output view of the same layers; ``model`` shares its weights.
+    fitted = guided_trainer(model) if config.mask_weight else model
+    stream, steps = training_stream(x_train, y_train, config, prep, masks)
     weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
-    val = ValidationMetrics(x_val, y_val)
+    prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
+    val = ValidationMetrics(model, x_val, y_val, prior)
     checkpoint = keras.callbacks.ModelCheckpoint(
-        str(out / "best.weights.h5"), monitor="val_balanced_accuracy", mode="max",
+        str(out / "best.weights.h5"), monitor=MONITORS[config.monitor], mode="max",
         save_best_only=True, save_weights_only=True, verbose=1,
     )
-    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    compile_loss = (dict(loss={"logits": ce, "cams": outside_mask_share},
+                         loss_weights={"logits": 1.0, "cams": config.mask_weight})
+                    if config.mask_weight else dict(loss=ce))
     timings = {}
 
     head_done = out / "head.weights.h5"
     if head_done.is_file():
         print("phase 1 already finished in an earlier run; loading its weights", flush=True)
-        model.load_weights(head_done)
+        fitted.load_weights(head_done)
     else:
         print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
         set_trainable(model, None, train_backbone=False)
-        model.compile(optimizer(config.head_lr, config.ema), loss)
+        fitted.compile(optimizer(config.head_lr, config.ema), **compile_loss)
         t0 = time.time()
-        model.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
+        fitted.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
                   callbacks=phase_callbacks(out, "head", val, checkpoint, config, plateau=True))
         timings["head_seconds"] = time.time() - t0
-        model.save_weights(head_done)
+        fitted.save_weights(head_done)
 
-    forget_restored_epoch(model)
+    forget_restored_epoch(fitted)
     print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
           f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr} ({config.schedule} schedule, "
-          f"weight EMA {config.ema or 'off'})", flush=True)
+          f"weight EMA {config.ema or 'off'}, mask weight {config.mask_weight or 'off'}, "
+          f"checkpoint on {MONITORS[config.monitor]})", flush=True)
     set_trainable(model, config.fine_tune_from, train_backbone=True)
-    model.compile(optimizer(fine_tune_learning_rate(config, steps), config.ema), loss)
+    fitted.compile(optimizer(fine_tune_learning_rate(config, steps), config.ema), **compile_loss)
     t0 = time.time()
-    history = model.fit(
+    history = fitted.fit(
         stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
         steps_per_epoch=steps, class_weight=weights, verbose=2,
         callbacks=phase_callbacks(out, "fine_tune", val, checkpoint, config, plateau=config.schedule == "plateau"),
@@ -228,9 +263,8 @@ def train(config: TrainConfig) -> dict:
     timings["fine_tune_epochs_run"] = len(history.epoch)
     timings["fine_tune_images_per_second"] = len(history.epoch) * steps * config.batch_size / timings["fine_tune_seconds"]
 
-    model.load_weights(out / "best.weights.h5")
+    fitted.load_weights(out / "best.weights.h5")
     logits = model.predict(x_val, batch_size=64, verbose=0)
-    prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
     calibration = calibrate(logits, y_val, prior, config.min_sensitivity)
     val_metrics = validation_metrics(logits, y_val, calibration)
 
