@@ -17,7 +17,9 @@ def test_shipped_model_matches_keras_on_fixture_images(browser):
     paths = [str(p) for p in sorted((HAM_FIXTURES / "images").glob("*.jpg"))]
     result = parity(ROOT / "models" / "ham10000", SITE_MODEL, paths, browser=browser)
     assert result["n_images"] == 28
-    assert result["top1_agreement"] == 1.0
+    # float16 weights move probabilities by up to ~0.01, so only a near-tie may change the top class
+    assert result["top1_agreement"] >= 0.95
+    assert result["largest_top1_gap"] <= 0.02
     assert result["max_abs_diff"] <= 0.02
     # the heatmap and the OOD score shown in the page are the ones measured in Python
     assert result["cam_peak_agreement"] >= 0.95

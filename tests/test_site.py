@@ -16,12 +16,13 @@ INPUT = "#file-input"
 
 
 @pytest.fixture(scope="module")
-def keras_top_classes() -> dict[str, str]:
+def keras_probs() -> dict[str, dict[str, float]]:
+    """Keras' probabilities for the first fixture images, by file name and class."""
     from train.data import CLASSES
     from train.evaluate import keras_probabilities
 
     probs, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in IMAGES[:6]])
-    return {p.name: CLASSES[i] for p, i in zip(IMAGES[:6], probs.argmax(axis=1))}
+    return {p.name: dict(zip(CLASSES, map(float, row))) for p, row in zip(IMAGES[:6], probs)}
 
 
 def open_app(page, url: str) -> None:
@@ -40,11 +41,13 @@ def shown_probabilities(page, n_results: int = 1) -> dict[str, float]:
             for i in range(items.count())}
 
 
-def check_result(page, image: Path, keras_top: dict[str, str], n_results: int = 1) -> None:
+def check_result(page, image: Path, keras_probs: dict[str, dict[str, float]], n_results: int = 1) -> None:
     probs = shown_probabilities(page, n_results)
     assert len(probs) == 7
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
-    assert max(probs, key=probs.get) == keras_top[image.name]
+    # Keras' top class, or (float16 weights move probabilities by ~0.01) one within 0.02 of it: image 3 is a near-tie
+    keras = keras_probs[image.name]
+    assert keras[max(probs, key=probs.get)] >= max(keras.values()) - 0.02
     assert page.locator(".result .risk").first.inner_text().strip()
 
 
@@ -66,23 +69,23 @@ def send_file_event(page, image: Path, event: str) -> None:
     )
 
 
-def test_upload_classifies_like_keras(page, site_url, keras_top_classes):
+def test_upload_classifies_like_keras(page, site_url, keras_probs):
     open_app(page, site_url)
     page.set_input_files(INPUT, str(IMAGES[0]))
-    check_result(page, IMAGES[0], keras_top_classes)
+    check_result(page, IMAGES[0], keras_probs)
     assert not page.console_errors
 
 
-def test_drag_and_drop_classifies_like_keras(page, site_url, keras_top_classes):
+def test_drag_and_drop_classifies_like_keras(page, site_url, keras_probs):
     open_app(page, site_url)
     send_file_event(page, IMAGES[1], "drop")
-    check_result(page, IMAGES[1], keras_top_classes)
+    check_result(page, IMAGES[1], keras_probs)
 
 
-def test_paste_classifies_like_keras(page, site_url, keras_top_classes):
+def test_paste_classifies_like_keras(page, site_url, keras_probs):
     open_app(page, site_url)
     send_file_event(page, IMAGES[2], "paste")
-    check_result(page, IMAGES[2], keras_top_classes)
+    check_result(page, IMAGES[2], keras_probs)
 
 
 def test_several_images_fill_table_and_csv(page, site_url):
@@ -121,7 +124,7 @@ def test_no_request_leaves_the_origin_and_none_after_choosing(page, site_url, re
         ("truncated.jpg", (HAM_FIXTURES / "images").glob("*.jpg").__next__().read_bytes()[:300], "not an image"),
     ],
 )
-def test_bad_input_gets_a_message_and_page_stays_usable(page, site_url, keras_top_classes, tmp_path, name, content,
+def test_bad_input_gets_a_message_and_page_stays_usable(page, site_url, keras_probs, tmp_path, name, content,
                                                          message):
     bad = tmp_path / name
     bad.write_bytes(content)
@@ -131,7 +134,7 @@ def test_bad_input_gets_a_message_and_page_stays_usable(page, site_url, keras_to
     alert.first.wait_for()
     assert message in alert.first.inner_text()
     page.set_input_files(INPUT, str(IMAGES[0]))
-    check_result(page, IMAGES[0], keras_top_classes)
+    check_result(page, IMAGES[0], keras_probs)
 
 
 def test_keyboard_only_crop_then_classify(page, site_url):
