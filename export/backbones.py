@@ -86,22 +86,27 @@ def pareto_figure(rows: list[dict], shipped: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     front = pareto_front(rows)
-    for r in rows:
+    # Points are numbered and named in a key: runs of one architecture sit too close for labels beside them.
+    key = []
+    for number, r in enumerate(rows, 1):
         ax.scatter(r["warm_median_ms"], r["val_balanced_accuracy"], s=30 + r["model_bytes"] / 4e4,
                    color="tab:red" if r is shipped else ("tab:blue" if r in front else "tab:gray"), alpha=0.8)
-        ax.annotate(f"{r['name'].split(' frozen')[0]}{' (TM)' if not r['fine_tune_epochs'] else ''}\n"
-                    f"{r['model_bytes'] / 1e6:.1f} MB, {r['training_minutes']:.0f} min",
-                    (r["warm_median_ms"], r["val_balanced_accuracy"]), fontsize=7, xytext=(5, -12),
-                    textcoords="offset points")
+        ax.annotate(str(number), (r["warm_median_ms"], r["val_balanced_accuracy"]), fontsize=8,
+                    textcoords="offset points", xytext=(5, 5))
+        short = (r["name"].replace("MobileNetV2 alpha ", "").replace(" frozen + dense head (Teachable-Machine style)", " (TM)")
+                 .replace(", lesion-mask guided", " mask-guided"))
+        key.append(f"{number}: {short}, {r['model_bytes'] / 1e6:.1f} MB, {r['training_minutes']:.0f} min")
+    ax.text(0.98, 0.03, "\n".join(key), transform=ax.transAxes, fontsize=7, ha="right", va="bottom",
+            bbox=dict(facecolor="white", edgecolor="0.8"))
     ordered = sorted(front, key=lambda r: r["warm_median_ms"])
     ax.plot([r["warm_median_ms"] for r in ordered], [r["val_balanced_accuracy"] for r in ordered], "--", color="tab:blue",
             label="Pareto front")
     ax.set_xlabel("warm in-browser latency, WASM median (ms)")
     ax.set_ylabel("validation balanced accuracy")
-    ax.set_title("Backbones (marker area ~ weight bytes; red: shipped)", fontsize=10)
+    ax.set_title("MobileNetV2 alpha @ input size (marker area ~ weight bytes; red: shipped)", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
