@@ -108,3 +108,10 @@ def test_a_guided_run_on_fixtures_saves_the_plain_classifier(tmp_path):
     assert config["mask_weight"] == 1.0 and config["monitor"] == "adjusted"
     log = (out / "training_log.csv").read_text().splitlines()
     assert "cams_loss" in log[0] and "val_balanced_accuracy_adjusted" in log[0] and len(log) == 3
+
+
+def test_a_guided_run_without_masks_stops_before_training(tmp_path, capsys):
+    code = train_main(["--data", str(HAM_FIXTURES), "--out", str(tmp_path / "model"), "--masks", str(tmp_path / "none"),
+                       "--mask-weight", "1", "--backbone-weights", "none", "--size", "32", "--alpha", "0.35"])
+    assert code == 2 and "Lesion mask folder" in capsys.readouterr().err
+    assert not (tmp_path / "model" / "model.keras").exists()

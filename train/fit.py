@@ -205,14 +205,14 @@ def train(config: TrainConfig) -> dict:
     print(f"data: {len(train_rows)} train / {len(val_rows)} val images "
           f"(test split of {int((frame['split'] == 'test').sum())} images left untouched)", flush=True)
 
+    # Checked before the slow decode, so a missing mask fails in seconds.
+    mask_files = mask_paths(Path(config.masks) if config.masks else Path(config.data) / "masks",
+                            train_rows["image_id"].tolist()) if config.mask_weight else None
     t0 = time.time()
     x_train = resized_pixels(train_rows["path"].tolist(), prep).round().astype(np.uint8)
     x_val = normalise(resized_pixels(val_rows["path"].tolist(), prep), prep).numpy()
     y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
-    masks = None
-    if config.mask_weight:
-        masks_dir = Path(config.masks) if config.masks else Path(config.data) / "masks"
-        masks = resized_masks(mask_paths(masks_dir, train_rows["image_id"].tolist()), prep)
+    masks = resized_masks(mask_files, prep) if mask_files else None
     print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
 
     model = build_classifier(config.alpha, config.size, config.backbone_weights, style, config.dropout)
