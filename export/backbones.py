@@ -23,11 +23,13 @@ from train.data import DataError
 MAX_GAP = 0.01  # the shipped model must be within this of the best candidate's balanced accuracy
 
 
-def candidate_name(config: dict) -> str:
-    frozen = not config.get("fine_tune_epochs")
-    kind = (" frozen + dense head (Teachable-Machine style)" if frozen
-            else ", lesion-mask guided" if config.get("mask_weight") else "")
-    return f"MobileNetV2 alpha {config['alpha']} @{config['size']}{kind}"
+def candidate_name(config: dict, short: bool = False) -> str:
+    """'MobileNetV2 alpha A @S' plus what sets the run apart; ``short`` for the figure's key ('A @S ...')."""
+    if not config.get("fine_tune_epochs"):
+        kind = " (TM)" if short else " frozen + dense head (Teachable-Machine style)"
+    else:
+        kind = (" mask-guided" if short else ", lesion-mask guided") if config.get("mask_weight") else ""
+    return f"{'' if short else 'MobileNetV2 alpha '}{config['alpha']} @{config['size']}{kind}"
 
 
 def recipe(config: dict, epochs_run: int | None = None) -> str:
@@ -51,7 +53,7 @@ def run_record(run: Path) -> dict:
         timings = json.loads((run / "timings.json").read_text())
     except FileNotFoundError as err:
         raise DataError(f"{run} is not a finished training run ({err.filename} missing).") from err
-    return {"run": str(run), "name": candidate_name(config), "alpha": config["alpha"], "size": config["size"],
+    return {"run": str(run), "name": candidate_name(config), "label": candidate_name(config, short=True), "alpha": config["alpha"], "size": config["size"],
             "fine_tune_epochs": config["fine_tune_epochs"], "recipe": recipe(config, timings.get("fine_tune_epochs_run")),
             "val_balanced_accuracy": metrics["balanced_accuracy"],
             "val_macro_auc": metrics["macro_auc"], "training_minutes": timings["total_seconds"] / 60,
@@ -93,9 +95,7 @@ def pareto_figure(rows: list[dict], shipped: dict, path: Path) -> None:
                    color="tab:red" if r is shipped else ("tab:blue" if r in front else "tab:gray"), alpha=0.8)
         ax.annotate(str(number), (r["warm_median_ms"], r["val_balanced_accuracy"]), fontsize=8,
                     textcoords="offset points", xytext=(5, 5))
-        short = (r["name"].replace("MobileNetV2 alpha ", "").replace(" frozen + dense head (Teachable-Machine style)", " (TM)")
-                 .replace(", lesion-mask guided", " mask-guided"))
-        key.append(f"{number}: {short}, {r['model_bytes'] / 1e6:.1f} MB, {r['training_minutes']:.0f} min")
+        key.append(f"{number}: {r['label']}, {r['model_bytes'] / 1e6:.1f} MB, {r['training_minutes']:.0f} min")
     ax.text(0.98, 0.03, "\n".join(key), transform=ax.transAxes, fontsize=7, ha="right", va="bottom",
             bbox=dict(facecolor="white", edgecolor="0.8"))
     ordered = sorted(front, key=lambda r: r["warm_median_ms"])

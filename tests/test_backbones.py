@@ -29,6 +29,8 @@ def test_candidate_names_mark_the_teachable_machine_baseline():
     assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 alpha 1.0 @160"
     guided = {"alpha": 1.0, "size": 160, "fine_tune_epochs": 12, "mask_weight": 1.0}
     assert candidate_name(guided) == "MobileNetV2 alpha 1.0 @160, lesion-mask guided"
+    assert candidate_name(guided, short=True) == "1.0 @160 mask-guided"
+    assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}, short=True) == "0.35 @224 (TM)"
 
 
 def test_recipe_reads_older_runs_as_plateau_without_ema():

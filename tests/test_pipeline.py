@@ -88,7 +88,7 @@ def test_explain_eval_scores_heatmaps_against_the_masks(trained, tmp_path):
     assert report["n_images"] == 28
     for scores in (report["cam"], *report["centred_gaussian"].values()):
         assert 0 <= scores["inside_mask_mass"] <= 1 and 0 <= scores["pointing_game"] <= 1
-    # the fixture lesions whose centre pixel is outside the mask: the Gaussian's peak misses every one
+    # the fixture lesions that the Gaussian's central peak misses (three of them), by definition all misses
     off = report["off_centre_lesions"]
     assert off["n_images"] >= 1 and off["centred_gaussian"]["sigma_0.15"]["pointing_game"] == 0
     assert (out / "examples.png").stat().st_size > 1000

@@ -24,11 +24,11 @@ from train.calibrate import calibrated_probabilities
 from train.cli import reports_data_errors
 from train.data import CLASSES, DataError, load_labelled_images
 from train.explained import explained_outputs
+from train.guided import MASK_SUFFIX
 from train.predict import load_run
 from train.preprocess import center_square, read_rgb
 
 GAUSSIAN_SIGMAS = (0.15, 0.25, 0.35)  # as a share of the square's side
-MASK_SUFFIX = "_segmentation.png"
 
 
 def normalised_cam(cam: np.ndarray, side: int) -> np.ndarray:
