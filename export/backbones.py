@@ -29,6 +29,8 @@ def candidate_name(config: dict, short: bool = False) -> str:
         kind = " (TM)" if short else " frozen + dense head (Teachable-Machine style)"
     else:
         kind = (" mask-guided" if short else ", lesion-mask guided") if config.get("mask_weight") else ""
+        if short:  # the key has no recipe column to tell same-size runs apart
+            kind += f" from {config.get('fine_tune_from') or 'layer 1'}"
     return f"{'' if short else 'MobileNetV2 alpha '}{config['alpha']} @{config['size']}{kind}"
 
 
@@ -57,7 +59,14 @@ def run_record(run: Path) -> dict:
             "fine_tune_epochs": config["fine_tune_epochs"], "recipe": recipe(config, timings.get("fine_tune_epochs_run")),
             "val_balanced_accuracy": metrics["balanced_accuracy"],
             "val_macro_auc": metrics["macro_auc"], "training_minutes": timings["total_seconds"] / 60,
+            # A run that loaded phase 1 from an earlier identical run did not time it.
+            "head_timed": "head_seconds" in timings or not config["head_epochs"],
             "fine_tune_images_per_second": timings.get("fine_tune_images_per_second")}
+
+
+def training_time(row: dict) -> str:
+    minutes = f"{row['training_minutes']:.0f} min"
+    return minutes if row["head_timed"] else f"{minutes} + phase 1 (resumed, not timed)"
 
 
 def measure_candidates(rows: list[dict], quantization: str) -> None:
@@ -95,7 +104,7 @@ def pareto_figure(rows: list[dict], shipped: dict, path: Path) -> None:
                    color="tab:red" if r is shipped else ("tab:blue" if r in front else "tab:gray"), alpha=0.8)
         ax.annotate(str(number), (r["warm_median_ms"], r["val_balanced_accuracy"]), fontsize=8,
                     textcoords="offset points", xytext=(5, 5))
-        key.append(f"{number}: {r['label']}, {r['model_bytes'] / 1e6:.1f} MB, {r['training_minutes']:.0f} min")
+        key.append(f"{number}: {r['label']}, {r['model_bytes'] / 1e6:.1f} MB, {training_time(r)}")
     ax.text(0.98, 0.03, "\n".join(key), transform=ax.transAxes, fontsize=7, ha="right", va="bottom",
             bbox=dict(facecolor="white", edgecolor="0.8"))
     ordered = sorted(front, key=lambda r: r["warm_median_ms"])
@@ -136,11 +145,11 @@ def decision(rows: list[dict], shipped: dict, budget_ms: float | None = None) ->
 
 def markdown(rows: list[dict], text: str) -> str:
     lines = ["| candidate | fine-tuning | run | val balanced accuracy | val macro AUC | weight bytes "
-             "| warm WASM median (ms) | CPU training (min) | fine-tune images/s |", "|---|---|---|---|---|---|---|---|---|"]
+             "| warm WASM median (ms) | CPU training | fine-tune images/s |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         ips = f"{r['fine_tune_images_per_second']:.1f}" if r["fine_tune_images_per_second"] else "-"
         lines.append(f"| {r['name']} | {r['recipe']} | {r['run']} | {r['val_balanced_accuracy']:.4f} | {r['val_macro_auc']:.4f} "
-                     f"| {r['model_bytes']:,} | {r['warm_median_ms']:.1f} | {r['training_minutes']:.0f} | {ips} |")
+                     f"| {r['model_bytes']:,} | {r['warm_median_ms']:.1f} | {training_time(r)} | {ips} |")
     return "# Backbone comparison (validation split)\n\n" + "\n".join(lines) + f"\n\n{text}\n"
 
 

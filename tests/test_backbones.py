@@ -1,12 +1,12 @@
 """The backbone comparison's Pareto front and the shipped-model statement, on made-up rows."""
 from __future__ import annotations
 
-from export.backbones import candidate_name, decision, pareto_front, recipe
+from export.backbones import candidate_name, decision, pareto_front, recipe, training_time
 
 
 def row(name, accuracy, ms, bytes_=1_000_000):
     return {"name": name, "val_balanced_accuracy": accuracy, "warm_median_ms": ms, "model_bytes": bytes_,
-            "training_minutes": 10.0, "fine_tune_epochs": 12, "recipe": f"recipe {name}"}
+            "training_minutes": 10.0, "head_timed": True, "fine_tune_epochs": 12, "recipe": f"recipe {name}"}
 
 
 def test_pareto_front_drops_slower_and_worse_candidates():
@@ -27,9 +27,9 @@ def test_decision_names_the_gap_to_the_best_and_the_fastest():
 def test_candidate_names_mark_the_teachable_machine_baseline():
     assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}).endswith("(Teachable-Machine style)")
     assert candidate_name({"alpha": 1.0, "size": 160, "fine_tune_epochs": 12}) == "MobileNetV2 alpha 1.0 @160"
-    guided = {"alpha": 1.0, "size": 160, "fine_tune_epochs": 12, "mask_weight": 1.0}
+    guided = {"alpha": 1.0, "size": 160, "fine_tune_epochs": 12, "mask_weight": 1.0, "fine_tune_from": "block_4"}
     assert candidate_name(guided) == "MobileNetV2 alpha 1.0 @160, lesion-mask guided"
-    assert candidate_name(guided, short=True) == "1.0 @160 mask-guided"
+    assert candidate_name(guided, short=True) == "1.0 @160 mask-guided from block_4"
     assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}, short=True) == "0.35 @224 (TM)"
 
 
@@ -43,3 +43,8 @@ def test_recipe_reads_older_runs_as_plateau_without_ema():
     assert recipe(old, epochs_run=12) == "from block_8, plateau, 12 epochs"
     guided = {**old, "mask_weight": 1.0, "monitor": "adjusted"}
     assert recipe(guided) == "from block_8, plateau + lesion-mask guidance 1, 12 epochs, checkpoint on corrected accuracy"
+
+
+def test_training_time_marks_a_run_whose_phase_1_was_resumed():
+    assert training_time(row("A", 0.7, 5.0)) == "10 min"
+    assert training_time({**row("A", 0.7, 5.0), "head_timed": False}) == "10 min + phase 1 (resumed, not timed)"
