@@ -95,7 +95,8 @@ def pareto_figure(rows: list[dict], shipped: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    # The key gets its own panel: inside the axes it hid whichever points fell under it.
+    fig, (ax, key_panel) = plt.subplots(1, 2, figsize=(10, 4.5), gridspec_kw={"width_ratios": [3, 2]})
     front = pareto_front(rows)
     # Points are numbered and named in a key: runs of one architecture sit too close for labels beside them.
     key = []
@@ -105,15 +106,15 @@ def pareto_figure(rows: list[dict], shipped: dict, path: Path) -> None:
         ax.annotate(str(number), (r["warm_median_ms"], r["val_balanced_accuracy"]), fontsize=8,
                     textcoords="offset points", xytext=(5, 5))
         key.append(f"{number}: {r['label']}, {r['model_bytes'] / 1e6:.1f} MB, {training_time(r)}")
-    ax.text(0.98, 0.03, "\n".join(key), transform=ax.transAxes, fontsize=7, ha="right", va="bottom",
-            bbox=dict(facecolor="white", edgecolor="0.8"))
+    key_panel.axis("off")
+    key_panel.text(0, 0.5, "\n".join(key), fontsize=7, ha="left", va="center", transform=key_panel.transAxes)
     ordered = sorted(front, key=lambda r: r["warm_median_ms"])
     ax.plot([r["warm_median_ms"] for r in ordered], [r["val_balanced_accuracy"] for r in ordered], "--", color="tab:blue",
             label="Pareto front")
     ax.set_xlabel("warm in-browser latency, WASM median (ms)")
     ax.set_ylabel("validation balanced accuracy")
     ax.set_title("MobileNetV2 alpha @ input size (marker area ~ weight bytes; red: shipped)", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
