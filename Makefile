@@ -31,7 +31,7 @@ node_modules/.installed: package.json package-lock.json
 test: install node_modules/.installed
 	$(BIN)/python -m pytest
 
-# The shipped model, end to end (CPU, about an hour on 2 cores); see README.
+# The shipped model, end to end (CPU, about 50 minutes on 2 cores); see README.
 train: install
 	$(BIN)/python -m train --data $(DATA) --out $(MODEL) --alpha 1.0 --size 160 --imbalance sampling --backbone-weights $(WEIGHTS) \
 		--mask-weight 1 --monitor adjusted --fine-tune-from block_4 --fine-tune-epochs 14
