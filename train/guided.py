@@ -2,7 +2,8 @@
 
 The site explains a prediction with the class activation map (CAM) of the head, and that map is only as
 useful as the classifier's reliance on the lesion itself. Trained on labels alone, MobileNetV2 draws much of
-its evidence from the skin around the lesion (the shipped model's map puts half its mass outside the mask).
+its evidence from the skin around the lesion (a model trained without masks put half its map's mass outside
+the mask on the test split; `runs/compare/1.0-160-unguided`).
 With ``--mask-weight W`` the loss gains W times the share of each CAM's mass outside the HAM10000 lesion mask
 ("right for the right reasons", Ross et al. 2017), measured as the site and ``train.explain_eval`` show the
 map: bilinear upsampling, then min-max normalisation. Classes are weighted by the network's own (detached)
