@@ -76,6 +76,9 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
         assert key in metrics
     assert metrics["n_images"] == 28
     assert set(metrics["per_class"]["mel"]) >= {"recall", "precision", "f1", "support", "auc"}
+    intervals = metrics["confidence_intervals"]
+    assert intervals["resampled"] == "images" and intervals["n_resampled"] == 28  # one image per fixture lesion
+    assert 0 <= intervals["balanced_accuracy"][0] <= intervals["balanced_accuracy"][1] <= 1
     assert (out / "confusion_matrix.png").stat().st_size > 1000
     assert (out / "classification_report.png").stat().st_size > 1000
 

@@ -1,6 +1,8 @@
 """Offline after one visit, straight from disk (file://), under a sub-path, and accessible on every page."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from build import PAGES
@@ -55,5 +57,6 @@ def test_pages_link_to_each_other_and_show_the_model(page, site_url):
     page.goto(site_url + "model-card.html")
     text = page.locator("main").inner_text()
     assert "Not a diagnosis" in text and "sha256" in text and "CC BY-NC-SA 4.0" in text
+    assert re.search(r"Balanced accuracy 0\.\d{3} \(95% CI 0\.\d{3}.0\.\d{3}\)", text)
     for name in PAGES:
         assert page.locator(f"nav a[href='{name}']").count() == 1

@@ -17,6 +17,7 @@ import numpy as np
 from train.calibrate import calibrated_probabilities, is_malignant, malignancy_score
 from train.data import CLASSES, DataError, load_labelled_images
 from train.figures import classification_report_figure, confusion_matrix_figure
+from train.intervals import cluster_bootstrap
 from train.metrics import classification_metrics, sensitivity_specificity
 
 DEFAULT_KERAS_MODEL = Path("models/ham10000")
@@ -52,6 +53,30 @@ def evaluation_metrics(y_true: np.ndarray, probs: np.ndarray, operating_point: d
     return metrics
 
 
+def headline_values(metrics: dict) -> dict[str, float]:
+    """The figures the targets and the model card quote, flat."""
+    return {
+        "balanced_accuracy": metrics["balanced_accuracy"],
+        "accuracy": metrics["accuracy"],
+        "macro_auc": metrics["macro_auc"],
+        "melanoma_sensitivity": metrics["melanoma"]["sensitivity"],
+        "malignant_sensitivity": metrics["malignant"]["sensitivity"],
+        "malignant_specificity": metrics["malignant"]["specificity"],
+    }
+
+
+def confidence_intervals(y_true: np.ndarray, probs: np.ndarray, operating_point: dict, lesion_ids: np.ndarray,
+                         n_resamples: int = 1000) -> dict:
+    """95% lesion-level bootstrap intervals of the headline values (per image when no lesion ids are known)."""
+    n_lesions = len(set(lesion_ids))
+    intervals = cluster_bootstrap(
+        lambda idx: headline_values(evaluation_metrics(y_true[idx], probs[idx], operating_point)),
+        lesion_ids, n_resamples=n_resamples)
+    return {"level": 0.95, "method": "percentile bootstrap", "resamples": n_resamples,
+            # labels without lesion ids count each image as its own lesion
+            "resampled": "lesions" if n_lesions < len(lesion_ids) else "images", "n_resampled": n_lesions, **intervals}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -73,7 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    metrics = evaluation_metrics(frame["label"].to_numpy(), probs, calibration["operating_point"])
+    y_true = frame["label"].to_numpy()
+    metrics = evaluation_metrics(y_true, probs, calibration["operating_point"])
+    metrics["confidence_intervals"] = confidence_intervals(y_true, probs, calibration["operating_point"],
+                                                           frame["lesion_id"].to_numpy())
     metrics.update(runtime=args.runtime, seconds=round(time.time() - started, 1), excluded=dataset.excluded,
                    temperature=calibration["temperature"], labels_file=str(args.labels))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -85,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{metrics['accuracy']:.4f}, macro AUC {metrics['macro_auc']:.4f}, melanoma sensitivity "
           f"{metrics['melanoma']['sensitivity']:.3f}, malignant sensitivity {metrics['malignant']['sensitivity']:.3f} "
           f"/ specificity {metrics['malignant']['specificity']:.3f}, ECE {metrics['ece']:.4f} -> {args.out}")
+    low, high = metrics["confidence_intervals"]["balanced_accuracy"]
+    print(f"95% interval of balanced accuracy (bootstrap over {metrics['confidence_intervals']['resampled']}): "
+          f"{low:.4f}-{high:.4f}")
     return 0
 
 
