@@ -30,7 +30,7 @@ def candidate_name(config: dict, short: bool = False) -> str:
     else:
         kind = (" mask-guided" if short else ", lesion-mask guided") if config.get("mask_weight") else ""
         if short:  # the key has no recipe column to tell same-size runs apart
-            kind += f" from {config.get('fine_tune_from') or 'layer 1'}"
+            kind += f" from {config.get('fine_tune_from') or 'layer 1'}" + (f", seed {config['seed']}" if "seed" in config else "")
     return f"{'' if short else 'MobileNetV2 alpha '}{config['alpha']} @{config['size']}{kind}"
 
 
@@ -44,8 +44,9 @@ def recipe(config: dict, epochs_run: int | None = None) -> str:
         schedule += f" + lesion-mask guidance {config['mask_weight']:g}"
     stopped = f" (early-stopped after {epochs_run})" if epochs_run and epochs_run < config["fine_tune_epochs"] else ""
     selected = ", checkpoint on corrected accuracy" if config.get("monitor") == "adjusted" else ""
+    seed = f", seed {config['seed']}" if "seed" in config else ""
     return (f"from {config.get('fine_tune_from') or 'the first layer'}, {schedule}, "
-            f"{config['fine_tune_epochs']} epochs{stopped}{selected}")
+            f"{config['fine_tune_epochs']} epochs{stopped}{selected}{seed}")
 
 
 def run_record(run: Path) -> dict:

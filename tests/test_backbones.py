@@ -30,6 +30,8 @@ def test_candidate_names_mark_the_teachable_machine_baseline():
     guided = {"alpha": 1.0, "size": 160, "fine_tune_epochs": 12, "mask_weight": 1.0, "fine_tune_from": "block_4"}
     assert candidate_name(guided) == "MobileNetV2 alpha 1.0 @160, lesion-mask guided"
     assert candidate_name(guided, short=True) == "1.0 @160 mask-guided from block_4"
+    # runs of one recipe that differ only in their seed
+    assert candidate_name({**guided, "seed": 7}, short=True) == "1.0 @160 mask-guided from block_4, seed 7"
     assert candidate_name({"alpha": 0.35, "size": 224, "fine_tune_epochs": 0}, short=True) == "0.35 @224 (TM)"
 
 
@@ -43,6 +45,7 @@ def test_recipe_reads_older_runs_as_plateau_without_ema():
     assert recipe(old, epochs_run=12) == "from block_8, plateau, 12 epochs"
     guided = {**old, "mask_weight": 1.0, "monitor": "adjusted"}
     assert recipe(guided) == "from block_8, plateau + lesion-mask guidance 1, 12 epochs, checkpoint on corrected accuracy"
+    assert recipe({**old, "seed": 42}) == "from block_8, plateau, 12 epochs, seed 42"
 
 
 def test_training_time_marks_a_run_whose_phase_1_was_resumed():
