@@ -54,4 +54,4 @@ def test_evaluation_intervals_bracket_the_estimate_and_say_what_was_resampled():
     assert low < recall < high and high - low < 0.2
     assert set(ci) >= {"macro_auc", "melanoma_sensitivity", "malignant_sensitivity", "malignant_specificity"}
     by_image = confidence_intervals(y, probs, {"threshold": 0.3}, np.arange(len(y)).astype(str), n_resamples=50)
-    assert by_image["resampled"] == "images"
+    assert by_image["resampled"] == "images" and by_image["level"] == 0.95

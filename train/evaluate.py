@@ -66,13 +66,13 @@ def headline_values(metrics: dict) -> dict[str, float]:
 
 
 def confidence_intervals(y_true: np.ndarray, probs: np.ndarray, operating_point: dict, lesion_ids: np.ndarray,
-                         n_resamples: int = 1000) -> dict:
-    """95% lesion-level bootstrap intervals of the headline values (per image when no lesion ids are known)."""
+                         n_resamples: int = 1000, level: float = 0.95) -> dict:
+    """Lesion-level bootstrap intervals of the headline values (per image when no lesion ids are known)."""
     n_lesions = len(set(lesion_ids))
     intervals = cluster_bootstrap(
         lambda idx: headline_values(evaluation_metrics(y_true[idx], probs[idx], operating_point)),
-        lesion_ids, n_resamples=n_resamples)
-    return {"level": 0.95, "method": "percentile bootstrap", "resamples": n_resamples,
+        lesion_ids, n_resamples=n_resamples, level=level)
+    return {"level": level, "method": "percentile bootstrap", "resamples": n_resamples,
             # labels without lesion ids count each image as its own lesion
             "resampled": "lesions" if n_lesions < len(lesion_ids) else "images", "n_resampled": n_lesions, **intervals}
 
