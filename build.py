@@ -19,18 +19,23 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 ROOT = Path(__file__).resolve().parent
 PAGES = ("index.html", "classes.html", "model-card.html", "privacy.html")
 REPORTS = ROOT / "reports"
+CONDITIONS = ("low", "sharp")  # evaluation conditions `make reports` writes under reports/test/<runtime>/
 # (report file, caption) shown on the model card when present
 FIGURES = (
-    ("test/browser/confusion_matrix.png", "Confusion matrix on the test split (shipped model, in the browser)"),
-    ("test/browser/classification_report.png", "Per-class precision, recall, F1 and AUC on the test split"),
+    ("test/browser/low/confusion_matrix.png", "Confusion matrix on the test split, 200x150 copies (shipped model, in the browser)"),
+    ("test/browser/sharp/confusion_matrix.png", "Confusion matrix on the test split, sharp 224 px crops of the originals (in the browser)"),
+    ("test/browser/low/classification_report.png", "Per-class precision, recall, F1 and AUC on the test split, 200x150 copies"),
+    ("test/browser/sharp/classification_report.png", "Per-class precision, recall, F1 and AUC on the test split, sharp crops"),
+    ("training/learning_curve.png", "Learning curve of the shipped run: loss and validation balanced accuracy per epoch"),
     ("eda/class_distribution.png", "HAM10000 class distribution: two thirds of the images are nevi"),
     ("eda/localization_by_class.png", "Body site by class in the training data"),
     ("explain/examples.png", "Heatmaps of the predicted class on test images, correct and wrong, with the lesion mask"),
-    ("ood/ood_scores.png", "OOD distance of test lesions, transformed lesions and non-lesion images"),
+    ("ood/ood_scores.png", "OOD distance of test lesions (both sources), transformed lesions and non-lesion images"),
     ("backbones/pareto.png", "Backbones: validation balanced accuracy against in-browser latency"),
 )
 # JSON reports the model card quotes when present (key -> file under reports/)
 SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json",
+             "overfitting": "training/overfitting.json",
              "backbones": "backbones/backbones.json"}
 
 
@@ -45,13 +50,17 @@ def load_metadata(site: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_report(reports: Path) -> dict | None:
-    """The test-split metrics of the shipped model: the browser evaluation, else the Keras one."""
-    for runtime in ("browser", "keras"):
-        path = reports / "test" / runtime / "metrics.json"
-        if path.is_file():
-            return json.loads(path.read_text())
-    return None
+def test_reports(reports: Path) -> dict[str, dict]:
+    """The shipped model's test-split metrics in each evaluation condition: the browser evaluation, else the
+    Keras one."""
+    found = {}
+    for condition in CONDITIONS:
+        for runtime in ("browser", "keras"):
+            path = reports / "test" / runtime / condition / "metrics.json"
+            if path.is_file():
+                found[condition] = json.loads(path.read_text())
+                break
+    return found
 
 
 def summaries(reports: Path) -> dict[str, dict | None]:
@@ -116,7 +125,7 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     shutil.copytree(site, out, ignore=shutil.ignore_patterns("refresh.sh"))
     figures = copy_figures(reports, out)
     env = Environment(loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined)
-    context = {"metadata": metadata, "report": test_report(reports), "figures": figures, **summaries(reports)}
+    context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, **summaries(reports)}
     for page in PAGES:
         (out / page).write_text(env.get_template(f"{page}.j2").render(**context))
     (out / "model" / "model-bundle.js").write_text(model_bundle(site / "model", metadata))

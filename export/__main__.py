@@ -16,6 +16,7 @@ from pathlib import Path
 
 from export.metadata import build_metadata
 from export.tfjs import QUANTIZATIONS, ExportError, convert_run, copy_model, weight_bytes
+from train.cli import named_path
 from train.data import CLASSES, DataError, load_labelled_images
 from train.metrics import classification_metrics
 
@@ -90,18 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quantize", choices=("auto", *QUANTIZATIONS), default="auto")
     p.add_argument("--data", type=Path, default=None,
                    help="image folder for the validation split (default: the --data the model was trained on)")
-    p.add_argument("--test-metrics", type=Path, default=None, help="metrics.json of the test evaluation to ship")
+    p.add_argument("--test-metrics", type=named_path, nargs="+", default=[], metavar="CONDITION=FILE",
+                   help="metrics.json of each test evaluation condition to ship (e.g. low=... sharp=...)")
     p.add_argument("--reports", type=Path, default=Path("reports"))
     args = p.parse_args(argv)
     model_file = args.model / "model.keras"
     try:
         if not model_file.is_file():
             raise DataError(f"{model_file} not found. Train first: python -m train --data DIR --out {args.model}")
-        test_metrics = None
-        if args.test_metrics:
-            if not args.test_metrics.is_file():
-                raise DataError(f"{args.test_metrics} not found; run python -m train.evaluate first or drop the option.")
-            test_metrics = json.loads(args.test_metrics.read_text())
+        test_metrics = {}
+        for condition, path in args.test_metrics:
+            if not path.is_file():
+                raise DataError(f"{path} not found; run python -m train.evaluate first or drop the option.")
+            test_metrics[condition] = json.loads(path.read_text())
         with tempfile.TemporaryDirectory() as tmp:
             if args.quantize == "auto":
                 config = json.loads((args.model / "config.json").read_text())

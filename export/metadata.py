@@ -24,13 +24,15 @@ HEADLINE_KEYS = ("n_images", "balanced_accuracy", "accuracy", "macro_auc", "ece"
 def headline(metrics: dict) -> dict:
     out = {k: metrics[k] for k in HEADLINE_KEYS if k in metrics}
     out["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
-    for key in ("melanoma", "malignant"):
+    for key in ("melanoma", "malignant", "ood"):
         if key in metrics:
             out[key] = metrics[key]
     return out
 
 
-def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metrics: dict | None) -> dict:
+def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metrics: dict[str, dict] | None) -> dict:
+    """Everything the browser and the model card read; ``test_metrics`` maps an evaluation condition (e.g.
+    ``low``, ``sharp``) to the metrics.json that ``python -m train.evaluate`` wrote for it."""
     config = json.loads((train_dir / "config.json").read_text())
     calibration = json.loads((train_dir / "calibration.json").read_text())
     val_metrics = json.loads((train_dir / "val_metrics.json").read_text())
@@ -53,7 +55,7 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "prior_strength": calibration["prior_strength"],
         "temperature": calibration["temperature"],
         "operating_point": calibration["operating_point"],
-        "metrics": {"validation": headline(val_metrics), "test": headline(test_metrics) if test_metrics else None},
+        "metrics": {"validation": headline(val_metrics), "test": {condition: headline(m) for condition, m in test_metrics.items()} if test_metrics else None},
         "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],
                      "fine_tune_from": config["fine_tune_from"], "input_size": config["size"]},
         "quantization": quantization,

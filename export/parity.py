@@ -72,10 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=Path, required=True)
     p.add_argument("--labels", type=Path, required=True, help="labels CSV naming the images to use")
     p.add_argument("--n", type=int, default=200, help="first N images of the labels file")
+    p.add_argument("--missing", choices=("error", "skip"), default="error",
+                   help="labelled images absent from --images: an error, or left out (a partial folder)")
     p.add_argument("--out", type=Path, default=None, help="write the result as JSON here")
     args = p.parse_args(argv)
     try:
-        paths = load_labelled_images(args.images, args.labels).frame["path"].tolist()[: args.n]
+        paths = load_labelled_images(args.images, args.labels, missing=args.missing).frame["path"].tolist()[: args.n]
         result = parity(args.model, args.site_model, paths)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -11,6 +11,7 @@ from export.browser import BrowserNotFound, launch_options, serve
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 HAM_FIXTURES = FIXTURES / "ham10000"
+SHARP_FIXTURES = FIXTURES / "ham10000_sharp" / "images"  # sharp 224 px crops of 15 of the fixture images
 SHARED_DATA = ROOT.parent / "shared" / "data" / "ham10000"
 
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from train.data import CLASSES
 from train.evaluate import confidence_intervals
+from train.metrics import classification_metrics
 from train.intervals import cluster_bootstrap
 
 GROUPS = np.array(["a", "a", "b", "b", "b", "c", "d"])
@@ -55,3 +57,20 @@ def test_evaluation_intervals_bracket_the_estimate_and_say_what_was_resampled():
     assert set(ci) >= {"macro_auc", "melanoma_sensitivity", "malignant_sensitivity", "malignant_specificity"}
     by_image = confidence_intervals(y, probs, {"threshold": 0.3}, np.arange(len(y)).astype(str), n_resamples=50)
     assert by_image["resampled"] == "images" and by_image["level"] == 0.95
+
+
+def test_per_class_intervals_contain_the_estimates_and_flag_classes_with_too_few_images():
+    rng = np.random.default_rng(1)
+    y = np.r_[np.repeat(np.arange(6), 60), np.full(6, 6)]  # class 6 ("vasc") has only 6 images
+    logits = rng.normal(size=(len(y), 7)) + 2.0 * np.eye(7)[y]
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    ci = confidence_intervals(y, probs, {"threshold": 0.3}, np.array([f"L{i}" for i in range(len(y))]), n_resamples=300)
+    estimates = classification_metrics(y, probs, CLASSES)["per_class"]
+    assert set(ci["per_class"]) == set(CLASSES)
+    for code, values in ci["per_class"].items():
+        for name, key in (("sensitivity", "recall"), ("specificity", "specificity"), ("precision", "precision"),
+                          ("auc", "auc")):
+            low, high = values[name]
+            assert low <= estimates[code][key] <= high, (code, name)
+    assert ci["per_class"]["vasc"]["too_few_images"]
+    assert not ci["per_class"]["nv"]["too_few_images"]

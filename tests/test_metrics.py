@@ -31,6 +31,10 @@ def test_hand_computed_classification_metrics():
     assert m["per_class"]["b"]["precision"] == pytest.approx(1 / 2)
     assert m["per_class"]["c"]["f1"] == pytest.approx(2 * 1 * (1 / 3) / (1 + 1 / 3))
     assert m["per_class"]["c"]["support"] == 3
+    # specificity: of the 4 non-a images one (a c) is called a -> 3/4; non-b: 1 of 5 called b; non-c: none called c
+    assert m["per_class"]["a"]["specificity"] == pytest.approx(3 / 4)
+    assert m["per_class"]["b"]["specificity"] == pytest.approx(4 / 5)
+    assert m["per_class"]["c"]["specificity"] == pytest.approx(1.0)
 
 
 def test_auc_by_hand_with_ties():

@@ -7,16 +7,17 @@ import pytest
 
 from export.parity import parity
 from export.tfjs import sha256_file
-from tests.conftest import HAM_FIXTURES, ROOT
+from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
 
 pytestmark = pytest.mark.browser
 SITE_MODEL = ROOT / "site" / "model"
 
 
 def test_shipped_model_matches_keras_on_fixture_images(browser):
-    paths = [str(p) for p in sorted((HAM_FIXTURES / "images").glob("*.jpg"))]
+    # both sources: the 200x150 copies are upsampled to the input, the sharp 224 px crops downsampled
+    paths = [str(p) for p in [*sorted((HAM_FIXTURES / "images").glob("*.jpg")), *sorted(SHARP_FIXTURES.glob("*.jpg"))]]
     result = parity(ROOT / "models" / "ham10000", SITE_MODEL, paths, browser=browser)
-    assert result["n_images"] == 28
+    assert result["n_images"] == 28 + 15
     # float16 weights move probabilities by up to ~0.01, so only a near-tie may change the top class
     assert result["top1_agreement"] >= 0.95
     assert result["largest_top1_gap"] <= 0.02

@@ -7,14 +7,16 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from export.browser_scoring import score_in_browser
 from export.tfjs import weight_files
-from tests.conftest import HAM_FIXTURES, ROOT
+from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
 from train.__main__ import main as train_main
 from train.evaluate import main as evaluate_main
 from train.explain_eval import main as explain_main
+from train.learning_curve import main as learning_curve_main
 from train.ood import main as ood_main
 
 pytestmark = pytest.mark.slow
@@ -23,9 +25,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "model"
+    out.mkdir()
+    # an earlier run's log in the folder (as in the committed models/ham10000): a fresh run replaces it
+    (out / "training_log.csv").write_text("epoch,loss\n0,9.9\n1,9.8\n2,9.7\n")
     code = train_main(["--data", str(HAM_FIXTURES), "--out", str(out), "--alpha", "0.35", "--size", "64",
                        "--head-epochs", "1", "--fine-tune-epochs", "1", "--batch-size", "8",
-                       "--backbone-weights", "none"])
+                       "--backbone-weights", "none", "--override-images", str(SHARP_FIXTURES), "--acquisition"])
     assert code == 0
     assert ood_main(["--model", str(out), "--components", "8"]) == 0
     return out
@@ -65,6 +70,13 @@ def test_training_writes_a_loadable_model_and_its_records(trained):
     assert len(calibration["class_bias"]) == 7 and 0 <= calibration["prior_strength"] <= 2
     ood = json.loads((trained / "ood.json").read_text())
     assert ood["components"] == 8 and ood["threshold"] > 0
+    # fitted on both copies of the images that have two, and on a camera/source change of each
+    train_ids = set(pd.read_csv(trained / "split.csv").query("split == 'train'")["image_id"])
+    n_sharp = len(train_ids & {p.stem for p in SHARP_FIXTURES.glob("*.jpg")})
+    assert ood["fit_n"] == 2 * len(train_ids) + n_sharp
+    assert set(ood["val_rejection_rate"]) == {"sharpest", "base"}
+    config = json.loads((trained / "config.json").read_text())
+    assert config["override_images"] == str(SHARP_FIXTURES) and config["acquisition"] is True
 
 
 def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
@@ -81,6 +93,48 @@ def test_evaluate_writes_metrics_and_figures(trained, tmp_path):
     assert 0 <= intervals["balanced_accuracy"][0] <= intervals["balanced_accuracy"][1] <= 1
     assert (out / "confusion_matrix.png").stat().st_size > 1000
     assert (out / "classification_report.png").stat().st_size > 1000
+
+
+def check_guard_summary(ood: dict, n: int, threshold: float) -> None:
+    assert ood["n"] == n and ood["threshold"] == pytest.approx(threshold, rel=1e-6)
+    assert 0 <= ood["rejected_fraction"] <= 1 and ood["rejected_fraction"] * n == pytest.approx(round(ood["rejected_fraction"] * n))
+
+
+def test_evaluate_reports_the_guard_and_a_paired_source(trained, tmp_path):
+    out = tmp_path / "sharp"
+    assert evaluate_main(["--images", str(SHARP_FIXTURES), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                          "--missing", "skip", "--paired-images", str(HAM_FIXTURES / "images"),
+                          "--out", str(out), "--model", str(trained)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    threshold = json.loads((trained / "ood.json").read_text())["threshold"]
+    assert metrics["n_images"] == 15 and metrics["excluded"] == {"labelled images not in the folder": 13}
+    check_guard_summary(metrics["ood"], 15, threshold)
+    paired = metrics["paired"]
+    assert paired["images"] == str(HAM_FIXTURES / "images")
+    assert 0 <= paired["balanced_accuracy"] <= 1 and set(paired["recall"]) == {"akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"}
+    check_guard_summary(paired["ood"], 15, threshold)
+
+
+def test_evaluate_names_a_paired_folder_that_lacks_images(trained, tmp_path, capsys):
+    code = evaluate_main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                          "--paired-images", str(SHARP_FIXTURES), "--out", str(tmp_path), "--model", str(trained)])
+    assert code == 2 and "13 of the scored images are not in the paired folder" in capsys.readouterr().err
+
+
+def test_learning_curve_and_overfitting_gap_are_written(trained, tmp_path):
+    out = tmp_path / "training"
+    assert learning_curve_main(["--model", str(trained), "--out", str(out)]) == 0
+    assert (out / "learning_curve.png").stat().st_size > 5000
+    report = json.loads((out / "overfitting.json").read_text())
+    assert report["epochs_run"] == 2 and report["head_epochs"] == 1 and 1 <= report["checkpoint_epoch"] <= 2
+    assert report["learning_rate_changes"] == [[2, pytest.approx(1e-4)]]  # 1e-3 for the head, then 1e-4
+    split = pd.read_csv(trained / "split.csv")
+    assert set(report["conditions"]) == {"low", "sharp"}
+    low = report["conditions"]["low"]
+    assert low["train_sample"]["n"] == (split["split"] == "train").sum()
+    assert low["validation"]["n"] == (split["split"] == "val").sum()
+    assert low["gap"]["balanced_accuracy"] == pytest.approx(
+        low["train_sample"]["balanced_accuracy"] - low["validation"]["balanced_accuracy"])
 
 
 def test_explain_eval_scores_heatmaps_against_the_masks(trained, tmp_path):
@@ -118,6 +172,16 @@ def test_export_writes_model_metadata_and_quantization_report(trained, exported,
     assert set(metadata["outputs"]) == {"logits", "cams", "ood_distance"}
     assert metadata["ood"] == json.loads((trained / "ood.json").read_text())
     assert metadata["class_bias"] == json.loads((trained / "calibration.json").read_text())["class_bias"]
+
+
+def test_browser_evaluation_reports_the_guard_like_keras(trained, exported, tmp_path):
+    out = tmp_path / "browser"
+    result = subprocess.run([sys.executable, "-m", "train.evaluate", "--runtime", "browser", "--model", str(exported),
+                             "--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                             "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    check_guard_summary(metrics["ood"], 28, json.loads((trained / "ood.json").read_text())["threshold"])
 
 
 def test_browser_gives_seven_probabilities_summing_to_one(exported, browser):

@@ -60,3 +60,20 @@ def test_pages_link_to_each_other_and_show_the_model(page, site_url):
     assert re.search(r"Balanced accuracy 0\.\d{3} \(95% CI 0\.\d{3}.0\.\d{3}\)", text)
     for name in PAGES:
         assert page.locator(f"nav a[href='{name}']").count() == 1
+
+
+def test_model_card_shows_both_sources_overfitting_and_per_class_certainty(page, site_url):
+    page.goto(site_url + "model-card.html")
+    text = page.locator("main").inner_text()
+    assert re.search(r"200x150 copies \(n=\d+\)", text) and re.search(r"sharp crops \(n=\d+\)", text)
+    assert "Sources the model has seen" in text and "Not seen" in text
+    section = page.locator("#overfitting")
+    assert "Does it overfit?" in section.inner_text() and "training sample" in section.inner_text()
+    curve = section.locator("img")
+    assert curve.count() == 1 and curve.evaluate("(img) => img.complete && img.naturalWidth > 100")
+    for condition in ("low", "sharp"):
+        rows = page.locator(f"#per-class-{condition} tbody tr")
+        assert rows.count() == 7
+        # each value with its interval, e.g. "0.613 (0.49–0.73)"
+        assert re.search(r"0\.\d{3} \(0\.\d{2}.[01]\.\d{2}\)", rows.first.inner_text())
+    assert "too few images to judge" in text

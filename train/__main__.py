@@ -7,13 +7,14 @@ import sys
 from dataclasses import fields
 
 from train.data import DataError
+from train.distribute import STRATEGIES
 from train.fit import TrainConfig, train
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig(data="", out="")
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__)
-    p.add_argument("--data", required=True, help="HAM10000 folder (shared or Kaggle layout)")
+    p.add_argument("--data", required=True, help="HAM10000 folder (shared or Kaggle layout) or ISIC 2019 training folder")
     p.add_argument("--out", required=True, help="folder for the model, config, logs and calibration")
     p.add_argument("--alpha", type=float, default=defaults.alpha, help="MobileNetV2 width (0.35, 0.5, 0.75, 1.0)")
     p.add_argument("--size", type=int, default=defaults.size, help="square input size in pixels")
@@ -38,6 +39,23 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    help="weight of the loss on class-activation-map mass outside the lesion mask (0: off)")
     p.add_argument("--masks", default=defaults.masks,
                    help="folder of <image_id>_segmentation.png lesion masks (default DATA/masks)")
+    p.add_argument("--override-images", default=defaults.override_images,
+                   help="second image folder whose files replace DATA's images of the same id (e.g. sharper copies: "
+                        "../shared/data/ham10000_224_subset/images); used for training, validation and the guard")
+    p.add_argument("--acquisition", action="store_true",
+                   help="random down-then-up scaling, blur, sharpening, sensor noise and JPEG re-compression of "
+                        "the training stream, so that sharp and blurry sources look alike to the network")
+    p.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
+                   help="'one' device; 'mirrored' over the local GPUs (else logical CPUs); 'multiworker' across the "
+                        "machines in TF_CONFIG; 'auto': mirrored when more than one device is visible. --batch-size is "
+                        "per replica and the learning rates are multiplied by the replica count")
+    p.add_argument("--stream", action="store_true",
+                   help="decode image files inside the tf.data pipeline instead of holding the decoded set in memory")
+    p.add_argument("--cache", default=defaults.cache,
+                   help="with --stream: cache the decoded images to files with this prefix (read in order, shuffled "
+                        "among a bounded buffer)")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic ops and augmentation order (slower; for comparing runs)")
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--backbone-weights", default=defaults.backbone_weights,
                    help="'imagenet' (download), a .h5 file for offline use, or 'none'")
@@ -45,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    help="weights family; guessed from the file name when omitted")
     p.add_argument("--split", default=None, help="split CSV to reuse or create (default OUT/split.csv)")
     args = vars(p.parse_args(argv))
+    if args["cache"] and (not args["stream"] or args["deterministic"]):
+        p.error("--cache caches the streamed decode: it needs --stream, and --deterministic reads the images in an "
+                "order drawn up front, which a cache read in order cannot serve")
     args["fine_tune_from"] = args["fine_tune_from"] or None
     if args["backbone_weights"] == "none":
         args["backbone_weights"] = None

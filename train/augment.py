@@ -1,7 +1,9 @@
-"""Keras preprocessing layers that augment the training stream only (never validation/test/export)."""
+"""Augmentation of the training stream only (never validation/test/export): Keras preprocessing layers for
+geometry and colour, tf ops for the camera/source changes."""
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 
 def geometric_augmenter(seed: int) -> keras.Sequential:
@@ -27,3 +29,63 @@ def colour_augmenter(seed: int) -> keras.layers.Layer:
         hue_factor=0.03,
         seed=seed + 3,
     )
+
+
+# How often each acquisition change is applied, and its range. Spans the shared data's two sources: the
+# 200x150 copies (blurred by a 3x downscale, then upsampled to the model input) and sharp crops of the
+# originals, plus what phone and dermatoscope cameras add (noise, in-camera sharpening, JPEG).
+ACQUISITION = {
+    "rescale": (0.5, (0.45, 1.0)),   # probability, intermediate side as a share of the input side (the 200x150
+                                     # copies look like ~0.93, measured by Laplacian energy)
+    "blur": (0.25, (0.4, 1.5)),      # Gaussian sigma in pixels
+    "sharpen": (0.25, (0.3, 1.5)),   # unsharp-mask amount (sigma 1)
+    "noise": (0.25, (1.0, 8.0)),     # Gaussian noise sigma in 0..255 pixel units
+    "jpeg": (0.3, (40.0, 95.0)),     # JPEG re-compression quality
+}
+BLUR_RADIUS = 4
+
+
+def _gaussian_blur(image: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
+    """Separable Gaussian blur of one HxWx3 image, borders reflected (zero padding would darken them)."""
+    taps = tf.range(-BLUR_RADIUS, BLUR_RADIUS + 1, dtype=tf.float32)
+    kernel = tf.exp(-0.5 * tf.square(taps / sigma))
+    kernel = tf.tile((kernel / tf.reduce_sum(kernel))[:, None, None, None], [1, 1, 3, 1])
+    padded = tf.pad(image[None], [[0, 0], [BLUR_RADIUS] * 2, [BLUR_RADIUS] * 2, [0, 0]], mode="REFLECT")
+    rows = tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")
+    return tf.nn.depthwise_conv2d(rows, tf.transpose(kernel, [1, 0, 2, 3]), [1, 1, 1, 1], "VALID")[0]
+
+
+def _draw(u: tf.Tensor, name: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """Whether change ``name`` applies (u[0] below its probability) and its value (u[1] mapped into range)."""
+    probability, (low, high) = ACQUISITION[name]
+    return u[0] < probability, low + u[1] * (high - low)
+
+
+def _acquire_one(image: tf.Tensor, u: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+    size = image.shape[0]
+    apply, share = _draw(u[0:2], "rescale")
+    side = tf.cast(tf.round(share * size), tf.int32)
+    image = tf.cond(apply, lambda: tf.image.resize(tf.image.resize(image, [side, side], method="area"),
+                                                   [size, size], method="bilinear"), lambda: image)
+    apply, sigma = _draw(u[2:4], "blur")
+    image = tf.cond(apply, lambda: _gaussian_blur(image, sigma), lambda: image)
+    apply, amount = _draw(u[4:6], "sharpen")
+    image = tf.cond(apply, lambda: image + amount * (image - _gaussian_blur(image, tf.constant(1.0))), lambda: image)
+    apply, sigma = _draw(u[6:8], "noise")
+    image = tf.clip_by_value(image + tf.where(apply, sigma, 0.0) * noise, 0.0, 255.0)
+    apply, quality = _draw(u[8:10], "jpeg")
+    return tf.cond(apply, lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, tf.cast(quality, tf.int32)),
+                   lambda: image)
+
+
+def acquisition_augment(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Random camera/source changes of a batch (N, H, W, 3) of 0..255 pixels, each image drawn on its own:
+    down-then-up scaling, blur, sharpening, sensor noise, JPEG re-compression. ``seed`` (2 integers, e.g. the
+    run seed and the batch number) makes it reproducible. Sharp and blurry sources then look alike to the
+    network, so it cannot learn "sharp means nevus" from which source covers which class more."""
+    images = tf.cast(images, tf.float32)
+    n = tf.shape(images)[0]
+    draws = tf.random.stateless_uniform([n, 10], seed=seed)
+    noise = tf.random.stateless_normal(tf.shape(images), seed=tf.reverse(seed, [0]))
+    return tf.map_fn(lambda args: _acquire_one(*args), (images, draws, noise),
+                     fn_output_signature=tf.TensorSpec(images.shape[1:], tf.float32))

@@ -15,6 +15,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=None, help="HAM10000 folder (default: the one in config.json)")
 
 
+def named_path(text: str) -> tuple[str, Path]:
+    """``NAME=PATH`` on the command line (an evaluation condition and its folder or file)."""
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. low=../shared/data/ham10000/images), got {text!r}")
+    return name, Path(path)
+
+
 def reports_data_errors(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
     """A DataError anywhere in ``main`` becomes one 'error: ...' line on stderr and exit status 2."""
     @functools.wraps(main)

@@ -3,6 +3,12 @@
 Scores a labelled folder with a trained model and writes OUT/metrics.json, a confusion-matrix PNG and a
 classification-report PNG. ``keras`` scores the training output folder (model.keras + calibration);
 ``browser`` scores the shipped TF.js model through the site's own inference module in headless Chromium.
+Both also report how many images the "not a lesion" guard would turn away (``ood`` in metrics.json).
+
+Evaluation conditions: ``--missing skip`` scores the labelled images a partial folder holds (e.g. the sharp
+224 px crops, which exist for 911 of the 1,503 test images) and counts the rest; ``--paired-images DIR``
+scores the same images from a second folder too (e.g. their 200x150 copies), so both sources are compared
+on exactly the same images (``paired`` in metrics.json).
 """
 from __future__ import annotations
 
@@ -10,12 +16,13 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from train.calibrate import calibrated_probabilities, is_malignant, malignancy_score
-from train.data import CLASSES, DataError, load_labelled_images
+from train.data import CLASSES, DataError, images_by_id, load_labelled_images
 from train.figures import classification_report_figure, confusion_matrix_figure
 from train.intervals import cluster_bootstrap
 from train.metrics import classification_metrics, sensitivity_specificity
@@ -24,24 +31,61 @@ DEFAULT_KERAS_MODEL = Path("models/ham10000")
 DEFAULT_BROWSER_MODEL = Path("site/model")
 
 
+@dataclass
+class Scores:
+    """What a runtime says about a list of images: calibrated probabilities, the guard's distances (None
+    without a fitted guard), and the decision settings it applied."""
+
+    probabilities: np.ndarray
+    ood_distance: np.ndarray | None
+    calibration: dict
+    ood_threshold: float | None
+
+
+def keras_scores(model_dir: Path, paths: list[str]) -> Scores:
+    """Calibrated probabilities and guard distances from a training run (model.keras + calibration.json +
+    the guard's ood.npz), through the same explained graph that is exported."""
+    from train.explained import explained_outputs, load_ood_stats, load_ood_summary
+    from train.predict import load_run
+
+    run = load_run(model_dir)
+    stats = load_ood_stats(model_dir)
+    chunks = list(explained_outputs(run, paths, stats))
+    logits = np.concatenate([c["logits"] for c in chunks])
+    distances = np.concatenate([c["ood_distance"] for c in chunks]) if stats is not None else None
+    summary = load_ood_summary(model_dir)
+    return Scores(calibrated_probabilities(logits, run.calibration), distances, run.calibration,
+                  summary["threshold"] if summary else None)
+
+
 def keras_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, dict]:
     """Calibrated probabilities from a training run (model.keras + calibration.json)."""
     from train.predict import load_run, run_logits
 
     run = load_run(model_dir)
-    logits = run_logits(run, paths)
-    return calibrated_probabilities(logits, run.calibration), run.calibration
+    return calibrated_probabilities(run_logits(run, paths), run.calibration), run.calibration
 
 
-def browser_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, dict]:
-    from export.browser_scoring import score_in_browser
+def browser_scores(model_dir: Path, paths: list[str]) -> Scores:
+    from export.browser_scoring import browser_outputs
 
     metadata_file = model_dir / "metadata.json"
     if not metadata_file.is_file():
         raise DataError(f"{metadata_file} not found. Export a model first (python -m export) or pass --model.")
     metadata = json.loads(metadata_file.read_text())
-    probs = score_in_browser(model_dir, paths)
-    return probs, {"temperature": metadata["temperature"], "operating_point": metadata["operating_point"]}
+    out = browser_outputs(model_dir, paths)
+    guard = metadata.get("ood")
+    return Scores(out["probabilities"], out["ood_distance"] if guard else None,
+                  {"temperature": metadata["temperature"], "operating_point": metadata["operating_point"]},
+                  guard["threshold"] if guard else None)
+
+
+def guard_summary(scores: Scores) -> dict | None:
+    """The share of images the "not a lesion" guard turns away at the shipped threshold."""
+    if scores.ood_distance is None:
+        return None
+    return {"rejected_fraction": float((scores.ood_distance > scores.ood_threshold).mean()),
+            "threshold": scores.ood_threshold, "n": len(scores.ood_distance)}
 
 
 def evaluation_metrics(y_true: np.ndarray, probs: np.ndarray, operating_point: dict) -> dict:
@@ -65,16 +109,44 @@ def headline_values(metrics: dict) -> dict[str, float]:
     }
 
 
+PER_CLASS_VALUES = {"sensitivity": "recall", "specificity": "specificity", "precision": "precision", "auc": "auc"}
+TOO_WIDE = 0.3  # a per-class interval wider than this: too few test images to judge that class
+
+
+def bootstrap_values(metrics: dict) -> dict[str, float]:
+    """The headline values and, as ``CLASS/value``, each class's sensitivity, specificity, precision and AUC."""
+    per_class = {f"{c}/{name}": m[key] for c, m in metrics["per_class"].items() for name, key in PER_CLASS_VALUES.items()}
+    return {**headline_values(metrics), **per_class}
+
+
 def confidence_intervals(y_true: np.ndarray, probs: np.ndarray, operating_point: dict, lesion_ids: np.ndarray,
                          n_resamples: int = 1000, level: float = 0.95) -> dict:
-    """Lesion-level bootstrap intervals of the headline values (per image when no lesion ids are known)."""
+    """Lesion-level bootstrap intervals of the headline values and of the per-class values (per image when no
+    lesion ids are known). A class whose widest interval exceeds ``TOO_WIDE`` is marked ``too_few_images``."""
     n_lesions = len(set(lesion_ids))
     intervals = cluster_bootstrap(
-        lambda idx: headline_values(evaluation_metrics(y_true[idx], probs[idx], operating_point)),
+        lambda idx: bootstrap_values(evaluation_metrics(y_true[idx], probs[idx], operating_point)),
         lesion_ids, n_resamples=n_resamples, level=level)
+    per_class: dict[str, dict] = {}
+    for key in [k for k in intervals if "/" in k]:
+        code, name = key.split("/")
+        per_class.setdefault(code, {})[name] = intervals.pop(key)
+    for values in per_class.values():
+        values["too_few_images"] = max(high - low for low, high in values.values()) > TOO_WIDE
     return {"level": level, "method": "percentile bootstrap", "resamples": n_resamples,
             # labels without lesion ids count each image as its own lesion
-            "resampled": "lesions" if n_lesions < len(lesion_ids) else "images", "n_resampled": n_lesions, **intervals}
+            "resampled": "lesions" if n_lesions < len(lesion_ids) else "images", "n_resampled": n_lesions,
+            **intervals, "per_class": per_class}
+
+
+def paired_paths(image_ids: list[str], folder: Path) -> list[str]:
+    """The files of the same image ids in ``folder``; every one must exist."""
+    index = images_by_id(folder)
+    absent = [i for i in image_ids if i not in index]
+    if absent:
+        raise DataError(f"{len(absent)} of the scored images are not in the paired folder {folder} "
+                        f"(e.g. {absent[:3]}); pair two folders that hold the same image ids.")
+    return [str(index[i]) for i in image_ids]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,27 +158,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runtime", choices=("keras", "browser"), default="keras")
     p.add_argument("--model", type=Path, default=None,
                    help=f"model folder (default {DEFAULT_KERAS_MODEL} for keras, {DEFAULT_BROWSER_MODEL} for browser)")
+    p.add_argument("--missing", choices=("error", "skip"), default="error",
+                   help="labelled images absent from --images: an error, or left out and counted in metrics.json")
+    p.add_argument("--paired-images", type=Path, default=None,
+                   help="also score the same image ids from this folder and report both side by side")
     args = p.parse_args(argv)
+    score = keras_scores if args.runtime == "keras" else browser_scores
+    model = args.model or (DEFAULT_KERAS_MODEL if args.runtime == "keras" else DEFAULT_BROWSER_MODEL)
     try:
-        dataset = load_labelled_images(args.images, args.labels)
+        dataset = load_labelled_images(args.images, args.labels, missing=args.missing)
         frame = dataset.frame
+        other = paired_paths(frame["image_id"].tolist(), args.paired_images) if args.paired_images else None
         started = time.time()
-        if args.runtime == "keras":
-            probs, calibration = keras_probabilities(args.model or DEFAULT_KERAS_MODEL, frame["path"].tolist())
-        else:
-            probs, calibration = browser_probabilities(args.model or DEFAULT_BROWSER_MODEL, frame["path"].tolist())
+        scores = score(model, frame["path"].tolist())
+        paired = score(model, other) if other else None
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     y_true = frame["label"].to_numpy()
-    metrics = evaluation_metrics(y_true, probs, calibration["operating_point"])
-    metrics["confidence_intervals"] = confidence_intervals(y_true, probs, calibration["operating_point"],
+    operating_point = scores.calibration["operating_point"]
+    metrics = evaluation_metrics(y_true, scores.probabilities, operating_point)
+    metrics["confidence_intervals"] = confidence_intervals(y_true, scores.probabilities, operating_point,
                                                            frame["lesion_id"].to_numpy())
+    metrics["ood"] = guard_summary(scores)
+    if paired is not None:
+        same = evaluation_metrics(y_true, paired.probabilities, operating_point)
+        metrics["paired"] = {"images": str(args.paired_images), **headline_values(same),
+                             "recall": {c: v["recall"] for c, v in same["per_class"].items()},
+                             "ood": guard_summary(paired)}
     metrics.update(runtime=args.runtime, seconds=round(time.time() - started, 1), excluded=dataset.excluded,
-                   temperature=calibration["temperature"], labels_file=str(args.labels))
+                   temperature=scores.calibration["temperature"], labels_file=str(args.labels),
+                   images=str(args.images))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    title = f"{args.labels.name}, {args.runtime} runtime, n={metrics['n_images']}"
+    title = f"{args.images.name}/{args.labels.name}, {args.runtime} runtime, n={metrics['n_images']}"
     confusion_matrix_figure(np.array(metrics["confusion_matrix"]), list(CLASSES), args.out / "confusion_matrix.png", title)
     classification_report_figure(metrics["per_class"], args.out / "classification_report.png", title)
     print(f"{metrics['n_images']} images: balanced accuracy {metrics['balanced_accuracy']:.4f}, accuracy "
@@ -116,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     low, high = metrics["confidence_intervals"]["balanced_accuracy"]
     print(f"95% interval of balanced accuracy (bootstrap over {metrics['confidence_intervals']['resampled']}): "
           f"{low:.4f}-{high:.4f}")
+    if metrics["ood"]:
+        print(f"guard rejects {metrics['ood']['rejected_fraction']:.3f} of {metrics['ood']['n']} images")
+    if paired is not None:
+        print(f"same images from {args.paired_images}: balanced accuracy {metrics['paired']['balanced_accuracy']:.4f}, "
+              f"macro AUC {metrics['paired']['macro_auc']:.4f}"
+              + (f", guard rejects {metrics['paired']['ood']['rejected_fraction']:.3f}" if metrics["paired"]["ood"] else ""))
     return 0
 
 

@@ -12,14 +12,15 @@ import numpy as np
 import tensorflow as tf
 
 from train.arrays import resized_pixels
-from train.augment import colour_augmenter, geometric_augmenter
 from train.calibrate import calibrate, calibrated_probabilities, class_bias, fit_prior_strength, training_prior
-from train.data import CLASSES, DataError, load_ham10000
-from train.guided import guided_trainer, loss_masks, mask_paths, outside_mask_share, resized_masks
+from train.data import CLASSES, DataError, load_training_data
+from train.guided import guided_trainer, mask_paths, outside_mask_share, resized_masks
 from train.metrics import balanced_accuracy, classification_metrics, softmax
+from train.distribute import distribution_strategy, learning_rate_scale
 from train.model import backbone_style, build_classifier, preprocessing_for, set_trainable
 from train.preprocess import Preprocessing, normalise
 from train.split import load_or_create_split
+from train.inputs import training_stream, validation_inputs
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,12 @@ class TrainConfig:
     monitor: str = "raw"
     mask_weight: float = 0.0
     masks: str | None = None
+    override_images: str | None = None
+    acquisition: bool = False
+    strategy: str = "auto"
+    stream: bool = False
+    cache: str | None = None
+    deterministic: bool = False
     seed: int = 42
     backbone_weights: str | None = "imagenet"
     backbone_style: str | None = None
@@ -57,46 +64,14 @@ def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
     return {i: float(len(labels) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
 
 
-def training_stream(
-    pixels: np.ndarray, labels: np.ndarray, config: TrainConfig, prep: Preprocessing, masks: np.ndarray | None = None
-) -> tuple[tf.data.Dataset, int]:
-    """Shuffled (or class-balanced) augmented batches; returns the dataset and steps per epoch.
-
-    With ``masks`` the targets are ``{"logits": labels, "cams": masks}``, each mask moved with its image."""
-    geometry, colour = geometric_augmenter(config.seed), colour_augmenter(config.seed)
-    columns = (pixels, labels) if masks is None else (pixels, labels, masks)
-    steps = int(np.ceil(len(labels) / config.batch_size))
-    if config.imbalance == "sampling":
-        # Sampling classes in proportion to sqrt(count) rather than uniformly: uniform sampling would
-        # repeat the ~80 training dermatofibromas ~60x per nevus epoch and overfit them.
-        counts = np.bincount(labels, minlength=len(CLASSES))
-        per_class = [
-            tf.data.Dataset.from_tensor_slices(tuple(column[labels == c] for column in columns))
-            .shuffle(int(counts[c]), seed=config.seed + c)
-            .repeat()
-            for c in range(len(CLASSES))
-            if counts[c]
-        ]
-        weights = np.sqrt(counts[counts > 0]) / np.sqrt(counts[counts > 0]).sum()
-        stream = tf.data.Dataset.sample_from_datasets(per_class, weights=weights.tolist(), seed=config.seed)
-    else:
-        stream = (
-            tf.data.Dataset.from_tensor_slices(columns)
-            .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True)
-            .repeat()
-        )
-
-    def augment(x: tf.Tensor, y: tf.Tensor, m: tf.Tensor | None = None) -> tuple:
-        if m is None:
-            return normalise(colour(geometry(x, training=True), training=True), prep), y
-        moved = geometry(tf.concat([tf.cast(x, tf.float32), tf.cast(m, tf.float32)], axis=-1), training=True)
-        return normalise(colour(moved[..., :3], training=True), prep), {"logits": y, "cams": loss_masks(moved[..., 3:])}
-
-    stream = stream.batch(config.batch_size).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-    return stream.prefetch(2), steps
-
-
 MONITORS = {"raw": "val_balanced_accuracy", "adjusted": "val_balanced_accuracy_adjusted"}
+
+
+def predicted_logits(model: keras.Model, inputs: np.ndarray | tf.data.Dataset) -> np.ndarray:
+    """Logits of in-memory inputs, or of a batched dataset of them (``--stream``)."""
+    if isinstance(inputs, tf.data.Dataset):
+        return model.predict(inputs, verbose=0)
+    return model.predict(inputs, batch_size=64, verbose=0)
 
 
 class ValidationMetrics(keras.callbacks.Callback):
@@ -104,7 +79,8 @@ class ValidationMetrics(keras.callbacks.Callback):
     logs (must run first). 'adjusted' is the shipped decision rule: argmax after the class-balance correction
     with the strength that is best on validation, as ``calibrate`` will choose it for the saved model."""
 
-    def __init__(self, classifier: keras.Model, inputs: np.ndarray, labels: np.ndarray, prior: np.ndarray):
+    def __init__(self, classifier: keras.Model, inputs: np.ndarray | tf.data.Dataset, labels: np.ndarray,
+                 prior: np.ndarray):
         super().__init__()
         self.classifier, self.inputs, self.labels, self.prior = classifier, inputs, labels, prior
         self.started = time.time()
@@ -113,7 +89,7 @@ class ValidationMetrics(keras.callbacks.Callback):
         self.started = time.time()
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logits = self.classifier.predict(self.inputs, batch_size=64, verbose=0)
+        logits = predicted_logits(self.classifier, self.inputs)
         probs = softmax(logits)
         metrics = classification_metrics(self.labels, probs, CLASSES)
         logs = logs if logs is not None else {}
@@ -133,14 +109,17 @@ class ValidationMetrics(keras.callbacks.Callback):
         )
 
 
-def fine_tune_learning_rate(config: TrainConfig, steps: int) -> float | keras.optimizers.schedules.LearningRateSchedule:
+def fine_tune_learning_rate(config: TrainConfig, steps: int,
+                            scale: float = 1.0) -> float | keras.optimizers.schedules.LearningRateSchedule:
     """'plateau': a constant rate that ReduceLROnPlateau lowers. 'cosine': one epoch of linear warm-up from a
-    tenth of the rate (freshly unfrozen early layers get large gradients), then cosine decay to 1% of it."""
+    tenth of the rate (freshly unfrozen early layers get large gradients), then cosine decay to 1% of it.
+    ``scale``: the replica count's learning-rate multiplier (train/distribute.py)."""
+    rate = config.fine_tune_lr * scale
     if config.schedule == "plateau":
-        return config.fine_tune_lr
+        return rate
     return keras.optimizers.schedules.CosineDecay(
-        config.fine_tune_lr / 10, decay_steps=max(config.fine_tune_epochs - 1, 1) * steps, alpha=0.01,
-        warmup_target=config.fine_tune_lr, warmup_steps=steps,
+        rate / 10, decay_steps=max(config.fine_tune_epochs - 1, 1) * steps, alpha=0.01,
+        warmup_target=rate, warmup_steps=steps,
     )
 
 
@@ -190,37 +169,55 @@ def train(config: TrainConfig) -> dict:
         raise DataError("--mask-weight cannot be combined with --imbalance weights (Keras applies class weights "
                         "to single-output models only); use --imbalance sampling.")
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribution_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    scale = learning_rate_scale(strategy)
     run_started = time.time()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     style = backbone_style(config.backbone_weights, config.backbone_style)
     prep = preprocessing_for(style, config.size)
 
-    dataset = load_ham10000(Path(config.data))
+    dataset = load_training_data(Path(config.data), Path(config.override_images) if config.override_images else None)
     split = load_or_create_split(dataset.frame, Path(config.split or out / "split.csv"), seed=config.seed)
     frame = dataset.frame.merge(split[["image_id", "split"]], on="image_id")
     frame[frame["split"] == "test"][["image_id", "dx", "lesion_id"]].to_csv(out / "test_labels.csv", index=False)
     frame[frame["split"] == "val"][["image_id", "dx", "lesion_id"]].to_csv(out / "val_labels.csv", index=False)
     train_rows, val_rows = frame[frame["split"] == "train"], frame[frame["split"] == "val"]
-    print(f"data: {len(train_rows)} train / {len(val_rows)} val images "
-          f"(test split of {int((frame['split'] == 'test').sum())} images left untouched)", flush=True)
+    print(f"data: {len(train_rows)} train / {len(val_rows)} val images, "
+          f"{int((frame['source'] == 'override').sum())} of all {len(frame)} from {config.override_images or 'no override folder'} "
+          f"(test split of {int((frame['split'] == 'test').sum())} images left untouched)"
+          + "".join(f"; excluded: {count} {reason}" for reason, count in dataset.excluded.items()), flush=True)
+    print(f"{replicas} replica(s) ({type(strategy).__name__}): global batch {config.batch_size * replicas}, "
+          f"learning rates x{scale}", flush=True)
 
     # Checked before the slow decode, so a missing mask fails in seconds.
     mask_files = mask_paths(Path(config.masks) if config.masks else Path(config.data) / "masks",
                             train_rows["image_id"].tolist()) if config.mask_weight else None
-    t0 = time.time()
-    x_train = resized_pixels(train_rows["path"].tolist(), prep).round().astype(np.uint8)
-    x_val = normalise(resized_pixels(val_rows["path"].tolist(), prep), prep).numpy()
     y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
-    masks = resized_masks(mask_files, prep) if mask_files else None
-    print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
+    t0 = time.time()
+    if config.stream:
+        x_train, masks = train_rows["path"].to_numpy(str), np.asarray(mask_files, dtype=str) if mask_files else None
+        x_val = validation_inputs(val_rows["path"].tolist(), prep)
+    else:
+        x_train = resized_pixels(train_rows["path"].tolist(), prep).round().astype(np.uint8)
+        x_val = normalise(resized_pixels(val_rows["path"].tolist(), prep), prep).numpy()
+        masks = resized_masks(mask_files, prep) if mask_files else None
+        print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
 
-    model = build_classifier(config.alpha, config.size, config.backbone_weights, style, config.dropout)
-    # With mask guidance fit() drives a two-output view of the same layers; ``model`` shares its weights.
-    fitted = guided_trainer(model) if config.mask_weight else model
-    stream, steps = training_stream(x_train, y_train, config, prep, masks)
+    stream, steps = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas)
+    # phase 2 reads the stream anew: its batches are numbered on from phase 1's, so it draws new changes
+    fine_tune_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
+                                          first_batch=config.head_epochs * steps)
     weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
     prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
+    # Everything that holds variables (model, optimizer, metrics) is created under the strategy's scope.
+    with strategy.scope():
+        model = build_classifier(config.alpha, config.size, config.backbone_weights, style, config.dropout)
+        # With mask guidance fit() drives a two-output view of the same layers; ``model`` shares its weights.
+        fitted = guided_trainer(model) if config.mask_weight else model
     val = ValidationMetrics(model, x_val, y_val, prior)
     checkpoint = keras.callbacks.ModelCheckpoint(
         str(out / "best.weights.h5"), monitor=MONITORS[config.monitor], mode="max",
@@ -233,13 +230,18 @@ def train(config: TrainConfig) -> dict:
     timings = {}
 
     head_done = out / "head.weights.h5"
+    if not head_done.is_file() and not (out / "backup").is_dir():
+        # A fresh run into a folder that holds an earlier run's records (the committed shipped model): its
+        # log would otherwise be appended to (CSVLogger appends so that a resumed run keeps its epochs).
+        (out / "training_log.csv").unlink(missing_ok=True)
     if head_done.is_file():
         print("phase 1 already finished in an earlier run; loading its weights", flush=True)
         fitted.load_weights(head_done)
     else:
         print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
         set_trainable(model, None, train_backbone=False)
-        fitted.compile(optimizer(config.head_lr, config.ema), **compile_loss)
+        with strategy.scope():
+            fitted.compile(optimizer(config.head_lr * scale, config.ema), **compile_loss)
         t0 = time.time()
         fitted.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
                   callbacks=phase_callbacks(out, "head", val, checkpoint, config, plateau=True))
@@ -248,23 +250,25 @@ def train(config: TrainConfig) -> dict:
 
     forget_restored_epoch(fitted)
     print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
-          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr} ({config.schedule} schedule, "
+          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr * scale} ({config.schedule} schedule, "
           f"weight EMA {config.ema or 'off'}, mask weight {config.mask_weight or 'off'}, "
           f"checkpoint on {MONITORS[config.monitor]})", flush=True)
     set_trainable(model, config.fine_tune_from, train_backbone=True)
-    fitted.compile(optimizer(fine_tune_learning_rate(config, steps), config.ema), **compile_loss)
+    with strategy.scope():
+        fitted.compile(optimizer(fine_tune_learning_rate(config, steps, scale), config.ema), **compile_loss)
     t0 = time.time()
     history = fitted.fit(
-        stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
+        fine_tune_stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
         steps_per_epoch=steps, class_weight=weights, verbose=2,
         callbacks=phase_callbacks(out, "fine_tune", val, checkpoint, config, plateau=config.schedule == "plateau"),
     )
     timings["fine_tune_seconds"] = time.time() - t0
     timings["fine_tune_epochs_run"] = len(history.epoch)
-    timings["fine_tune_images_per_second"] = len(history.epoch) * steps * config.batch_size / timings["fine_tune_seconds"]
+    timings["fine_tune_images_per_second"] = (len(history.epoch) * steps * config.batch_size * replicas
+                                              / timings["fine_tune_seconds"])
 
     fitted.load_weights(out / "best.weights.h5")
-    logits = model.predict(x_val, batch_size=64, verbose=0)
+    logits = predicted_logits(model, x_val)
     calibration = calibrate(logits, y_val, prior, config.min_sensitivity)
     val_metrics = validation_metrics(logits, y_val, calibration)
 
@@ -274,6 +278,7 @@ def train(config: TrainConfig) -> dict:
     shipped.save(out / "model.keras")
     (out / "config.json").write_text(json.dumps(
         {**asdict(config), "backbone_style": style, "preprocessing": prep.to_dict(), "classes": list(CLASSES),
+         "replicas": replicas, "global_batch_size": config.batch_size * replicas, "learning_rate_scale": scale,
          "tensorflow": tf.__version__, "keras": keras.__version__}, indent=2))
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2))
     (out / "val_metrics.json").write_text(json.dumps(val_metrics, indent=2))

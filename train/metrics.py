@@ -73,6 +73,7 @@ def classification_metrics(
     cm = confusion_matrix(y_true, y_pred, k)
     support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
+    negatives = len(y_true) - support
     per_class = {}
     for i, name in enumerate(classes):
         recall = cm[i, i] / support[i] if support[i] else float("nan")
@@ -80,6 +81,8 @@ def classification_metrics(
         f1 = 2 * precision * recall / (precision + recall) if support[i] and precision + recall else 0.0
         per_class[name] = {
             "recall": float(recall),
+            # share of the other classes' images not called this class
+            "specificity": float((negatives[i] - (predicted[i] - cm[i, i])) / negatives[i]) if negatives[i] else float("nan"),
             "precision": float(precision),
             "f1": float(f1),
             "support": int(support[i]),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from train.arrays import resized_pixels
-from train.data import DataError, load_ham10000
+from train.data import DataError, load_training_data
 from train.preprocess import Preprocessing, normalise
 
 BATCH_FILES = 512
@@ -80,10 +80,12 @@ def run_logits(run: Run, paths: list[str]) -> np.ndarray:
     return logits_by_view(run, paths)["identity"]
 
 
-def split_frame(run: Run, data: Path | None = None) -> pd.DataFrame:
-    """The run's data set with a ``split`` column (train/val/test) from the split CSV it was trained on."""
+def split_frame(run: Run, data: Path | None = None, sharpest: bool = True) -> pd.DataFrame:
+    """The run's data set with a ``split`` column (train/val/test) from the split CSV it was trained on; with
+    ``sharpest`` the images come from the override folder the run was trained with, where it has them."""
     split_file = run.model_dir / "split.csv" if (run.model_dir / "split.csv").is_file() else Path(run.config["split"])
     if not split_file.is_file():
         raise DataError(f"Split file {split_file} not found; it is written by python -m train next to the model.")
-    frame = load_ham10000(data or Path(run.config["data"])).frame
+    override = run.config.get("override_images") if sharpest else None
+    frame = load_training_data(data or Path(run.config["data"]), Path(override) if override else None).frame
     return frame.merge(pd.read_csv(split_file)[["image_id", "split"]], on="image_id")

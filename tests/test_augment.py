@@ -1,0 +1,90 @@
+"""The camera/source augmentation: each change does what it says, draws are seeded, and together they span
+the 200x150 copies and the sharp crops of the same lesions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.conftest import HAM_FIXTURES, SHARP_FIXTURES
+from train.arrays import resized_pixels
+from train.augment import ACQUISITION, _acquire_one, acquisition_augment
+from train.preprocess import KERAS_MEAN, KERAS_STD, Preprocessing
+
+PREP = Preprocessing(160, KERAS_MEAN, KERAS_STD)
+NAMES = tuple(ACQUISITION)  # draws come in (apply, value) pairs, in this order
+TWINS = sorted(SHARP_FIXTURES.glob("*.jpg"))[:6]
+
+
+@pytest.fixture(scope="module")
+def sharp() -> np.ndarray:
+    return resized_pixels([str(p) for p in TWINS], PREP)
+
+
+@pytest.fixture(scope="module")
+def low() -> np.ndarray:
+    return resized_pixels([str(HAM_FIXTURES / "images" / p.name) for p in TWINS], PREP)
+
+
+def detail(images: np.ndarray) -> np.ndarray:
+    """Per-image high-frequency energy: the standard deviation of the Laplacian of the grey image."""
+    grey = np.asarray(images, dtype=np.float64).mean(axis=-1)
+    lap = 4 * grey[:, 1:-1, 1:-1] - grey[:, :-2, 1:-1] - grey[:, 2:, 1:-1] - grey[:, 1:-1, :-2] - grey[:, 1:-1, 2:]
+    return lap.std(axis=(1, 2))
+
+
+def only(name: str, value: float) -> tf.Tensor:
+    """Draws that apply change ``name`` alone, at ``value`` (0..1 across its range)."""
+    draws = np.ones(2 * len(NAMES), dtype=np.float32)  # an apply draw of 1 never applies
+    i = NAMES.index(name)
+    draws[2 * i : 2 * i + 2] = (0.0, value)
+    return tf.constant(draws)
+
+
+def apply(image: np.ndarray, draws: tf.Tensor, noise: np.ndarray | None = None) -> np.ndarray:
+    noise = np.zeros_like(image) if noise is None else noise
+    return _acquire_one(tf.constant(image), draws, tf.constant(noise, tf.float32)).numpy()
+
+
+def test_no_change_drawn_leaves_the_image_as_it_is(sharp):
+    assert np.array_equal(apply(sharp[0], tf.ones(2 * len(NAMES))), sharp[0])
+
+
+@pytest.mark.parametrize("name", ["rescale", "blur"])
+def test_rescaling_and_blur_remove_detail(sharp, name):
+    strongest = 0.0 if name == "rescale" else 1.0
+    out = np.stack([apply(x, only(name, strongest)) for x in sharp])
+    assert (detail(out) < 0.6 * detail(sharp)).all()
+
+
+def test_sharpening_adds_detail(low):
+    out = np.stack([apply(x, only("sharpen", 1.0)) for x in low])
+    assert (detail(out) > 1.5 * detail(low)).all()
+
+
+def test_noise_has_the_drawn_strength(sharp):
+    noise = np.random.default_rng(0).normal(size=sharp[0].shape).astype(np.float32)
+    out = apply(sharp[0], only("noise", 1.0), noise)
+    assert np.std(out - sharp[0]) == pytest.approx(ACQUISITION["noise"][1][1], rel=0.1)
+
+
+def test_jpeg_recompression_changes_pixels_a_little(sharp):
+    out = apply(sharp[0], only("jpeg", 0.0))
+    assert 0.3 < np.abs(out - sharp[0]).mean() < 8
+
+
+def test_batches_are_reproducible_per_seed_and_stay_in_range(sharp):
+    first = acquisition_augment(sharp, tf.constant([7, 0], tf.int64)).numpy()
+    again = acquisition_augment(sharp, tf.constant([7, 0], tf.int64)).numpy()
+    other = acquisition_augment(sharp, tf.constant([7, 1], tf.int64)).numpy()
+    assert first.shape == sharp.shape and first.dtype == np.float32
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+    assert first.min() >= 0 and first.max() <= 255
+
+
+def test_random_changes_of_sharp_crops_span_their_200x150_copies(sharp, low):
+    # The point of the augmentation: a sharp crop's augmented views include ones as soft as its 200x150 copy
+    # and ones at least as detailed, so the network cannot tell the two sources apart by sharpness.
+    views = np.stack([detail(acquisition_augment(sharp, tf.constant([3, k], tf.int64)).numpy()) for k in range(24)])
+    assert (views.min(axis=0) < detail(low)).all()
+    assert (views.max(axis=0) >= detail(sharp)).all()
