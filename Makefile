@@ -33,7 +33,7 @@ node_modules/.installed: package.json package-lock.json
 test: install node_modules/.installed
 	$(BIN)/python -m pytest
 
-# The shipped model, end to end (CPU, about 55 minutes on 2 cores); see README. Seed 7 scored higher on
+# The shipped model, end to end (CPU, 23-31 minutes on 2 cores); see README. Seed 7 scored higher on
 # validation than the default 42 with the same recipe (the seed-42 run is a row of `make backbones`).
 train: install
 	$(BIN)/python -m train --data $(DATA) --out $(MODEL) --alpha 1.0 --size 160 --imbalance sampling --backbone-weights $(WEIGHTS) \

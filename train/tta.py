@@ -5,7 +5,8 @@ validation split and its balanced accuracy / macro AUC recorded. In-browser cost
 the shipped model's warm median from the benchmark (``--bench``). The rule: TTA is switched on only for a
 view count that gains >= 0.005 balanced accuracy over one view *and* stays within the latency budget (the
 reference model's warm median, the budget ``export.bench`` checks). Switching it on would also need the
-browser's classify() to average the same views; it runs one view, as the rule has said so far.
+browser's classify() to average the same views; it runs one view whatever the rule picks, and the model
+card says so when the rule picks more.
 """
 from __future__ import annotations
 
