@@ -152,15 +152,9 @@ def load_labelled_images(images_dir: Path, labels_file: Path, missing: str = "er
     """Join a labels CSV with the images on disk. Labelled ids without an image are an error, or with
     ``missing="skip"`` left out and counted in ``excluded`` (to score the part of a split that a second,
     partial folder holds, e.g. the sharp crops)."""
-    images_dir = Path(images_dir)
-    if not images_dir.is_dir():
-        raise DataError(f"Image folder not found: {images_dir}. Pass the folder that holds the .jpg files.")
+    index = images_by_id(images_dir)
     labels, excluded_ids = labels_from_csv(labels_file)
     excluded = {reason: len(ids) for reason, ids in excluded_ids.items()}
-    folders = [images_dir / name for name in IMAGE_FOLDERS if (images_dir / name).is_dir()] or [images_dir]
-    index = _index_images(folders)
-    if not index:
-        raise DataError(f"No .jpg/.jpeg/.png images in {images_dir}.")
     absent = [i for i in labels["image_id"] if i not in index]
     if absent and missing == "skip":
         excluded["labelled images not in the folder"] = len(absent)
@@ -186,11 +180,12 @@ def load_labelled_images(images_dir: Path, labels_file: Path, missing: str = "er
 
 
 def images_by_id(folder: Path) -> dict[str, Path]:
-    """Every image file in ``folder`` by image id (file stem); a missing or empty folder is a DataError."""
+    """Every image file in ``folder`` (or in its ``IMAGE_FOLDERS`` sub-folders, the Kaggle and ISIC layouts) by
+    image id (file stem); a missing or empty folder is a DataError."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(f"Image folder not found: {folder}. Pass the folder that holds the .jpg files.")
-    index = _index_images([folder])
+    index = _index_images([folder / name for name in IMAGE_FOLDERS if (folder / name).is_dir()] or [folder])
     if not index:
         raise DataError(f"No .jpg/.jpeg/.png images in {folder}.")
     return index

@@ -41,6 +41,11 @@ class Scores:
     calibration: dict
     ood_threshold: float | None
 
+    def rows(self, part: slice) -> "Scores":
+        """The same scores for a slice of the images."""
+        distances = None if self.ood_distance is None else self.ood_distance[part]
+        return Scores(self.probabilities[part], distances, self.calibration, self.ood_threshold)
+
 
 def keras_scores(model_dir: Path, paths: list[str]) -> Scores:
     """Calibrated probabilities and guard distances from a training run (model.keras + calibration.json +
@@ -170,8 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         frame = dataset.frame
         other = paired_paths(frame["image_id"].tolist(), args.paired_images) if args.paired_images else None
         started = time.time()
-        scores = score(model, frame["path"].tolist())
-        paired = score(model, other) if other else None
+        # one pass (one model load, one browser) over the images and their pairs
+        both = score(model, frame["path"].tolist() + (other or []))
+        scores, paired = both.rows(slice(0, len(frame))), both.rows(slice(len(frame), None)) if other else None
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ gradients and noise.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import keras
@@ -65,9 +65,10 @@ def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None =
     return keras.Model(inputs, outputs, name="lesion_classifier_explained")
 
 
-def explained_outputs(run: Run, paths: list[str], ood: dict | None = None,
-                      include_features: bool = False) -> Iterator[dict[str, np.ndarray]]:
-    """The explained model's outputs for ``paths``, one dict per chunk of files (CAMs take memory)."""
+def explained_outputs(run: Run, paths: list[str], ood: dict | None = None, include_features: bool = False,
+                      change: Callable[[np.ndarray, int], np.ndarray] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """The explained model's outputs for ``paths``, one dict per chunk of files (CAMs take memory); ``change``
+    alters the pixels first (``model_inputs``)."""
     model = explained_model(run.model, ood, include_features)
-    for x in model_inputs(paths, run.prep):
+    for x in model_inputs(paths, run.prep, change):
         yield {k: np.asarray(v) for k, v in model.predict(x, batch_size=64, verbose=0).items()}

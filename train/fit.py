@@ -14,13 +14,13 @@ import tensorflow as tf
 from train.arrays import resized_pixels
 from train.calibrate import calibrate, calibrated_probabilities, class_bias, fit_prior_strength, training_prior
 from train.data import CLASSES, DataError, load_training_data
-from train.guided import guided_trainer, mask_paths, outside_mask_share, resized_masks
-from train.metrics import balanced_accuracy, classification_metrics, softmax
 from train.distribute import distribution_strategy, learning_rate_scale
-from train.model import backbone_style, build_classifier, preprocessing_for, set_trainable
-from train.preprocess import Preprocessing, normalise
-from train.split import load_or_create_split
+from train.guided import guided_trainer, mask_paths, outside_mask_share, resized_masks
 from train.inputs import training_stream, validation_inputs
+from train.metrics import balanced_accuracy, classification_metrics, softmax
+from train.model import backbone_style, build_classifier, preprocessing_for, set_trainable
+from train.preprocess import normalise
+from train.split import load_or_create_split
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from train.arrays import resized_pixels
 from train.augment import acquisition_augment
 from train.cli import add_run_arguments, reports_data_errors
 from train.data import CLASSES
-from train.explained import OOD_FILE, OOD_JSON, OOD_LAYER, explained_model
-from train.predict import BATCH_FILES, Run, load_run, split_frame
-from train.preprocess import normalise
+from train.explained import OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs
+from train.predict import Run, load_run, split_frame
 
 
 def fit_projection(features: np.ndarray, labels: np.ndarray, components: int, shrinkage: float = 1e-3) -> dict:
@@ -49,14 +47,11 @@ def ood_distance(features: np.ndarray, stats: dict) -> np.ndarray:
 def ood_features(run: Run, paths: list[str], augment_seed: int | None = None) -> np.ndarray:
     """The guard's feature statistics of each file; with ``augment_seed`` of a random camera/source change of
     it (train/augment.py), so the guard learns those changes as part of what a lesion photo looks like."""
-    model = explained_model(run.model, include_features=True)
-    chunks = []
-    for start in range(0, len(paths), BATCH_FILES):
-        pixels = resized_pixels(paths[start : start + BATCH_FILES], run.prep)
-        if augment_seed is not None:
-            pixels = acquisition_augment(pixels, tf.constant([augment_seed, start], tf.int64)).numpy()
-        chunks.append(model.predict(normalise(pixels, run.prep).numpy(), batch_size=64, verbose=0)["ood_features"])
-    return np.concatenate(chunks)
+    def change(pixels: np.ndarray, start: int) -> np.ndarray:
+        return acquisition_augment(pixels, tf.constant([augment_seed, start], tf.int64)).numpy()
+
+    chunks = explained_outputs(run, paths, include_features=True, change=None if augment_seed is None else change)
+    return np.concatenate([chunk["ood_features"] for chunk in chunks])
 
 
 def versions(rows: pd.DataFrame, base: pd.DataFrame) -> dict[str, list[str]]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +45,13 @@ def load_run(model_dir: Path) -> Run:
     return Run(model_dir, model, prep, config, json.loads((model_dir / "calibration.json").read_text()))
 
 
-def model_inputs(paths: list[str], prep: Preprocessing) -> Iterator[np.ndarray]:
-    """Normalised model inputs, a few hundred files at a time (the whole test split would need ~1 GB)."""
+def model_inputs(paths: list[str], prep: Preprocessing,
+                 change: Callable[[np.ndarray, int], np.ndarray] | None = None) -> Iterator[np.ndarray]:
+    """Normalised model inputs, a few hundred files at a time (the whole test split would need ~1 GB).
+    ``change(pixels, first_index)`` alters each chunk's 0..255 pixels before normalising (augmentation)."""
     for i in range(0, len(paths), BATCH_FILES):
-        yield normalise(resized_pixels(paths[i : i + BATCH_FILES], prep), prep).numpy()
+        pixels = resized_pixels(paths[i : i + BATCH_FILES], prep)
+        yield normalise(change(pixels, i) if change else pixels, prep).numpy()
 
 
 def view(x: np.ndarray, name: str) -> np.ndarray:
