@@ -17,7 +17,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 ROOT = Path(__file__).resolve().parent
-PAGES = ("index.html", "classes.html", "model-card.html", "privacy.html")
+PAGES = ("index.html", "history.html", "classes.html", "model-card.html", "privacy.html")
+# ES-module entry point of a page -> the classic-script bundle its page runs when opened from file://
+FILE_BUNDLES = {"app.js": "app.file.js", "history.js": "history.file.js"}
 REPORTS = ROOT / "reports"
 CONDITIONS = ("low", "sharp")  # evaluation conditions `make reports` writes under reports/test/<runtime>/
 # (report file, caption) shown on the model card when present
@@ -79,7 +81,7 @@ def copy_figures(reports: Path, out: Path) -> list[dict]:
     return figures
 
 
-FILE_MODE_ONLY = ("model/model-bundle.js", "js/app.file.js")
+FILE_MODE_ONLY = ("model/model-bundle.js", *(f"js/{bundle}" for bundle in FILE_BUNDLES.values()))
 IMPORT_LINE = re.compile(r"^import \{[^}]*\} from '\./([\w-]+\.js)';\n", re.M)
 
 
@@ -125,11 +127,15 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     shutil.copytree(site, out, ignore=shutil.ignore_patterns("refresh.sh"))
     figures = copy_figures(reports, out)
     env = Environment(loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined)
-    context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, **summaries(reports)}
+    # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
+    favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
+    context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, "favicon": favicon,
+               **summaries(reports)}
     for page in PAGES:
         (out / page).write_text(env.get_template(f"{page}.j2").render(**context))
     (out / "model" / "model-bundle.js").write_text(model_bundle(site / "model", metadata))
-    (out / "js" / "app.file.js").write_text(module_bundle(site / "js" / "app.js"))
+    for entry, bundle in FILE_BUNDLES.items():
+        (out / "js" / bundle).write_text(module_bundle(site / "js" / entry))
     files = precache_list(out)
     digest = hashlib.sha256(b"".join((out / f).read_bytes() for f in files[1:])).hexdigest()
     cache_name = f"lesionlens-{metadata['weights_sha256'][:12]}-{digest[:12]}"

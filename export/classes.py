@@ -38,3 +38,10 @@ CLASS_INFO: dict[str, dict[str, str]] = {
         "risk": "benign",
     },
 }
+
+# HAM10000's `localization` values, in the order the lesion history offers them as body sites (a unit test
+# checks them against the data set's metadata.csv).
+BODY_SITES: tuple[str, ...] = (
+    "face", "scalp", "ear", "neck", "chest", "abdomen", "back", "trunk", "upper extremity", "hand",
+    "lower extremity", "foot", "acral", "genital", "unknown",
+)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from export.classes import CLASS_INFO
+from export.classes import BODY_SITES, CLASS_INFO
 from export.tfjs import model_file_digests, output_nodes, weight_bytes
 from train.explained import load_ood_summary
 
@@ -55,6 +55,8 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "prior_strength": calibration["prior_strength"],
         "temperature": calibration["temperature"],
         "operating_point": calibration["operating_point"],
+        # photo-to-photo noise of the malignancy score (train/change_margin.py): the lesion history's margin
+        "change": json.loads(change.read_text()) if (change := train_dir / "change_margin.json").is_file() else None,
         "metrics": {"validation": headline(val_metrics), "test": {condition: headline(m) for condition, m in test_metrics.items()} if test_metrics else None},
         "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],
                      "fine_tune_from": config["fine_tune_from"], "input_size": config["size"]},
@@ -62,7 +64,7 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "model_bytes": weight_bytes(tfjs_dir),
         "training": {"config": config,
                      "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()},
-        "dataset": DATASET,
+        "dataset": {**DATASET, "localizations": list(BODY_SITES)},
         "licence": {"code": "MIT", "model_and_data": "CC BY-NC-SA 4.0 (model trained on HAM10000)"},
         "intended_use": "Decision support for clinicians on dermoscopic close-ups of pigmented skin lesions. "
         "Not a diagnosis.",

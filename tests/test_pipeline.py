@@ -13,7 +13,9 @@ import pytest
 from export.browser_scoring import score_in_browser
 from export.tfjs import weight_files
 from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
+from export.classes import BODY_SITES
 from train.__main__ import main as train_main
+from train.change_margin import main as change_margin_main
 from train.evaluate import main as evaluate_main
 from train.explain_eval import main as explain_main
 from train.learning_curve import main as learning_curve_main
@@ -172,6 +174,14 @@ def test_export_writes_model_metadata_and_quantization_report(trained, exported,
     assert set(metadata["outputs"]) == {"logits", "cams", "ood_distance"}
     assert metadata["ood"] == json.loads((trained / "ood.json").read_text())
     assert metadata["class_bias"] == json.loads((trained / "calibration.json").read_text())["class_bias"]
+    assert metadata["dataset"]["localizations"] == list(BODY_SITES)
+    assert metadata["change"] is None  # the fixtures have one photo per lesion: no margin (see below)
+
+
+def test_change_margin_says_why_it_cannot_be_measured(trained, capsys):
+    assert change_margin_main(["--model", str(trained)]) == 2
+    assert "No lesion has two images" in capsys.readouterr().err
+    assert not (trained / "change_margin.json").exists()
 
 
 def test_browser_evaluation_reports_the_guard_like_keras(trained, exported, tmp_path):

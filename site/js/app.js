@@ -1,39 +1,27 @@
 // The classify page: wires file picker, drag-and-drop, paste and camera to the inference core.
 import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera.js';
 import { checkFile, imageWarnings, InputProblem } from './checks.js';
-import { decodeImage, ImageDecodeError, loadClassifier } from './classifier.js';
+import { decodeImage, ImageDecodeError } from './classifier.js';
 import { cropSquare } from './cropper.js';
+import { exifDate } from './exif.js';
 import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
+import { resultRecord, storedCopy, today } from './history-records.js';
+import { openSaveDialog } from './save-dialog.js';
+import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
+import { $, classNames, el, option, percent, probabilityBars, showAlert } from './ui.js';
 
-const $ = (id) => document.getElementById(id);
 const results = [];
 const EXPLAIN_SIDE = 256;
 let classifier;
 
 function showError(message, kind = 'error') {
-  const alert = document.createElement('p');
-  alert.className = kind;
-  alert.setAttribute('role', 'alert');
-  alert.textContent = message;
-  $('errors').append(alert);
-}
-
-function percent(p) {
-  return `${(p * 100).toFixed(1)}%`;
+  showAlert($('errors'), message, kind);
 }
 
 function riskMessage(result) {
   return result.flagged
     ? 'Features associated with skin cancer — please see a dermatologist.'
     : 'Low risk — keep monitoring; see a doctor if it changes.';
-}
-
-function option(value, text, selected) {
-  const o = document.createElement('option');
-  o.value = value;
-  o.textContent = text;
-  o.selected = selected;
-  return o;
 }
 
 // The heatmap of where the model found evidence for a class, over the square it classified, with an
@@ -83,7 +71,8 @@ function explanationFigure(square, result, topIndex) {
   return figure;
 }
 
-function renderResult(name, url, size, result, square, forced) {
+function renderResult(item, url, size, square) {
+  const { name, result, forced } = item;
   const { metadata } = classifier;
   const order = result.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
   const top = metadata.classes[order[0][1]];
@@ -100,24 +89,7 @@ function renderResult(name, url, size, result, square, forced) {
   const risk = document.createElement('p');
   risk.className = 'risk';
   risk.textContent = riskMessage(result);
-  const bars = document.createElement('ul');
-  bars.className = 'bars';
-  for (const [p, i] of order) {
-    const li = document.createElement('li');
-    li.dataset.code = metadata.classes[i].code;
-    li.dataset.probability = String(p);
-    const label = document.createElement('span');
-    label.textContent = `${metadata.classes[i].code} — ${metadata.classes[i].name}`;
-    const meter = document.createElement('meter');
-    meter.min = 0;
-    meter.max = 1;
-    meter.value = p;
-    meter.setAttribute('aria-label', `${metadata.classes[i].name} probability`);
-    const value = document.createElement('span');
-    value.textContent = percent(p);
-    li.append(label, meter, value);
-    bars.append(li);
-  }
+  const bars = probabilityBars(metadata.classes.map((c) => c.code), result.probabilities, classNames(metadata));
   const foot = document.createElement('p');
   foot.className = 'small';
   foot.textContent = `Not a diagnosis. Image ${size.width}x${size.height} px. Model ${metadata.model_version}, ` +
@@ -130,7 +102,9 @@ function renderResult(name, url, size, result, square, forced) {
       'result is unreliable.';
     card.append(note);
   }
-  card.append(desc, risk, bars, explanationFigure(square, result, order[0][1]), foot);
+  const saveButton = el('button', { type: 'button', class: 'secondary save-entry' }, 'Save to my lesions');
+  saveButton.addEventListener('click', () => saveItems([item]));
+  card.append(desc, risk, bars, explanationFigure(square, result, order[0][1]), saveButton, foot);
   return card;
 }
 
@@ -158,10 +132,11 @@ function renderRejection(name, url, onAnyway) {
   return card;
 }
 
-function addSummaryRow(name, result, forced) {
+function addSummaryRow(item) {
+  const { name, result, forced } = item;
   const { metadata } = classifier;
   const best = result.probabilities.indexOf(Math.max(...result.probabilities));
-  results.push({ name, result });
+  results.push(item);
   const row = document.createElement('tr');
   for (const text of [name, metadata.classes[best].code, percent(result.probabilities[best]),
     `${result.flagged ? 'see a dermatologist' : 'low'}${forced ? ' (unreliable: not a lesion close-up?)' : ''}`]) {
@@ -194,8 +169,20 @@ function downloadCsv() {
   URL.revokeObjectURL(link.href);
 }
 
+// The photos go to the on-device history only when the user asks, with the result they were shown.
+async function saveItems(items) {
+  const { metadata } = classifier;
+  const chosen = items.map((item) => ({ ...item, record: resultRecord(item.result, metadata, item.forced) }));
+  const saved = await openSaveDialog(chosen, metadata.dataset.localizations);
+  if (!saved) return;
+  const skipped = saved.skipped ? ` (${saved.skipped} already there)` : '';
+  $('status').replaceChildren(`Saved ${saved.added} photo(s) to “${saved.lesion.name}”${skipped}, on this device only. `,
+    el('a', { href: `history.html#lesion/${saved.lesion.id}` }, 'Open it in My lesions'));
+}
+
 // Classify one decoded image (ImageBitmap or canvas), letting the user crop it first if they asked to.
-async function classifySource(name, source, url) {
+// ``dated`` is when the photo was taken, as far as known.
+async function classifySource(name, source, url, dated = { taken: today(), takenSource: 'added' }) {
   let input = source;
   let shown = url;
   if ($('crop-first').checked) {
@@ -206,14 +193,16 @@ async function classifySource(name, source, url) {
   const result = await classifier.classify(input);
   const size = { width: input.width, height: input.height };
   const square = centreSquareCanvas(input, EXPLAIN_SIDE);
+  const item = { name, result, forced: false, copy: storedCopy(input), ...dated };
   if (!result.outOfDistribution) {
-    $('results').prepend(renderResult(name, shown, size, result, square, false));
-    addSummaryRow(name, result, false);
+    $('results').prepend(renderResult(item, shown, size, square));
+    addSummaryRow(item);
     return;
   }
   $('results').prepend(renderRejection(name, shown, (card) => {
-    card.replaceWith(renderResult(name, shown, size, result, square, true));
-    addSummaryRow(name, result, true);
+    item.forced = true;
+    card.replaceWith(renderResult(item, shown, size, square));
+    addSummaryRow(item);
   }));
 }
 
@@ -233,7 +222,9 @@ async function classifyFile(file) {
   }
   try {
     for (const warning of imageWarnings(bitmap)) showError(`${name}: ${warning}`, 'warning');
-    await classifySource(name, bitmap, URL.createObjectURL(file));
+    const taken = await exifDate(file);
+    const dated = taken ? { taken, takenSource: 'exif' } : undefined;
+    await classifySource(name, bitmap, URL.createObjectURL(file), dated);
   } finally {
     bitmap.close();
   }
@@ -298,43 +289,18 @@ function wireInputs() {
     if (files.length) classifyFiles(files);
   });
   $('download-csv').addEventListener('click', downloadCsv);
+  $('save-all').addEventListener('click', () => saveItems(results));
   $('camera-button').hidden = !cameraAvailable();
   $('camera-button').addEventListener('click', openCamera);
   $('shutter').addEventListener('click', shoot);
   $('camera-cancel').addEventListener('click', closeCamera);
 }
 
-// file:// pages cannot fetch: the model comes from a script bundle and WASM (which fetches its binary) is skipped.
-function loadBundle() {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = 'model/model-bundle.js';
-    script.onload = () => resolve(globalThis.LESIONLENS_MODEL_BUNDLE);
-    script.onerror = () => reject(new Error('model/model-bundle.js is missing; rebuild the site with build.py.'));
-    document.head.append(script);
-  });
-}
-
-async function classifierOptions() {
-  const options = { modelUrl: 'model/', vendorUrl: 'vendor/tfjs/' };
-  // ?backend=webgl (or cpu, wasm) forces one TF.js backend: for troubleshooting and the benchmark.
-  const forced = new URLSearchParams(location.search).get('backend');
-  if (forced) options.backends = [forced];
-  if (location.protocol === 'file:') return { ...options, bundle: await loadBundle(), backends: ['webgl', 'cpu'] };
-  return options;
-}
-
-function registerServiceWorker() {
-  if ('serviceWorker' in navigator && location.protocol !== 'file:') {
-    navigator.serviceWorker.register('sw.js').catch((err) => console.warn(`Offline mode unavailable: ${err.message}`));
-  }
-}
-
 async function start() {
   wireInputs();
   registerServiceWorker();
   try {
-    classifier = await loadClassifier(await classifierOptions());
+    classifier = await loadSiteClassifier();
     const m = classifier.metadata;
     $('status').textContent = `Model ${m.model_version} ready (backend ${classifier.backend}` +
       `${classifier.simd ? ' with SIMD' : ''}). Your images stay on this device.`;

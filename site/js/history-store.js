@@ -1,0 +1,283 @@
+// The lesion history in IndexedDB: lesions, their entries, and (optionally) a passphrase lock under which
+// every record's content is encrypted at rest (vault.js). Only random ids and which entry belongs to which
+// lesion stay readable. Each change is one transaction, so a failed write (a full disk) loses nothing that
+// was saved before.
+import { historyFile } from './history-file.js';
+import { deriveKey, PBKDF2_ITERATIONS, randomSalt, seal, unseal } from './vault.js';
+
+export const DB_NAME = 'lesionlens-history';
+const DB_VERSION = 1;
+
+export class HistoryUnavailable extends Error {}
+export class StorageFullError extends Error {}
+export class HistoryLocked extends Error {}
+
+const FULL_MESSAGE = 'This device has no room left for the site\'s data, so nothing was saved. Everything saved ' +
+  'before is still there. Free some space (or export and delete old entries), then try again.';
+
+function settled(request) {
+  return new Promise((resolve, reject) => {
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+function storageError(error) {
+  return error?.name === 'QuotaExceededError' ? new StorageFullError(FULL_MESSAGE) : error;
+}
+
+// Resolves when the transaction has committed; a quota failure becomes StorageFullError.
+function committed(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(storageError(tx.error));
+    tx.onerror = (event) => event.preventDefault(); // the abort handler reports it once
+  });
+}
+
+async function exists() {
+  if (!indexedDB.databases) return true; // cannot tell without opening: assume it does
+  return (await indexedDB.databases()).some((d) => d.name === DB_NAME);
+}
+
+function openDatabase() {
+  const request = indexedDB.open(DB_NAME, DB_VERSION);
+  request.onupgradeneeded = () => {
+    const db = request.result;
+    db.createObjectStore('lesions', { keyPath: 'id' });
+    db.createObjectStore('entries', { keyPath: 'id' }).createIndex('lesionId', 'lesionId');
+    db.createObjectStore('meta', { keyPath: 'key' });
+  };
+  return settled(request);
+}
+
+function byTakenNewestFirst(a, b) {
+  return b.taken.localeCompare(a.taken) || b.added.localeCompare(a.added);
+}
+
+export class History {
+  #db;
+  #lock;
+  #key = null;
+
+  constructor(db, lock) {
+    this.#db = db;
+    this.#lock = lock;
+    // another tab deleting everything must not be blocked by this open connection
+    db.onversionchange = () => db.close();
+  }
+
+  /** A passphrase is set. */
+  get locked() {
+    return Boolean(this.#lock);
+  }
+
+  /** The content can be read and written (no lock, or unlocked in this page). */
+  get readable() {
+    return !this.#lock || Boolean(this.#key);
+  }
+
+  get iterations() {
+    return this.#lock?.iterations ?? PBKDF2_ITERATIONS;
+  }
+
+  async unlock(passphrase) {
+    const key = await deriveKey(passphrase, this.#lock.salt, this.#lock.iterations);
+    await unseal(key, this.#lock.check); // WrongPassphrase if it is not the key
+    this.#key = key;
+  }
+
+  async #pack(record, content, key = this.#key) {
+    return key ? { ...record, sealed: await seal(key, content) } : { ...record, ...content };
+  }
+
+  async #unpack(stored) {
+    if (!stored.sealed) return stored;
+    if (!this.#key) throw new HistoryLocked('The history is locked: enter the passphrase first.');
+    const { sealed, ...ids } = stored;
+    return { ...ids, ...(await unseal(this.#key, sealed)) };
+  }
+
+  async #all(store, index = null, query = undefined) {
+    const tx = this.#db.transaction(store);
+    const source = index ? tx.objectStore(store).index(index) : tx.objectStore(store);
+    return Promise.all((await settled(source.getAll(query))).map((r) => this.#unpack(r)));
+  }
+
+  async #write(stores, work) {
+    const tx = this.#db.transaction(stores, 'readwrite');
+    const done = committed(tx);
+    try {
+      work(tx);
+    } catch (err) {
+      tx.abort();
+      done.catch(() => {}); // reported once, below
+      throw storageError(err);
+    }
+    return done;
+  }
+
+  async lesions() {
+    return (await this.#all('lesions')).sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async lesion(id) {
+    return (await this.lesions()).find((l) => l.id === id) ?? null;
+  }
+
+  async entries(lesionId) {
+    return (await this.#all('entries', 'lesionId', lesionId)).sort(byTakenNewestFirst);
+  }
+
+  /** ``{name, site, note}`` -> the stored lesion (with its new id). */
+  async addLesion({ name, site, note }) {
+    const lesion = { id: crypto.randomUUID(), name, site, note, created: new Date().toISOString() };
+    await this.saveLesion(lesion);
+    return lesion;
+  }
+
+  async saveLesion(lesion) {
+    const { id, ...content } = lesion;
+    const record = await this.#pack({ id }, content);
+    await this.#write(['lesions'], (tx) => tx.objectStore('lesions').put(record));
+  }
+
+  async saveEntry(entry) {
+    const { id, lesionId, ...content } = entry;
+    const record = await this.#pack({ id, lesionId }, content);
+    await this.#write(['entries'], (tx) => tx.objectStore('entries').put(record));
+  }
+
+  /** Adds entries (without ids) to a lesion in one transaction; photos it already has (same hash) are
+   * skipped. Returns {added, skipped}. */
+  async addEntries(lesionId, entries) {
+    const known = new Set((await this.entries(lesionId)).map((e) => e.hash));
+    const fresh = entries.filter((e) => !known.has(e.hash) && known.add(e.hash));
+    const records = await Promise.all(fresh.map(({ id, lesionId: _, ...content }) => (
+      this.#pack({ id: id ?? crypto.randomUUID(), lesionId }, content))));
+    await this.#write(['entries'], (tx) => records.forEach((r) => tx.objectStore('entries').put(r)));
+    return { added: fresh.length, skipped: entries.length - fresh.length };
+  }
+
+  async deleteEntry(id) {
+    await this.#write(['entries'], (tx) => tx.objectStore('entries').delete(id));
+  }
+
+  async deleteLesion(id) {
+    const tx = this.#db.transaction(['lesions', 'entries'], 'readwrite');
+    const done = committed(tx);
+    const keys = await settled(tx.objectStore('entries').index('lesionId').getAllKeys(id));
+    keys.forEach((key) => tx.objectStore('entries').delete(key));
+    tx.objectStore('lesions').delete(id);
+    return done;
+  }
+
+  /** Everything, as the export file's object. */
+  async exportData() {
+    const lesions = await this.lesions();
+    const withEntries = await Promise.all(lesions.map(async (l) => ({
+      ...l, entries: (await this.entries(l.id)).map(({ lesionId, ...entry }) => entry),
+    })));
+    return historyFile(withEntries);
+  }
+
+  /** Merges checked lesions (history-file.js) in one transaction: a lesion already here (same id) gets only
+   * the photos it lacks (by content hash). Returns {lesions, entries} added. */
+  async importLesions(lesions) {
+    const have = new Map((await this.lesions()).map((l) => [l.id, l]));
+    const records = [];
+    const added = { lesions: 0, entries: 0 };
+    for (const { entries, ...lesion } of lesions) {
+      if (!have.has(lesion.id)) {
+        const { id, ...content } = lesion;
+        records.push(['lesions', await this.#pack({ id }, content)]);
+        added.lesions += 1;
+      }
+      const known = new Set(have.has(lesion.id) ? (await this.entries(lesion.id)).map((e) => e.hash) : []);
+      for (const { id, ...content } of entries) {
+        if (known.has(content.hash)) continue;
+        known.add(content.hash);
+        records.push(['entries', await this.#pack({ id, lesionId: lesion.id }, content)]);
+        added.entries += 1;
+      }
+    }
+    await this.#write(['lesions', 'entries'], (tx) => records.forEach(([store, r]) => tx.objectStore(store).put(r)));
+    return added;
+  }
+
+  // Every record re-written with ``key`` (null: in the clear), and the lock record, in one transaction.
+  async #rewrite(key, lock) {
+    const lesions = await this.#all('lesions');
+    const entries = await this.#all('entries');
+    const records = [
+      ...await Promise.all(lesions.map(({ id, ...c }) => this.#pack({ id }, c, key).then((r) => ['lesions', r]))),
+      ...await Promise.all(entries.map(({ id, lesionId, ...c }) => (
+        this.#pack({ id, lesionId }, c, key).then((r) => ['entries', r])))),
+    ];
+    await this.#write(['lesions', 'entries', 'meta'], (tx) => {
+      records.forEach(([store, r]) => tx.objectStore(store).put(r));
+      if (lock) tx.objectStore('meta').put(lock);
+      else tx.objectStore('meta').delete('lock');
+    });
+    this.#lock = lock;
+    this.#key = key;
+  }
+
+  /** Encrypts everything under a new passphrase (the history must be readable). */
+  async setLock(passphrase) {
+    const salt = randomSalt();
+    const key = await deriveKey(passphrase, salt, PBKDF2_ITERATIONS);
+    const check = await seal(key, DB_NAME);
+    await this.#rewrite(key, { key: 'lock', salt, iterations: PBKDF2_ITERATIONS, check });
+  }
+
+  async removeLock() {
+    await this.#rewrite(null, null);
+  }
+
+  close() {
+    this.#db.close();
+  }
+}
+
+/** The history, or null when none exists yet and ``create`` is false (a visit alone stores nothing). */
+export async function openHistory({ create = true } = {}) {
+  if (!globalThis.indexedDB) {
+    throw new HistoryUnavailable('This browser gives the page no on-device database (IndexedDB), so the lesion ' +
+      'history cannot be kept. Use a current Chrome, Edge, Firefox or Safari, not a private window.');
+  }
+  let db;
+  try {
+    if (!create && !(await exists())) return null;
+    db = await openDatabase();
+  } catch (err) {
+    throw new HistoryUnavailable(`The on-device database could not be opened (${err?.message ?? err}). Private ` +
+      'windows and pages opened straight from a file may not allow it: open the site over http(s) in a normal window.');
+  }
+  const lock = await settled(db.transaction('meta').objectStore('meta').get('lock'));
+  return new History(db, lock ?? null);
+}
+
+/** Deletes the whole database; resolves once nothing is left. */
+export function deleteEverything(history) {
+  history?.close();
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(DB_NAME);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => reject(new Error('Another tab of this site still has the history open. Close it, then ' +
+      'try again.'));
+  });
+}
+
+/** Ask the browser not to evict the history under storage pressure; true when it agreed. */
+export async function requestPersistence() {
+  return navigator.storage?.persist ? navigator.storage.persist() : false;
+}
+
+export async function storageSummary() {
+  if (!navigator.storage?.estimate) return null;
+  const [{ usage, quota }, persisted] = await Promise.all([navigator.storage.estimate(),
+    navigator.storage.persisted ? navigator.storage.persisted() : false]);
+  return { usage, quota, persisted };
+}

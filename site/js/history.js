@@ -1,0 +1,360 @@
+// The "My lesions" page: the on-device lesion history (history-store.js) as a list of lesions, a timeline
+// with a score chart per lesion, a side-by-side comparison of two photos, re-scoring with the shipped model,
+// export/import, deletion and the passphrase lock. No history action makes a network request.
+import { comparableResults, describeChange } from './change.js';
+import { decodeImage } from './classifier.js';
+import { cropSquare } from './cropper.js';
+import { parseHistoryFile } from './history-file.js';
+import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
+import {
+  deleteEverything, HistoryUnavailable, openHistory, requestPersistence, storageSummary,
+} from './history-store.js';
+import { scoreChart } from './score-chart.js';
+import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
+import { $, classNames, confirmDialog, el, percent, probabilityBars, showAlert } from './ui.js';
+
+const VIEWS = ['unlock-view', 'list-view', 'lesion-view', 'compare-view', 'manage-view'];
+let classifier;
+let history = null; // null until something is saved (a visit alone stores nothing)
+
+function say(message) {
+  $('history-status').textContent = message;
+}
+
+function report(err) {
+  showAlert($('history-errors'), err.message);
+}
+
+function show(...views) {
+  for (const id of VIEWS) $(id).hidden = !views.includes(id);
+}
+
+function className(code) {
+  return classNames(classifier.metadata)[code] ?? code;
+}
+
+function verdict(record) {
+  return record.flagged ? 'above the operating point: see a dermatologist' : 'below the operating point';
+}
+
+function resultLine(record) {
+  const guard = record.guard?.outOfDistribution ? ' Not recognised as a lesion close-up (shown on request).' : '';
+  return `Model ${record.modelVersion}: ${className(record.topClass)} ${percent(topProbability(record))}, ` +
+    `malignancy score ${record.malignancyScore.toFixed(2)} (${verdict(record)}).${guard}`;
+}
+
+async function ensureHistory() {
+  history ??= await openHistory();
+  return history;
+}
+
+// ---- the list of lesions
+
+async function renderList() {
+  const lesions = history ? await history.lesions() : [];
+  $('list-empty').hidden = lesions.length > 0;
+  const items = await Promise.all(lesions.map(async (lesion) => {
+    const entries = await history.entries(lesion.id);
+    const li = el('li');
+    const link = el('a', { href: `#lesion/${lesion.id}` }, lesion.name);
+    const latest = entries[0] && latestResult(entries[0]);
+    const summary = latest ? ` — ${lesion.site}, ${entries.length} photo(s), latest ${entries[0].taken}: ` +
+      `${className(latest.topClass)}, ${latest.flagged ? 'see a dermatologist' : 'low risk'}` : ` — ${lesion.site}, no photos`;
+    li.append(link, summary);
+    return li;
+  }));
+  $('lesion-list').replaceChildren(...items);
+  show('list-view', 'manage-view');
+  await renderManage();
+}
+
+async function renderManage() {
+  $('lock-iterations').textContent = history ? history.iterations.toLocaleString('en') : '600,000';
+  $('lock-set').hidden = Boolean(history?.locked);
+  $('export').disabled = !history?.readable;
+  $('lock-remove').hidden = !history?.locked || !history.readable;
+  const storage = await storageSummary();
+  $('storage-usage').textContent = storage
+    ? `This site stores ${(storage.usage / 1e6).toFixed(1)} MB on this device (the model and offline copy ` +
+      `included). Persistent storage: ${storage.persisted ? 'granted, the browser will not clear it to free space'
+        : 'not granted, the browser may clear it when the disk is nearly full: export a copy'}.`
+    : 'This browser does not say how much it stores.';
+}
+
+// ---- one lesion: chart and timeline
+
+function entryItem(entry, lesion) {
+  const latest = latestResult(entry);
+  const li = el('li', { class: `entry ${latest.flagged ? 'flagged' : 'low'}` });
+  li.dataset.entryId = entry.id;
+  li.dataset.hash = entry.hash;
+  const img = el('img', { src: entry.image, alt: `Photo of ${lesion.name} taken ${entry.taken}` });
+  const date = el('input', { type: 'date', id: `taken-${entry.id}` });
+  date.value = entry.taken;
+  date.addEventListener('change', () => act(async () => {
+    if (!date.value) return;
+    await history.saveEntry({ ...entry, taken: date.value, takenSource: 'edited' });
+    await renderLesion(lesion.id);
+  }));
+  const source = { exif: 'from the photo', added: 'the day it was saved', edited: 'edited' }[entry.takenSource] ?? '';
+  const pick = el('input', { type: 'checkbox', class: 'compare-pick', id: `pick-${entry.id}` });
+  pick.addEventListener('change', updateCompareButton);
+  const remove = el('button', { type: 'button', class: 'secondary delete-entry' }, 'Delete this photo');
+  remove.addEventListener('click', () => act(async () => {
+    if (!await confirmDialog($('confirm-dialog'), `Delete the photo of ${entry.taken} and its results?`)) return;
+    await history.deleteEntry(entry.id);
+    say('Photo deleted.');
+    await renderLesion(lesion.id);
+  }));
+  const results = el('ul', { class: 'entry-results' });
+  results.append(...entry.results.map((r) => el('li', {}, resultLine(r))));
+  const dated = el('p');
+  dated.append(el('label', { for: date.id }, 'Taken on '), date, el('span', { class: 'hint' }, ` (${source})`));
+  const controls = el('p', { class: 'entry-controls' });
+  controls.append(pick, el('label', { for: pick.id }, ' Compare'), ' ', remove);
+  li.append(img, dated, results, controls);
+  return li;
+}
+
+function updateCompareButton() {
+  $('compare-button').disabled = document.querySelectorAll('.compare-pick:checked').length !== 2;
+}
+
+async function renderLesion(id) {
+  const lesion = await history?.lesion(id);
+  if (!lesion) {
+    location.hash = '';
+    return;
+  }
+  const entries = await history.entries(id);
+  $('lesion-title').textContent = lesion.name;
+  $('lesion-meta').textContent = `${lesion.site}${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} photo(s)`;
+  const points = [...entries].reverse().map((e) => {
+    const r = latestResult(e);
+    return { day: e.taken, score: r.malignancyScore, top: topProbability(r) };
+  });
+  $('chart').replaceChildren(...(points.length ? [scoreChart(points, classifier.metadata.operating_point.threshold)] : []));
+  const version = classifier.metadata.model_version;
+  const stale = entries.filter((e) => !resultBy(e, version));
+  $('rescore').hidden = stale.length === 0;
+  $('rescore').textContent = `Re-score ${stale.length} photo(s) with the current model ${version}`;
+  $('rescore').onclick = () => act(() => rescore(stale, lesion.id));
+  $('timeline').replaceChildren(...entries.map((e) => entryItem(e, lesion)));
+  updateCompareButton();
+  $('compare-button').onclick = () => {
+    const [a, b] = [...document.querySelectorAll('.compare-pick:checked')].map((p) => p.closest('li').dataset.entryId);
+    location.hash = `#compare/${id}/${a}/${b}`;
+  };
+  $('delete-lesion').onclick = () => act(async () => {
+    if (!await confirmDialog($('confirm-dialog'), `Delete “${lesion.name}” and all ${entries.length} of its photos?`)) return;
+    await history.deleteLesion(id);
+    say(`“${lesion.name}” deleted.`);
+    location.hash = '';
+  });
+  show('lesion-view');
+}
+
+// Old entries keep their original result; the new model's result is added next to it.
+async function rescore(entries, lesionId) {
+  for (const entry of entries) {
+    const bitmap = await decodeImage(dataUrlBlob(entry.image));
+    try {
+      const result = await classifier.classify(bitmap);
+      const record = resultRecord(result, classifier.metadata, result.outOfDistribution);
+      await history.saveEntry({ ...entry, results: [...entry.results, record] });
+    } finally {
+      bitmap.close();
+    }
+  }
+  say(`Re-scored ${entries.length} photo(s) with model ${classifier.metadata.model_version}; their earlier ` +
+    'results are kept.');
+  await renderLesion(lesionId);
+}
+
+// ---- comparing two photos
+
+function changeSummary(change, sameModel, before, after) {
+  const box = el('div', { class: `change ${change.flagged ? 'flagged' : 'steady'}` });
+  box.dataset.delta = change.delta.toFixed(4);
+  box.dataset.flagged = String(change.flagged);
+  const margin = classifier.metadata.change;
+  if (change.flagged) {
+    const reason = change.crossedUp ? 'the newer photo crossed the operating point'
+      : `the malignancy score rose by ${change.delta.toFixed(2)}, more than photo-to-photo noise (${margin.margin.toFixed(2)})`;
+    box.append(el('p', { class: 'change-flag', role: 'alert' },
+      `This change is a reason to see a dermatologist: ${reason}.`));
+  } else {
+    box.append(el('p', { class: 'change-steady' }, 'No change beyond what two photos of an unchanged lesion ' +
+      'usually show. Keep monitoring.'));
+  }
+  const sign = change.delta >= 0 ? '+' : '−';
+  const list = el('ul');
+  list.append(
+    el('li', {}, change.topChanged ? `Top class changed: ${className(change.topBefore)} → ${className(change.topAfter)}.`
+      : `Top class unchanged: ${className(change.topAfter)}.`),
+    el('li', { class: 'score-change' }, `Malignancy score ${change.scoreBefore.toFixed(2)} → ${change.scoreAfter.toFixed(2)} ` +
+      `(${change.delta >= 0 ? 'up' : 'down'} ${sign}${Math.abs(change.delta).toFixed(2)}).`),
+    el('li', {}, change.crossedUp ? 'Crossed the operating point upwards: the newer photo says “see a dermatologist”.'
+      : change.crossedDown ? 'Crossed the operating point downwards.'
+        : `Stayed ${after.flagged ? 'above' : 'below'} the operating point.`),
+  );
+  box.append(list);
+  if (!sameModel) {
+    box.append(el('p', { class: 'warning' }, `These photos were scored by different models (${before.modelVersion}, ` +
+      `${after.modelVersion}). Re-score them with the current model for a like-for-like comparison.`));
+  }
+  if (margin) {
+    box.append(el('p', { class: 'hint' }, `How noisy is this? Two photos of the same unchanged lesion, taken at one ` +
+      `visit, differ by up to ${margin.margin.toFixed(2)} in malignancy score in ${Math.round(margin.quantile * 100)}% ` +
+      `of cases and fall on different sides of the operating point in ${percent(margin.crossing_rate)} ` +
+      `(${margin.n_pairs} pairs of HAM10000 photos). A single crossing is a reason to look, not proof of change.`));
+  }
+  return box;
+}
+
+function comparePane(entry, record, label) {
+  const figure = el('figure', { class: 'compare-pane' });
+  const frame = el('div', { class: 'compare-image' });
+  const img = el('img', { src: entry.image, alt: `${label} photo, taken ${entry.taken}` });
+  frame.append(img);
+  const align = el('button', { type: 'button', class: 'secondary align' }, 'Align (crop)');
+  align.addEventListener('click', () => act(async () => {
+    const bitmap = await decodeImage(dataUrlBlob(entry.image));
+    try {
+      const crop = await cropSquare(bitmap, $('crop-dialog'));
+      if (crop) img.src = crop.toDataURL('image/jpeg');
+    } finally {
+      bitmap.close();
+    }
+  }));
+  const caption = el('figcaption');
+  caption.append(el('strong', {}, `${label}: ${entry.taken}`), ' ', el('span', { class: 'hint' }, `model ${record.modelVersion}`));
+  figure.append(frame, caption, align, probabilityBars(record.classes, record.probabilities, classNames(classifier.metadata)));
+  return figure;
+}
+
+async function renderCompare(lesionId, aId, bId) {
+  const entries = await history?.entries(lesionId) ?? [];
+  const pair = entries.filter((e) => e.id === aId || e.id === bId);
+  if (pair.length !== 2) {
+    location.hash = `#lesion/${lesionId}`;
+    return;
+  }
+  const [newer, older] = pair; // entries() lists newest first
+  const { before, after, sameModel } = comparableResults(older, newer);
+  const change = describeChange(before, after, classifier.metadata.change?.margin);
+  $('compare-back').href = `#lesion/${lesionId}`;
+  $('change-summary').replaceChildren(changeSummary(change, sameModel, before, after));
+  $('compare-panes').replaceChildren(comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later'));
+  show('compare-view');
+}
+
+// ---- routing and actions
+
+async function render() {
+  $('history-errors').replaceChildren();
+  if (history?.locked && !history.readable) {
+    show('unlock-view', 'manage-view'); // "Delete everything" stays reachable if the passphrase is lost
+    await renderManage();
+    $('unlock-passphrase').focus();
+    return;
+  }
+  const [view, ...ids] = location.hash.slice(1).split('/');
+  if (view === 'lesion') await renderLesion(ids[0]);
+  else if (view === 'compare') await renderCompare(...ids);
+  else await renderList();
+}
+
+// Runs a user action; its failure is shown as a message and the page stays usable.
+async function act(action) {
+  $('history-errors').replaceChildren();
+  try {
+    await action();
+  } catch (err) {
+    report(err);
+  }
+}
+
+function download(data) {
+  const link = el('a', { download: `lesionlens-history-${today()}.json` });
+  link.href = URL.createObjectURL(new Blob([JSON.stringify(data)], { type: 'application/json' }));
+  link.click();
+  URL.revokeObjectURL(link.href);
+}
+
+async function importFile(file) {
+  const lesions = await parseHistoryFile(await file.text());
+  const target = await ensureHistory();
+  if (!target.readable) throw new Error('Unlock your history before importing into it.');
+  const added = await target.importLesions(lesions);
+  const total = lesions.reduce((n, l) => n + l.entries.length, 0);
+  say(`Imported ${added.lesions} lesion(s) and ${added.entries} photo(s); ${total - added.entries} photo(s) were ` +
+    'already here.');
+  await requestPersistence();
+  await render();
+}
+
+function wire() {
+  window.addEventListener('hashchange', () => act(render));
+  $('unlock-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(async () => {
+      await history.unlock($('unlock-passphrase').value);
+      $('unlock-passphrase').value = '';
+      say('Unlocked for this visit.');
+      await render();
+    });
+  });
+  $('export').addEventListener('click', () => act(async () => {
+    download(await history.exportData());
+    say('Exported everything to one file (unencrypted: keep it private).');
+  }));
+  $('import-file').addEventListener('change', (event) => act(async () => {
+    const [file] = event.target.files;
+    event.target.value = '';
+    if (file) await importFile(file);
+  }));
+  $('delete-everything').addEventListener('click', () => act(async () => {
+    const message = 'Delete every lesion, photo and result kept on this device? This cannot be undone (export first ' +
+      'if you want a copy).';
+    if (!await confirmDialog($('confirm-dialog'), message)) return;
+    await deleteEverything(history);
+    history = null;
+    location.hash = '';
+    say('Everything deleted: no history is left in this browser.');
+    await renderList();
+  }));
+  $('lock-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    act(async () => {
+      if ($('lock-passphrase').value !== $('lock-confirm').value) throw new Error('The two passphrases differ: type the same one twice.');
+      await (await ensureHistory()).setLock($('lock-passphrase').value);
+      $('lock-form').reset();
+      say('Locked: your history is now encrypted on this device. Do not forget the passphrase.');
+      await renderManage();
+    });
+  });
+  $('unlock-remove').addEventListener('click', () => act(async () => {
+    await history.removeLock();
+    say('Lock removed: your history is stored unencrypted on this device.');
+    await renderManage();
+  }));
+}
+
+async function start() {
+  wire();
+  registerServiceWorker();
+  try {
+    classifier = await loadSiteClassifier();
+    history = await openHistory({ create: false });
+    if (history) await requestPersistence();
+    say(history ? 'Your history, kept on this device.' : 'Nothing saved yet.');
+    await render();
+    document.body.dataset.ready = 'true';
+  } catch (err) {
+    say(err instanceof HistoryUnavailable ? 'The lesion history is unavailable here.' : 'The page could not start.');
+    report(err);
+  }
+}
+
+start();

@@ -1,0 +1,123 @@
+// "Save to my lesions" on the classify page: pick the photos (one card, or a whole batch), a lesion (or
+// create one) and the date each was taken; the entries go to the on-device history in one transaction.
+import { imageHash } from './history-records.js';
+import { HistoryUnavailable, openHistory, requestPersistence, StorageFullError } from './history-store.js';
+import { WrongPassphrase } from './vault.js';
+import { $, el, option, showAlert } from './ui.js';
+
+const NEW = 'new';
+let history = null;
+
+function itemRow(item, index) {
+  const li = el('li');
+  const pick = el('input', { type: 'checkbox', id: `save-item-${index}` });
+  pick.checked = true;
+  const date = el('input', { type: 'date', id: `save-date-${index}`, required: '' });
+  date.value = item.taken;
+  li.append(pick, el('label', { for: pick.id }, item.name), ' ',
+    el('label', { for: date.id }, 'taken on'), ' ', date,
+    el('span', { class: 'hint' }, item.takenSource === 'exif' ? ' (from the photo)' : ' (today: the photo has no date)'));
+  return li;
+}
+
+async function fillLesions(select) {
+  const lesions = history?.readable ? await history.lesions() : [];
+  select.replaceChildren(option(NEW, 'A new lesion…'), ...lesions.map((l) => option(l.id, `${l.name} (${l.site})`)));
+  select.value = lesions.length ? lesions[0].id : NEW;
+  $('save-new').hidden = select.value !== NEW;
+}
+
+async function entriesFor(items, rows) {
+  const chosen = items.map((item, i) => ({ item, row: rows[i] })).filter(({ row }) => row.querySelector('[type=checkbox]').checked);
+  return Promise.all(chosen.map(async ({ item, row }) => {
+    const taken = row.querySelector('[type=date]').value;
+    return {
+      hash: await imageHash(item.copy),
+      name: item.name,
+      taken,
+      takenSource: taken === item.taken ? item.takenSource : 'edited',
+      added: new Date().toISOString(),
+      image: item.copy,
+      results: [item.record],
+    };
+  }));
+}
+
+async function save(items, rows) {
+  if (history.locked && !history.readable) await history.unlock($('save-passphrase').value);
+  const entries = await entriesFor(items, rows);
+  if (!entries.length) throw new Error('No photo is ticked: tick at least one to save.');
+  if (entries.some((e) => !e.taken)) throw new Error('Every ticked photo needs the date it was taken.');
+  let lesionId = $('save-lesion').value;
+  let lesion;
+  if (lesionId === NEW) {
+    const name = $('new-lesion-name').value.trim();
+    if (!name) throw new Error('Give the new lesion a name (e.g. "mole on the left shoulder").');
+    lesion = await history.addLesion({ name, site: $('new-lesion-site').value, note: $('new-lesion-note').value.trim() });
+    lesionId = lesion.id;
+  } else {
+    lesion = await history.lesion(lesionId);
+  }
+  const outcome = await history.addEntries(lesionId, entries);
+  await requestPersistence();
+  return { lesion, ...outcome };
+}
+
+/** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record}); resolves with {lesion, added,
+ * skipped} once saved, or null if the user cancelled. */
+export async function openSaveDialog(items, bodySites) {
+  const dialog = $('save-dialog');
+  const errors = $('save-errors');
+  errors.replaceChildren();
+  try {
+    history ??= await openHistory();
+  } catch (err) {
+    if (err instanceof HistoryUnavailable) {
+      showAlert($('errors'), err.message);
+      return null;
+    }
+    throw err;
+  }
+  $('save-unlock').hidden = history.readable;
+  $('save-passphrase').value = '';
+  $('new-lesion-site').replaceChildren(...bodySites.map((s) => option(s, s)));
+  $('new-lesion-name').value = '';
+  $('new-lesion-note').value = '';
+  await fillLesions($('save-lesion'));
+  $('save-unlock-button').onclick = async () => {
+    errors.replaceChildren();
+    try {
+      await history.unlock($('save-passphrase').value);
+      $('save-unlock').hidden = true;
+      await fillLesions($('save-lesion'));
+    } catch (err) {
+      if (!(err instanceof WrongPassphrase)) throw err;
+      showAlert(errors, err.message);
+    }
+  };
+  $('save-lesion').onchange = () => {
+    $('save-new').hidden = $('save-lesion').value !== NEW;
+  };
+  const rows = items.map(itemRow);
+  $('save-items').replaceChildren(...rows);
+  return new Promise((resolve) => {
+    $('save-confirm').onclick = async (event) => {
+      event.preventDefault();
+      errors.replaceChildren();
+      try {
+        const outcome = await save(items, rows);
+        dialog.close('saved');
+        resolve(outcome);
+      } catch (err) {
+        if (!(err instanceof Error)) throw err;
+        showAlert(errors, err instanceof WrongPassphrase || err instanceof StorageFullError ? err.message
+          : `Not saved: ${err.message}`);
+      }
+    };
+    dialog.onclose = () => {
+      if (dialog.returnValue !== 'saved') resolve(null);
+    };
+    dialog.returnValue = '';
+    dialog.showModal();
+  });
+}

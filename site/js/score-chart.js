@@ -1,0 +1,46 @@
+// A small SVG line chart of a lesion's scores over time, with the operating point as a line.
+const NS = 'http://www.w3.org/2000/svg';
+const W = 320;
+const H = 160;
+const PAD = { left: 30, right: 10, top: 10, bottom: 24 };
+
+function node(tag, attributes) {
+  const n = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, String(v));
+  return n;
+}
+
+/** ``points``: [{day: 'YYYY-MM-DD', score, top}] oldest first; ``threshold``: the operating point. */
+export function scoreChart(points, threshold) {
+  const svg = node('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
+  const days = points.map((p) => Date.parse(p.day));
+  const first = Math.min(...days);
+  const span = Math.max(...days) - first;
+  // photos of the same day are spread evenly instead of stacking on one x
+  const x = (i) => PAD.left + (W - PAD.left - PAD.right)
+    * (points.length === 1 ? 0.5 : span ? (days[i] - first) / span : i / (points.length - 1));
+  const y = (v) => PAD.top + (H - PAD.top - PAD.bottom) * (1 - v);
+  for (const v of [0, 0.5, 1]) {
+    svg.append(node('line', { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: 'grid' }));
+    const label = node('text', { x: PAD.left - 4, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' });
+    label.textContent = v.toFixed(1);
+    svg.append(label);
+  }
+  svg.append(node('line', { x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold), class: 'operating-point' }));
+  for (const [key, cls] of [['score', 'score-line'], ['top', 'top-line']]) {
+    svg.append(node('polyline', { points: points.map((p, i) => `${x(i)},${y(p[key])}`).join(' '), class: cls }));
+    points.forEach((p, i) => svg.append(node('circle', { cx: x(i), cy: y(p[key]), r: 3, class: cls })));
+  }
+  for (const i of new Set([0, points.length - 1])) {
+    // the first date starts at its point and the last ends at its own, so neither sticks out of the chart
+    const anchor = points.length === 1 ? 'middle' : i === 0 ? 'start' : 'end';
+    const label = node('text', { x: x(i), y: H - 6, 'text-anchor': anchor, class: 'axis' });
+    label.textContent = points[i].day;
+    svg.append(label);
+  }
+  const last = points[points.length - 1];
+  svg.setAttribute('aria-label', `Malignancy score over ${points.length} photo(s), from ` +
+    `${points[0].score.toFixed(2)} on ${points[0].day} to ${last.score.toFixed(2)} on ${last.day}; operating point ` +
+    `${threshold.toFixed(2)}.`);
+  return svg;
+}
