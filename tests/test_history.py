@@ -409,3 +409,23 @@ def test_a_full_disk_gets_a_clear_message_and_loses_nothing(page, site_url, tmp_
     open_lesion(page, "Mole on the back")
     assert page.locator("#timeline .entry").count() == 1
     assert not page.console_errors
+
+
+def test_deleting_a_photo_or_a_lesion_asks_first(page, site_url, tmp_path):
+    saved_history(page, tmp_path, site_url)
+    open_history(page, site_url)
+    open_lesion(page, "Mole on the back")
+    page.locator("#timeline .entry .delete-entry").first.click()
+    page.click("#confirm-dialog button[value=cancel]")  # changing one's mind deletes nothing
+    assert page.locator("#timeline .entry").count() == 2
+    page.locator("#timeline .entry .delete-entry").first.click()
+    assert "2025-06-01" in page.locator("#confirm-dialog .confirm-message").inner_text()
+    confirm(page)
+    page.wait_for_function("() => document.querySelectorAll('#timeline .entry').length === 1")
+    assert page.locator("#timeline .entry input[type=date]").input_value() == "2025-03-01"
+    page.click("#delete-lesion")
+    confirm(page)
+    page.locator("#list-view").wait_for()
+    assert page.locator("#list-empty").is_visible()
+    records = json.loads(page.evaluate(READ_DATABASE, DB))
+    assert records["lesions"] == [] and records["entries"] == []
