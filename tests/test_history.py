@@ -411,7 +411,7 @@ def test_a_full_disk_gets_a_clear_message_and_loses_nothing(page, site_url, tmp_
     assert not page.console_errors
 
 
-def test_deleting_a_photo_or_a_lesion_asks_first(page, site_url, tmp_path):
+def test_editing_a_lesion_and_deleting_a_photo_or_a_lesion_asks_first(page, site_url, tmp_path):
     saved_history(page, tmp_path, site_url)
     open_history(page, site_url)
     open_lesion(page, "Mole on the back")
@@ -423,6 +423,12 @@ def test_deleting_a_photo_or_a_lesion_asks_first(page, site_url, tmp_path):
     confirm(page)
     page.wait_for_function("() => document.querySelectorAll('#timeline .entry').length === 1")
     assert page.locator("#timeline .entry input[type=date]").input_value() == "2025-03-01"
+    page.click("#lesion-edit summary")
+    page.fill("#edit-name", "Mole on the left shoulder")
+    page.select_option("#edit-site", "upper extremity")
+    page.click("#lesion-form button[type=submit]")
+    page.wait_for_function("() => document.getElementById('lesion-title').textContent === 'Mole on the left shoulder'")
+    assert "upper extremity" in page.locator("#lesion-meta").inner_text()
     page.click("#delete-lesion")
     confirm(page)
     page.locator("#list-view").wait_for()

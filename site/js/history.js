@@ -11,7 +11,8 @@ import {
 } from './history-store.js';
 import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
-import { $, classNames, confirmDialog, el, percent, probabilityBars, showAlert } from './ui.js';
+import { $, classNames, confirmDialog, el, option, percent, probabilityBars, showAlert } from './ui.js';
+import { PBKDF2_ITERATIONS } from './vault.js';
 
 const VIEWS = ['unlock-view', 'list-view', 'lesion-view', 'compare-view', 'manage-view'];
 let classifier;
@@ -69,7 +70,7 @@ async function renderList() {
 }
 
 async function renderManage() {
-  $('lock-iterations').textContent = history ? history.iterations.toLocaleString('en') : '600,000';
+  $('lock-iterations').textContent = (history?.iterations ?? PBKDF2_ITERATIONS).toLocaleString('en');
   $('lock-set').hidden = Boolean(history?.locked);
   $('export').disabled = !history?.readable;
   $('lock-remove').hidden = !history?.locked || !history.readable;
@@ -144,6 +145,19 @@ async function renderLesion(id) {
   $('compare-button').onclick = () => {
     const [a, b] = [...document.querySelectorAll('.compare-pick:checked')].map((p) => p.closest('li').dataset.entryId);
     location.hash = `#compare/${id}/${a}/${b}`;
+  };
+  $('edit-name').value = lesion.name;
+  $('edit-site').replaceChildren(...classifier.metadata.dataset.localizations.map((site) => option(site, site, site === lesion.site)));
+  $('edit-note').value = lesion.note ?? '';
+  $('lesion-form').onsubmit = (event) => {
+    event.preventDefault();
+    act(async () => {
+      if (!$('edit-name').value.trim()) throw new Error('Give the lesion a name.');
+      await history.saveLesion({ ...lesion, name: $('edit-name').value.trim(), site: $('edit-site').value,
+        note: $('edit-note').value.trim() });
+      say('Lesion details saved.');
+      await renderLesion(id);
+    });
   };
   $('delete-lesion').onclick = () => act(async () => {
     if (!await confirmDialog($('confirm-dialog'), `Delete “${lesion.name}” and all ${entries.length} of its photos?`)) return;
