@@ -38,7 +38,7 @@ test: install node_modules/.installed
 train: install
 	$(BIN)/python -m train --data $(DATA) --out $(MODEL) --alpha 1.0 --size 160 --imbalance sampling --backbone-weights $(WEIGHTS) \
 		--mask-weight 1 --monitor adjusted --fine-tune-from block_4 --fine-tune-epochs 14 --seed 7 \
-		--override-images $(SHARP) --acquisition
+		--override-images $(SHARP) --acquisition --melanoma-floor 0.85
 	$(BIN)/python -m train.ood --model $(MODEL)
 	$(BIN)/python -m train.change_margin --model $(MODEL)
 

@@ -81,3 +81,23 @@ def test_top1_agreement_counts_exact_ties_as_agreement_and_real_flips_as_not():
     flipped = agreement(keras, np.array([[0.5, 0.5, 0.0], [0.3, 0.6, 0.1], [0.2, 0.7, 0.1]]))
     assert flipped["top1_agreement"] == pytest.approx(2 / 3)
     assert flipped["max_abs_diff"] == pytest.approx(0.3)
+
+
+def test_melanoma_floor_lowers_the_threshold_until_the_lower_bound_reaches_it():
+    from train.calibrate import melanoma_sensitivity_lower_bound
+
+    mel, bcc, nv = CLASSES.index("mel"), CLASSES.index("bcc"), CLASSES.index("nv")
+    # bcc is caught easily (score 0.9); the 40 melanomas spread from 0.8 down to 0.02
+    y = np.array([bcc] * 60 + [mel] * 40 + [nv] * 100)
+    scores = np.r_[np.full(60, 0.9), np.linspace(0.8, 0.02, 40), np.linspace(0.5, 0.0, 100)]
+    probs = np.zeros((200, 7))
+    probs[:, mel] = scores
+    probs[:, nv] = 1 - scores
+    without = choose_operating_point(probs, y, 0.9)
+    floored = choose_operating_point(probs, y, 0.9, melanoma_floor=0.85)
+    assert without["validation_melanoma_sensitivity"] < 0.85  # 90% of all malignant, but melanoma lags
+    assert floored["threshold"] < without["threshold"]
+    assert floored["validation_melanoma_lower_bound"] >= 0.85
+    assert floored["validation_specificity"] < without["validation_specificity"]  # the price, in false alarms
+    # one-sided 95% Wilson, by hand (z = 1.645): (0.95 + z^2/80 - z*sqrt(0.95*0.05/40 + z^2/6400)) / (1 + z^2/40)
+    assert melanoma_sensitivity_lower_bound(38, 40) == pytest.approx(0.8597, abs=5e-4)

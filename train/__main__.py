@@ -62,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--backbone-style", choices=("keras", "torchvision"), default=None,
                    help="weights family; guessed from the file name when omitted")
     p.add_argument("--split", default=None, help="split CSV to reuse or create (default OUT/split.csv)")
+    p.add_argument("--melanoma-floor", type=float, default=defaults.melanoma_floor,
+                   help="the operating point must also catch at least this share of melanomas on validation, "
+                        "with 95%% confidence (one-sided Wilson lower bound); default: no melanoma floor")
     args = vars(p.parse_args(argv))
     if args["cache"] and (not args["stream"] or args["deterministic"]):
         p.error("--cache caches the streamed decode: it needs --stream, and --deterministic reads the images in an "

@@ -9,6 +9,7 @@ the temperature is then fitted (NLL) on the adjusted logits.
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binomtest
 
 from train.data import CLASSES
 from train.metrics import balanced_accuracy, sensitivity_specificity, softmax
@@ -59,7 +60,8 @@ def fit_prior_strength(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray
     return float(PRIOR_STRENGTHS[int(np.argmax(scores))])
 
 
-def calibrate(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray, min_sensitivity: float = 0.90) -> dict:
+def calibrate(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray, min_sensitivity: float = 0.90,
+              melanoma_floor: float | None = None) -> dict:
     """Fit the class-balance correction, the temperature and the operating point on validation logits."""
     strength = fit_prior_strength(logits, y_true, prior)
     bias = class_bias(prior, strength)
@@ -67,7 +69,7 @@ def calibrate(logits: np.ndarray, y_true: np.ndarray, prior: np.ndarray, min_sen
     calibration = {"prior_strength": strength, "training_prior": prior.tolist(), "class_bias": bias.tolist(),
                    "temperature": temperature}
     probs = calibrated_probabilities(logits, calibration)
-    return {**calibration, "operating_point": choose_operating_point(probs, y_true, min_sensitivity)}
+    return {**calibration, "operating_point": choose_operating_point(probs, y_true, min_sensitivity, melanoma_floor)}
 
 
 def malignancy_score(probs: np.ndarray, classes: tuple[str, ...] = CLASSES) -> np.ndarray:
@@ -78,24 +80,41 @@ def is_malignant(y_true: np.ndarray, classes: tuple[str, ...] = CLASSES) -> np.n
     return np.isin(y_true, [classes.index(c) for c in MALIGNANT])
 
 
-def choose_operating_point(probs: np.ndarray, y_true: np.ndarray, min_sensitivity: float = 0.90) -> dict:
-    """Highest threshold on P(mel)+P(bcc)+P(akiec) whose sensitivity is still >= ``min_sensitivity``.
+def melanoma_sensitivity_lower_bound(caught: int, melanomas: int, confidence: float = 0.95) -> float:
+    """One-sided ``confidence`` lower bound (Wilson score) of a sensitivity of ``caught``/``melanomas``."""
+    return float(binomtest(caught, melanomas).proportion_ci(2 * confidence - 1, method="wilson").low)
+
+
+def choose_operating_point(probs: np.ndarray, y_true: np.ndarray, min_sensitivity: float = 0.90,
+                           melanoma_floor: float | None = None) -> dict:
+    """Highest threshold on P(mel)+P(bcc)+P(akiec) whose sensitivity is still >= ``min_sensitivity`` and,
+    with ``melanoma_floor``, whose melanoma sensitivity is >= the floor with 95% confidence (the one-sided
+    Wilson lower bound on validation): validation holds only ~100 melanomas, so a point estimate that just
+    reaches the floor falls below it on new images about half the time.
 
     The highest such threshold gives the best specificity at the required sensitivity.
     """
     score = malignancy_score(probs)
     positive = is_malignant(y_true)
+    melanoma = y_true == CLASSES.index("mel")
     if not positive.any():
         raise ValueError("The validation set has no malignant images; cannot choose an operating point.")
+    if melanoma_floor is not None and not melanoma.any():
+        raise ValueError("The validation set has no melanoma; cannot hold the operating point to a melanoma floor.")
     candidates = np.sort(np.unique(score[positive]))[::-1]
     for threshold in candidates:
         rates = sensitivity_specificity(positive, score >= threshold)
-        if rates["sensitivity"] >= min_sensitivity:
+        caught = int((score[melanoma] >= threshold).sum())
+        bound = melanoma_sensitivity_lower_bound(caught, int(melanoma.sum())) if melanoma.any() else None
+        if rates["sensitivity"] >= min_sensitivity and (melanoma_floor is None or bound >= melanoma_floor):
             return {
                 "threshold": float(threshold),
                 "target_sensitivity": min_sensitivity,
                 "validation_sensitivity": rates["sensitivity"],
                 "validation_specificity": rates["specificity"],
+                "melanoma_floor": melanoma_floor,
+                "validation_melanoma_sensitivity": caught / int(melanoma.sum()) if melanoma.any() else None,
+                "validation_melanoma_lower_bound": bound,
                 "classes": list(MALIGNANT),
             }
     raise AssertionError("unreachable: the lowest positive score flags every positive")

@@ -56,6 +56,7 @@ class TrainConfig:
     backbone_style: str | None = None
     split: str | None = None
     min_sensitivity: float = 0.90
+    melanoma_floor: float | None = None
 
 
 def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
@@ -269,7 +270,7 @@ def train(config: TrainConfig) -> dict:
 
     fitted.load_weights(out / "best.weights.h5")
     logits = predicted_logits(model, x_val)
-    calibration = calibrate(logits, y_val, prior, config.min_sensitivity)
+    calibration = calibrate(logits, y_val, prior, config.min_sensitivity, config.melanoma_floor)
     val_metrics = validation_metrics(logits, y_val, calibration)
 
     # A fresh, uncompiled copy: the saved file then holds no optimizer state (half the size).

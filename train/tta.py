@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for n, names in VIEW_SETS.items():
         logits = np.mean([per_view[v] for v in names], axis=0)
-        calibration = calibrate(logits, y_val, prior, run.config.get("min_sensitivity", 0.9))
+        calibration = calibrate(logits, y_val, prior, run.config.get("min_sensitivity", 0.9),
+                                run.config.get("melanoma_floor"))
         metrics = validation_metrics(logits, y_val, calibration)
         rows.append({"views": n, "names": list(names), "balanced_accuracy": metrics["balanced_accuracy"],
                      "macro_auc": metrics["macro_auc"], "prior_strength": calibration["prior_strength"],
