@@ -122,7 +122,9 @@ export class History {
   }
 
   async lesion(id) {
-    return (await this.lesions()).find((l) => l.id === id) ?? null;
+    if (!id) return null;
+    const stored = await settled(this.#db.transaction('lesions').objectStore('lesions').get(id));
+    return stored ? this.#unpack(stored) : null;
   }
 
   async entries(lesionId) {
@@ -152,7 +154,12 @@ export class History {
    * skipped. Returns {added, skipped}. */
   async addEntries(lesionId, entries) {
     const known = new Set((await this.entries(lesionId)).map((e) => e.hash));
-    const fresh = entries.filter((e) => !known.has(e.hash) && known.add(e.hash));
+    const fresh = [];
+    for (const entry of entries) {
+      if (known.has(entry.hash)) continue; // already in this lesion, or twice in this batch
+      known.add(entry.hash);
+      fresh.push(entry);
+    }
     const records = await Promise.all(fresh.map(({ id, lesionId: _, ...content }) => (
       this.#pack({ id: id ?? crypto.randomUUID(), lesionId }, content))));
     await this.#write(['entries'], (tx) => records.forEach((r) => tx.objectStore('entries').put(r)));
