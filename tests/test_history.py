@@ -394,8 +394,11 @@ def test_a_full_disk_gets_a_clear_message_and_loses_nothing(page, site_url, tmp_
     DevTools quota override is not enforced on a database that is already open, so the exception is injected.)"""
     open_app(page, site_url)
     classify_and_save(page, [dated_photo(LOW_RISK, tmp_path, "2025-03-01")])
-    page.evaluate("""() => { IDBObjectStore.prototype.put = function () {
-      throw new DOMException('The quota has been exceeded.', 'QuotaExceededError'); }; }""")
+    # the photo's write fails, as the largest one would; a new lesion's own record alone would still fit
+    page.evaluate("""() => { const put = IDBObjectStore.prototype.put;
+      IDBObjectStore.prototype.put = function (...args) {
+        if (this.name === 'entries') throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+        return put.apply(this, args); }; }""")
     page.set_input_files(INPUT, str(HIGH_RISK))
     page.locator(".result").nth(1).wait_for()
     page.locator(".result .save-entry").first.click()
@@ -404,8 +407,14 @@ def test_a_full_disk_gets_a_clear_message_and_loses_nothing(page, site_url, tmp_
     alert.wait_for()
     assert "no room left" in alert.inner_text() and "still there" in alert.inner_text()
     assert page.locator("#save-dialog").is_visible()  # the user can cancel, free space, try again
+    page.select_option("#save-lesion", "new")  # a new lesion fails with its photo: no empty lesion is left
+    page.fill("#new-lesion-name", "Mole on the arm")
+    page.click("#save-confirm")
+    page.wait_for_function("() => document.querySelectorAll('#save-errors [role=alert]').length === 1 && "
+                           "/no room left/.test(document.getElementById('save-errors').textContent)")
     page.click("#save-dialog button[value=cancel]")
     open_history(page, site_url)
+    assert page.locator("#lesion-list li").count() == 1
     open_lesion(page, "Mole on the back")
     assert page.locator("#timeline .entry").count() == 1
     assert not page.console_errors

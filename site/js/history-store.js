@@ -131,39 +131,48 @@ export class History {
     return (await this.#all('entries', 'lesionId', lesionId)).sort(byTakenNewestFirst);
   }
 
-  /** ``{name, site, note}`` -> the stored lesion (with its new id). */
-  async addLesion({ name, site, note }) {
-    const lesion = { id: crypto.randomUUID(), name, site, note, created: new Date().toISOString() };
-    await this.saveLesion(lesion);
-    return lesion;
+  // [store, record] pairs, packed (encrypted under a lock) and ready for #putAll
+  async #lesionRecord({ id, ...content }) {
+    return ['lesions', await this.#pack({ id }, content)];
+  }
+
+  async #entryRecord({ id, lesionId, ...content }) {
+    return ['entries', await this.#pack({ id: id ?? crypto.randomUUID(), lesionId }, content)];
+  }
+
+  // Records of the entries ``lesionId`` does not have yet: a photo already in it, or twice in ``entries``
+  // (same content hash), is left out.
+  async #newEntryRecords(lesionId, entries) {
+    const known = new Set((await this.entries(lesionId)).map((e) => e.hash));
+    const records = [];
+    for (const entry of entries) {
+      if (known.has(entry.hash)) continue;
+      known.add(entry.hash);
+      records.push(await this.#entryRecord({ ...entry, lesionId }));
+    }
+    return records;
+  }
+
+  #putAll(records) {
+    return this.#write(['lesions', 'entries'], (tx) => records.forEach(([store, r]) => tx.objectStore(store).put(r)));
   }
 
   async saveLesion(lesion) {
-    const { id, ...content } = lesion;
-    const record = await this.#pack({ id }, content);
-    await this.#write(['lesions'], (tx) => tx.objectStore('lesions').put(record));
+    await this.#putAll([await this.#lesionRecord(lesion)]);
   }
 
   async saveEntry(entry) {
-    const { id, lesionId, ...content } = entry;
-    const record = await this.#pack({ id, lesionId }, content);
-    await this.#write(['entries'], (tx) => tx.objectStore('entries').put(record));
+    await this.#putAll([await this.#entryRecord(entry)]);
   }
 
-  /** Adds entries (without ids) to a lesion in one transaction; photos it already has (same hash) are
-   * skipped. Returns {added, skipped}. */
-  async addEntries(lesionId, entries) {
-    const known = new Set((await this.entries(lesionId)).map((e) => e.hash));
-    const fresh = [];
-    for (const entry of entries) {
-      if (known.has(entry.hash)) continue; // already in this lesion, or twice in this batch
-      known.add(entry.hash);
-      fresh.push(entry);
-    }
-    const records = await Promise.all(fresh.map(({ id, lesionId: _, ...content }) => (
-      this.#pack({ id: id ?? crypto.randomUUID(), lesionId }, content))));
-    await this.#write(['entries'], (tx) => records.forEach((r) => tx.objectStore('entries').put(r)));
-    return { added: fresh.length, skipped: entries.length - fresh.length };
+  /** Adds entries to ``lesion`` in one transaction, with the lesion itself when it ``isNew`` (so a failed
+   * write leaves no empty lesion behind); photos it already has are skipped. Returns {added, skipped}. */
+  async addEntries(lesion, entries, isNew = false) {
+    const records = await this.#newEntryRecords(lesion.id, entries);
+    const added = records.length;
+    if (isNew) records.push(await this.#lesionRecord(lesion));
+    await this.#putAll(records);
+    return { added, skipped: entries.length - added };
   }
 
   async deleteEntry(id) {
@@ -191,24 +200,19 @@ export class History {
   /** Merges checked lesions (history-file.js) in one transaction: a lesion already here (same id) gets only
    * the photos it lacks (by content hash). Returns {lesions, entries} added. */
   async importLesions(lesions) {
-    const have = new Map((await this.lesions()).map((l) => [l.id, l]));
+    const have = new Set((await this.lesions()).map((l) => l.id));
     const records = [];
     const added = { lesions: 0, entries: 0 };
     for (const { entries, ...lesion } of lesions) {
       if (!have.has(lesion.id)) {
-        const { id, ...content } = lesion;
-        records.push(['lesions', await this.#pack({ id }, content)]);
+        records.push(await this.#lesionRecord(lesion));
         added.lesions += 1;
       }
-      const known = new Set(have.has(lesion.id) ? (await this.entries(lesion.id)).map((e) => e.hash) : []);
-      for (const { id, ...content } of entries) {
-        if (known.has(content.hash)) continue;
-        known.add(content.hash);
-        records.push(['entries', await this.#pack({ id, lesionId: lesion.id }, content)]);
-        added.entries += 1;
-      }
+      const fresh = await this.#newEntryRecords(lesion.id, entries);
+      records.push(...fresh);
+      added.entries += fresh.length;
     }
-    await this.#write(['lesions', 'entries'], (tx) => records.forEach(([store, r]) => tx.objectStore(store).put(r)));
+    await this.#putAll(records);
     return added;
   }
 
@@ -245,6 +249,11 @@ export class History {
   close() {
     this.#db.close();
   }
+}
+
+/** A new lesion with a fresh id; it is stored with its first entries (History.addEntries). */
+export function newLesion({ name, site, note }) {
+  return { id: crypto.randomUUID(), name, site, note, created: new Date().toISOString() };
 }
 
 /** The history, or null when none exists yet and ``create`` is false (a visit alone stores nothing). */

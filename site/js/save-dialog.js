@@ -1,7 +1,9 @@
 // "Save to my lesions" on the classify page: pick the photos (one card, or a whole batch), a lesion (or
-// create one) and the date each was taken; the entries go to the on-device history in one transaction.
+// create one) and the date each was taken; the entries (and a new lesion) go to the history in one transaction.
 import { imageHash } from './history-records.js';
-import { HistoryUnavailable, openHistory, requestPersistence, StorageFullError } from './history-store.js';
+import {
+  HistoryUnavailable, newLesion, openHistory, requestPersistence, StorageFullError,
+} from './history-store.js';
 import { WrongPassphrase } from './vault.js';
 import { $, el, option, showAlert } from './ui.js';
 
@@ -48,17 +50,16 @@ async function save(items, rows) {
   const entries = await entriesFor(items, rows);
   if (!entries.length) throw new Error('No photo is ticked: tick at least one to save.');
   if (entries.some((e) => !e.taken)) throw new Error('Every ticked photo needs the date it was taken.');
-  let lesionId = $('save-lesion').value;
+  const isNew = $('save-lesion').value === NEW;
   let lesion;
-  if (lesionId === NEW) {
+  if (isNew) {
     const name = $('new-lesion-name').value.trim();
     if (!name) throw new Error('Give the new lesion a name (e.g. "mole on the left shoulder").');
-    lesion = await history.addLesion({ name, site: $('new-lesion-site').value, note: $('new-lesion-note').value.trim() });
-    lesionId = lesion.id;
+    lesion = newLesion({ name, site: $('new-lesion-site').value, note: $('new-lesion-note').value.trim() });
   } else {
-    lesion = await history.lesion(lesionId);
+    lesion = await history.lesion($('save-lesion').value);
   }
-  const outcome = await history.addEntries(lesionId, entries);
+  const outcome = await history.addEntries(lesion, entries, isNew);
   await requestPersistence();
   return { lesion, ...outcome };
 }
