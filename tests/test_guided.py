@@ -2,6 +2,7 @@
 guided run on fixtures trains the same shipped classifier."""
 from __future__ import annotations
 
+import csv
 import json
 
 import keras
@@ -100,7 +101,8 @@ def test_a_guided_run_on_fixtures_saves_the_plain_classifier(tmp_path):
     out = tmp_path / "model"
     code = train_main(["--data", str(HAM_FIXTURES), "--out", str(out), "--alpha", "0.35", "--size", "64",
                        "--head-epochs", "1", "--fine-tune-epochs", "1", "--batch-size", "8",
-                       "--backbone-weights", "none", "--mask-weight", "1", "--monitor", "adjusted"])
+                       "--backbone-weights", "none", "--mask-weight", "1", "--monitor", "adjusted",
+                       "--schedule", "cosine"])
     assert code == 0
     model = keras.models.load_model(out / "model.keras")
     assert model.output_shape == (None, 7)
@@ -108,6 +110,10 @@ def test_a_guided_run_on_fixtures_saves_the_plain_classifier(tmp_path):
     assert config["mask_weight"] == 1.0 and config["monitor"] == "adjusted"
     log = (out / "training_log.csv").read_text().splitlines()
     assert "cams_loss" in log[0] and "val_balanced_accuracy_adjusted" in log[0] and len(log) == 3
+    # The cosine phase has no ReduceLROnPlateau; its row must still line up with the head phase's header.
+    for row in csv.DictReader(log):
+        assert None not in row and None not in row.values()
+        assert 0 < float(row["learning_rate"]) <= np.float32(1e-3) and 0 <= float(row["val_balanced_accuracy"]) <= 1
 
 
 def test_a_guided_run_without_masks_stops_before_training(tmp_path, capsys):

@@ -100,12 +100,14 @@ class ValidationMetrics(keras.callbacks.Callback):
         logs["val_balanced_accuracy_adjusted"] = balanced_accuracy(
             self.labels, (logits + class_bias(self.prior, strength)).argmax(axis=1))
         logs["val_macro_auc"] = metrics["macro_auc"]
-        logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        # The key ReduceLROnPlateau also writes: both phases must log the same keys, because CSVLogger appends
+        # the fine-tuning rows under the header the head phase wrote (the cosine phase has no plateau callback).
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         print(
             f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}  val_loss {logs['val_loss']:.4f}  "
             f"val_balanced_accuracy {logs['val_balanced_accuracy']:.4f} (adjusted "
             f"{logs['val_balanced_accuracy_adjusted']:.4f})  val_macro_auc {logs['val_macro_auc']:.4f}  "
-            f"lr {logs['lr']:.2e}  {time.time() - self.started:.0f}s",
+            f"lr {logs['learning_rate']:.2e}  {time.time() - self.started:.0f}s",
             flush=True,
         )
 

@@ -33,7 +33,7 @@ def kept_epoch(log: pd.DataFrame, monitor: str) -> int:
 
 def learning_rate_changes(log: pd.DataFrame) -> list[tuple[int, float]]:
     """(1-based epoch, new rate) wherever the rate differs from the epoch before."""
-    rates = log["lr"].to_numpy()
+    rates = log["learning_rate"].to_numpy()
     return [(int(log["epoch"].iloc[i]) + 1, float(rates[i])) for i in range(1, len(rates)) if rates[i] != rates[i - 1]]
 
 
