@@ -9,7 +9,9 @@ from train.compare import main
 
 def fake_run(path, imbalance: str, balanced_accuracy: float):
     path.mkdir()
-    (path / "config.json").write_text(json.dumps({"alpha": 1.0, "size": 160, "imbalance": imbalance}))
+    (path / "config.json").write_text(json.dumps({"alpha": 1.0, "size": 160, "imbalance": imbalance,
+                                                  "schedule": "cosine"}))
+    (path / "calibration.json").write_text(json.dumps({"operating_point": {"validation_specificity": 0.75}}))
     (path / "val_metrics.json").write_text(json.dumps({
         "balanced_accuracy": balanced_accuracy, "macro_auc": 0.9, "accuracy": 0.8,
         "per_class": {"mel": {"recall": 0.7}}}))
@@ -23,6 +25,7 @@ def test_best_run_is_named(tmp_path, capsys):
     text = (tmp_path / "cmp.md").read_text()
     assert f"Best validation balanced accuracy: {a} (0.7100)" in text
     assert f"| {b} | 1.0000 | 160 | sampling |" in text and "| 0.6900 |" in text
+    assert "| cosine |" in text and "| 0.7500 |" in text
     assert len(json.loads((tmp_path / "cmp.json").read_text())) == 2
 
 

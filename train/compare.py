@@ -1,6 +1,7 @@
 """python -m train.compare RUN_DIR... --out FILE.md: validation results of training runs side by side.
 
-Reads each run's config.json, val_metrics.json and timings.json (as written by ``python -m train``).
+Reads each run's config.json, val_metrics.json, calibration.json (the malignancy operating point's
+specificity) and timings.json, as written by ``python -m train``.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from train.data import DataError
 
-CONFIG_KEYS = ("alpha", "size", "imbalance", "fine_tune_from", "head_epochs", "fine_tune_epochs", "fine_tune_lr")
+CONFIG_KEYS = ("alpha", "size", "imbalance", "fine_tune_from", "head_epochs", "fine_tune_epochs", "fine_tune_lr",
+               "schedule")
 
 
 def run_row(run: Path) -> dict:
@@ -22,9 +24,12 @@ def run_row(run: Path) -> dict:
         raise DataError(f"{run} is not a finished training run ({err.filename} missing).") from err
     timings_file = run / "timings.json"
     timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    calibration_file = run / "calibration.json"
+    point = json.loads(calibration_file.read_text())["operating_point"] if calibration_file.is_file() else {}
     return {"run": str(run), **{k: config.get(k) for k in CONFIG_KEYS},
             "val_balanced_accuracy": metrics["balanced_accuracy"], "val_macro_auc": metrics["macro_auc"],
             "val_accuracy": metrics["accuracy"], "val_mel_recall": metrics["per_class"]["mel"]["recall"],
+            "val_malignant_specificity": point.get("validation_specificity"),
             "fine_tune_epochs_run": timings.get("fine_tune_epochs_run"),
             "fine_tune_images_per_second": timings.get("fine_tune_images_per_second")}
 
