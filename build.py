@@ -28,7 +28,7 @@ FIGURES = (
     ("test/browser/sharp/confusion_matrix.png", "Confusion matrix on the test split, sharp 224 px crops of the originals (in the browser)"),
     ("test/browser/low/classification_report.png", "Per-class precision, recall, F1 and AUC on the test split, 200x150 copies"),
     ("test/browser/sharp/classification_report.png", "Per-class precision, recall, F1 and AUC on the test split, sharp crops"),
-    ("training/learning_curve.png", "Learning curve of the shipped run: loss and validation balanced accuracy per epoch"),
+    ("training/learning_curve.png", "Learning curve of the shipped run: loss, validation balanced accuracy and learning rate per epoch"),
     ("eda/class_distribution.png", "HAM10000 class distribution: two thirds of the images are nevi"),
     ("eda/localization_by_class.png", "Body site by class in the training data"),
     ("explain/examples.png", "Heatmaps of the predicted class on test images, correct and wrong, with the lesion mask"),

@@ -44,7 +44,7 @@ def curve_figure(log: pd.DataFrame, head_epochs: int, kept: int, monitor: str, p
     import matplotlib.pyplot as plt
 
     epochs = log["epoch"].to_numpy() + 1
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (loss_ax, acc_ax, rate_ax) = plt.subplots(1, 3, figsize=(14, 3.8))
     train_loss = "logits_loss" if "logits_loss" in log else "loss"
     loss_ax.plot(epochs, log[train_loss], "o-", label="training (augmented stream)")
     loss_ax.plot(epochs, log["val_loss"], "o-", label="validation")
@@ -53,12 +53,12 @@ def curve_figure(log: pd.DataFrame, head_epochs: int, kept: int, monitor: str, p
     acc_ax.plot(epochs, log["val_balanced_accuracy_adjusted"], "o-", label="validation, class-balance corrected")
     acc_ax.plot([kept], [log[monitor].max()], "k*", markersize=14, label=f"kept checkpoint (epoch {kept})")
     acc_ax.set_ylabel("balanced accuracy")
-    for ax in (loss_ax, acc_ax):
+    # The rate gets its own panel: a cosine schedule changes it every epoch, too often to mark on the others.
+    rate_ax.plot(epochs, log["learning_rate"], "o-", color="tab:red", label="learning rate")
+    rate_ax.set_yscale("log")
+    rate_ax.set_ylabel("learning rate")
+    for ax in (loss_ax, acc_ax, rate_ax):
         ax.axvline(head_epochs + 0.5, color="grey", linestyle="--", label="head -> fine-tuning")
-        for epoch, rate in learning_rate_changes(log):
-            ax.axvline(epoch - 0.5, color="tab:red", linestyle=":", alpha=0.7)
-            ax.annotate(f"lr {rate:.0e}", (epoch - 0.45, 0.02), xycoords=("data", "axes fraction"), fontsize=7,
-                        color="tab:red", rotation=90)
         ax.set_xlabel("epoch")
         ax.legend(fontsize=7)
     fig.tight_layout()
