@@ -20,6 +20,7 @@ from train.evaluate import main as evaluate_main
 from train.explain_eval import main as explain_main
 from train.learning_curve import main as learning_curve_main
 from train.ood import main as ood_main
+from train.paired import main as paired_main
 
 pytestmark = pytest.mark.slow
 
@@ -210,3 +211,23 @@ def test_tampered_weight_file_is_refused(exported, browser, tmp_path):
     shard.write_bytes(bytes(data))
     with pytest.raises(RuntimeError, match="does not match metadata.json"):
         score_in_browser(tampered, [str(next((HAM_FIXTURES / "images").glob("*.jpg")))], browser=browser)
+
+
+def test_paired_comparison_of_a_run_with_itself_finds_no_difference(trained, tmp_path):
+    out = tmp_path / "paired.json"
+    assert paired_main([str(trained), str(trained), "--out", str(out), "--resamples", "20"]) == 0
+    report = json.loads(out.read_text())
+    assert report["n_images"] == (pd.read_csv(trained / "split.csv")["split"] == "val").sum()
+    assert report["scores"]["base"] == report["scores"]["candidate"]
+    assert all(value == 0 for value in report["difference"].values())
+    assert all(interval == [0, 0] for interval in report["interval"].values())
+
+
+def test_paired_comparison_refuses_runs_on_different_splits(trained, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(trained, other)
+    split = pd.read_csv(other / "split.csv")
+    split.loc[split.index[0], "split"] = "test" if split.loc[split.index[0], "split"] != "test" else "val"
+    split.to_csv(other / "split.csv", index=False)
+    assert paired_main([str(trained), str(other), "--out", str(tmp_path / "p.json")]) == 2
+    assert "not trained on the same split.csv" in capsys.readouterr().err

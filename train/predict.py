@@ -83,12 +83,18 @@ def run_logits(run: Run, paths: list[str]) -> np.ndarray:
     return logits_by_view(run, paths)["identity"]
 
 
-def split_frame(run: Run, data: Path | None = None, sharpest: bool = True) -> pd.DataFrame:
-    """The run's data set with a ``split`` column (train/val/test) from the split CSV it was trained on; with
-    ``sharpest`` the images come from the override folder the run was trained with, where it has them."""
+def run_split_file(run: Run) -> Path:
+    """The split CSV the run was trained on: written next to the model, or the one ``--split`` named."""
     split_file = run.model_dir / "split.csv" if (run.model_dir / "split.csv").is_file() else Path(run.config["split"])
     if not split_file.is_file():
         raise DataError(f"Split file {split_file} not found; it is written by python -m train next to the model.")
+    return split_file
+
+
+def split_frame(run: Run, data: Path | None = None, sharpest: bool = True) -> pd.DataFrame:
+    """The run's data set with a ``split`` column (train/val/test) from the split CSV it was trained on; with
+    ``sharpest`` the images come from the override folder the run was trained with, where it has them."""
+    split_file = run_split_file(run)
     override = run.config.get("override_images") if sharpest else None
     frame = load_training_data(data or Path(run.config["data"]), Path(override) if override else None).frame
     return frame.merge(pd.read_csv(split_file)[["image_id", "split"]], on="image_id")
