@@ -116,7 +116,7 @@ compare-train: install
 # Candidate recipes against the shipped model, both scored as shipped on the same validation images, with
 # lesion-resampled intervals of the difference (train.paired -> reports/paired/). Each is the shipped recipe
 # with one change. cosine-trial: 24 epochs of warm-up + cosine decay instead of ReduceLROnPlateau (51 minutes
-# on 2 cores). all-layers-trial: every backbone layer fine-tuned, not only block_4 on.
+# on 2 cores). all-layers-trial: every backbone layer fine-tuned, not only block_4 on (about 40 minutes). Neither ships.
 cosine-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-cosine24 $(RECIPE) --fine-tune-epochs 24 --schedule cosine --patience 8
 	$(BIN)/python -m train.paired $(MODEL) $(COMPARE)/1.0-160-cosine24 --out reports/paired/cosine24.json
