@@ -40,8 +40,13 @@ def dated_photo(source: Path, folder: Path, day: str) -> Path:
 def classify_and_save(page, photos: list[Path], lesion: str | None = "Mole on the back", site: str = "back") -> None:
     """Classify ``photos`` on the classify page and save them all to a new lesion (or, with ``lesion`` None,
     to the one the dialog proposes)."""
+    # Results from earlier photos stay on the page (newest first), and so does the last save's link: wait
+    # for these photos' own cards and for the status to move on, or a slow machine clicks the old ones.
+    before = page.locator(".result").count()
     page.set_input_files(INPUT, [str(p) for p in photos])
-    page.locator(".result").nth(len(photos) - 1).wait_for()
+    page.wait_for_function("(n) => document.querySelectorAll('.result').length === n && "
+                           "/^Classified/.test(document.getElementById('status').textContent)",
+                           arg=before + len(photos))
     page.click("#save-all" if len(photos) > 1 else ".result .save-entry")
     page.locator("#save-dialog").wait_for()
     if lesion:
