@@ -66,10 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     frame = split_frame(base)
     val = frame[frame["split"] == "val"]
     paths, y_true = val["path"].tolist(), val["label"].to_numpy()
-    probs = {name: calibrated_probabilities(run_logits(run, paths), run.calibration)
-             for name, run in (("base", base), ("candidate", candidate))}
-    thresholds = {name: run.calibration["operating_point"]["threshold"]
-                  for name, run in (("base", base), ("candidate", candidate))}
+    runs = {"base": base, "candidate": candidate}
+    probs = {name: calibrated_probabilities(run_logits(run, paths), run.calibration) for name, run in runs.items()}
+    thresholds = {name: run.calibration["operating_point"]["threshold"] for name, run in runs.items()}
     statistics = paired_differences(y_true, probs["base"], probs["candidate"], thresholds["base"],
                                     thresholds["candidate"])
     report = {
