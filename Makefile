@@ -9,7 +9,7 @@ SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda compare-train ood change-margin explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial
+.PHONY: install serve build test train evaluate export eda compare-train ood change-margin explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -127,6 +127,16 @@ cosine-trial: install
 seed-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-seed11 $(RECIPE) --seed 11
 	$(BIN)/python -m train.paired $(MODEL) $(COMPARE)/1.0-160-seed11 --out reports/paired/seed11.json
+	$(MAKE) seed-test
+
+# The seed-11 run on the test split in both conditions: a second draw of the recipe's test figures, to size
+# how far they move with the seed alone. It never picks the shipped model (that is decided on validation).
+SEED_TEST := reports/paired/seed11-test
+seed-test: install
+	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
+		--out $(SEED_TEST)/low
+	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 --images $(SHARP) --labels $(TEST_LABELS) \
+		--missing skip --paired-images $(LOW_IMAGES) --out $(SEED_TEST)/sharp
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''

@@ -3,7 +3,9 @@
 Two runs of one recipe already differ by 0.01-0.04 in validation balanced accuracy, and a run's kept epoch is
 the best of many noisy ones. Two separate intervals overlap almost always, yet both models face the same
 hard images, so their errors are correlated: the interval of the *difference*, scored image by image and
-resampled by lesion (train/intervals.py), is the one that says whether a change beats the noise.
+resampled by lesion (train/intervals.py), is much narrower. It covers which images were drawn, not which
+seed trained the models: two seeds of one recipe can differ beyond it, so a change must also clear the
+seed-to-seed difference (``make seed-trial``).
 
 Both runs are scored as shipped (calibrated probabilities, each at its own operating point) on the base
 run's validation images; the runs must share the split.
