@@ -88,3 +88,27 @@ def test_random_changes_of_sharp_crops_span_their_200x150_copies(sharp, low):
     views = np.stack([detail(acquisition_augment(sharp, tf.constant([3, k], tf.int64)).numpy()) for k in range(24)])
     assert (views.min(axis=0) < detail(low)).all()
     assert (views.max(axis=0) >= detail(sharp)).all()
+
+
+def test_an_ablation_applies_only_the_chosen_changes_with_the_full_runs_draws(sharp):
+    seed = tf.constant([5, 2], tf.int64)
+    rescaled = acquisition_augment(sharp, seed, changes=("rescale",)).numpy()
+    drawn = tf.random.stateless_uniform([len(sharp), 2 * len(NAMES)], seed=seed).numpy()
+    applied = drawn[:, 0] < ACQUISITION["rescale"][0]
+    assert applied.any() and not applied.all()  # the seed draws both cases
+    for image, out, rescale in zip(sharp, rescaled, applied):
+        # exactly the images whose rescale draw applies change, and only by losing detail (no noise, no JPEG)
+        assert np.array_equal(out, image) != rescale
+        assert detail(out[None])[0] <= detail(image[None])[0] + 1e-6
+    assert np.array_equal(acquisition_augment(sharp, seed, changes=()).numpy(), sharp.astype(np.float32))
+
+
+def test_the_command_line_checks_the_ablated_changes():
+    from train.__main__ import parse_args
+
+    config = parse_args(["--data", "d", "--out", "o", "--acquisition", "--acquisition-changes", "rescale, jpeg"])
+    assert config.acquisition_changes == ("rescale", "jpeg")
+    assert parse_args(["--data", "d", "--out", "o"]).acquisition_changes == NAMES
+    for wrong in (["--acquisition", "--acquisition-changes", "rescale,focus"], ["--acquisition-changes", "blur"]):
+        with pytest.raises(SystemExit):
+            parse_args(["--data", "d", "--out", "o", *wrong])

@@ -7,8 +7,18 @@ import sys
 from dataclasses import fields
 
 from train.data import DataError
+from train.augment import ACQUISITION
 from train.distribute import STRATEGIES
 from train.fit import TrainConfig, train
+
+
+def acquisition_changes(text: str) -> tuple[str, ...]:
+    names = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in ACQUISITION]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of acquisition changes; use "
+                                         f"some of {','.join(ACQUISITION)}")
+    return names
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -45,6 +55,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--acquisition", action="store_true",
                    help="random down-then-up scaling, blur, sharpening, sensor noise and JPEG re-compression of "
                         "the training stream, so that sharp and blurry sources look alike to the network")
+    p.add_argument("--acquisition-changes", type=acquisition_changes, default=defaults.acquisition_changes,
+                   help=f"comma-separated subset of {','.join(ACQUISITION)} that --acquisition applies "
+                        "(for ablations; default all)")
     p.add_argument("--strategy", choices=STRATEGIES, default=defaults.strategy,
                    help="'one' device; 'mirrored' over the local GPUs (else logical CPUs); 'multiworker' across the "
                         "machines in TF_CONFIG; 'auto': mirrored when more than one device is visible. --batch-size is "
@@ -69,6 +82,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     if args["cache"] and (not args["stream"] or args["deterministic"]):
         p.error("--cache caches the streamed decode: it needs --stream, and --deterministic reads the images in an "
                 "order drawn up front, which a cache read in order cannot serve")
+    if args["acquisition_changes"] != defaults.acquisition_changes and not args["acquisition"]:
+        p.error("--acquisition-changes picks among the changes that --acquisition applies: add --acquisition")
     args["fine_tune_from"] = args["fine_tune_from"] or None
     if args["backbone_weights"] == "none":
         args["backbone_weights"] = None

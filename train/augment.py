@@ -2,6 +2,8 @@
 geometry and colour, tf ops for the camera/source changes."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import keras
 import tensorflow as tf
 
@@ -61,31 +63,41 @@ def _draw(u: tf.Tensor, name: str) -> tuple[tf.Tensor, tf.Tensor]:
     return u[0] < probability, low + u[1] * (high - low)
 
 
-def _acquire_one(image: tf.Tensor, u: tf.Tensor, noise: tf.Tensor) -> tf.Tensor:
+def _acquire_one(image: tf.Tensor, u: tf.Tensor, noise: tf.Tensor,
+                 changes: Collection[str] = tuple(ACQUISITION)) -> tf.Tensor:
+    # A change left out of ``changes`` keeps its draws, so the others see the same draws as in a full run.
     size = image.shape[0]
     apply, share = _draw(u[0:2], "rescale")
-    side = tf.cast(tf.round(share * size), tf.int32)
-    image = tf.cond(apply, lambda: tf.image.resize(tf.image.resize(image, [side, side], method="area"),
-                                                   [size, size], method="bilinear"), lambda: image)
+    if "rescale" in changes:
+        side = tf.cast(tf.round(share * size), tf.int32)
+        image = tf.cond(apply, lambda: tf.image.resize(tf.image.resize(image, [side, side], method="area"),
+                                                       [size, size], method="bilinear"), lambda: image)
     apply, sigma = _draw(u[2:4], "blur")
-    image = tf.cond(apply, lambda: _gaussian_blur(image, sigma), lambda: image)
+    if "blur" in changes:
+        image = tf.cond(apply, lambda: _gaussian_blur(image, sigma), lambda: image)
     apply, amount = _draw(u[4:6], "sharpen")
-    image = tf.cond(apply, lambda: image + amount * (image - _gaussian_blur(image, tf.constant(1.0))), lambda: image)
+    if "sharpen" in changes:
+        image = tf.cond(apply, lambda: image + amount * (image - _gaussian_blur(image, tf.constant(1.0))),
+                        lambda: image)
     apply, sigma = _draw(u[6:8], "noise")
-    image = tf.clip_by_value(image + tf.where(apply, sigma, 0.0) * noise, 0.0, 255.0)
+    if "noise" in changes:
+        image = tf.clip_by_value(image + tf.where(apply, sigma, 0.0) * noise, 0.0, 255.0)
     apply, quality = _draw(u[8:10], "jpeg")
-    return tf.cond(apply, lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, tf.cast(quality, tf.int32)),
-                   lambda: image)
+    if "jpeg" in changes:
+        image = tf.cond(apply, lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, tf.cast(quality, tf.int32)),
+                        lambda: image)
+    return image
 
 
-def acquisition_augment(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def acquisition_augment(images: tf.Tensor, seed: tf.Tensor, changes: Collection[str] = tuple(ACQUISITION)) -> tf.Tensor:
     """Random camera/source changes of a batch (N, H, W, 3) of 0..255 pixels, each image drawn on its own:
-    down-then-up scaling, blur, sharpening, sensor noise, JPEG re-compression. ``seed`` (2 integers, e.g. the
-    run seed and the batch number) makes it reproducible. Sharp and blurry sources then look alike to the
+    down-then-up scaling, blur, sharpening, sensor noise, JPEG re-compression (``changes`` picks which of
+    ``ACQUISITION``, for ablations). ``seed`` (2 integers, e.g. the run seed and the batch number) makes it
+    reproducible. Sharp and blurry sources then look alike to the
     network, so it cannot learn "sharp means nevus" from which source covers which class more."""
     images = tf.cast(images, tf.float32)
     n = tf.shape(images)[0]
     draws = tf.random.stateless_uniform([n, 10], seed=seed)
     noise = tf.random.stateless_normal(tf.shape(images), seed=tf.reverse(seed, [0]))
-    return tf.map_fn(lambda args: _acquire_one(*args), (images, draws, noise),
+    return tf.map_fn(lambda args: _acquire_one(*args, changes), (images, draws, noise),
                      fn_output_signature=tf.TensorSpec(images.shape[1:], tf.float32))

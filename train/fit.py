@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from train.arrays import resized_pixels
+from train.augment import ACQUISITION
 from train.calibrate import calibrate, calibrated_probabilities, class_bias, fit_prior_strength, training_prior
 from train.data import CLASSES, DataError, load_training_data
 from train.distribute import distribution_strategy, learning_rate_scale
@@ -47,6 +48,7 @@ class TrainConfig:
     masks: str | None = None
     override_images: str | None = None
     acquisition: bool = False
+    acquisition_changes: tuple[str, ...] = tuple(ACQUISITION)  # which of them, for ablations
     strategy: str = "auto"
     stream: bool = False
     cache: str | None = None

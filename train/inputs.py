@@ -150,7 +150,7 @@ def training_stream(
     def camera(x: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
         x = colour(x, training=True)
         if config.acquisition:
-            x = acquisition_augment(x, tf.stack([tf.constant(config.seed, tf.int64), batch]))
+            x = acquisition_augment(x, tf.stack([tf.constant(config.seed, tf.int64), batch]), config.acquisition_changes)
         return normalise(x, prep)
 
     seed_states = augmentation_seed_states((geometry, colour)) if config.deterministic else []
