@@ -55,10 +55,11 @@ change-margin: install
 # (the 224 px crops of the originals, the test images that have one, with their 200x150 copies scored too).
 TEST_LABELS := $(MODEL)/test_labels.csv
 LOW_IMAGES := $(DATA)/images
+# The sharp condition: the 224 crops where they exist, each with its 200x150 copy scored under `paired`.
+SHARP_PAIRS := --images $(SHARP) --missing skip --paired-images $(LOW_IMAGES)
 evaluate: install
 	$(BIN)/python -m train.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/keras/low
-	$(BIN)/python -m train.evaluate --images $(SHARP) --labels $(TEST_LABELS) --missing skip --paired-images $(LOW_IMAGES) \
-		--out reports/test/keras/sharp
+	$(BIN)/python -m train.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/keras/sharp
 
 export: install
 	$(BIN)/python -m export --model $(MODEL) --out site/model \
@@ -67,8 +68,7 @@ export: install
 # Everything measured after training, in dependency order (about 35 minutes on 2 cores).
 reports: evaluate export
 	$(BIN)/python -m train.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/browser/low --runtime browser
-	$(BIN)/python -m train.evaluate --images $(SHARP) --labels $(TEST_LABELS) --missing skip --paired-images $(LOW_IMAGES) \
-		--out reports/test/browser/sharp --runtime browser
+	$(BIN)/python -m train.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/browser/sharp --runtime browser
 	$(BIN)/python -m export.parity --images $(LOW_IMAGES) --labels $(MODEL)/val_labels.csv --n 200 --out reports/parity.json
 	$(BIN)/python -m export.parity --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip --n 200 --out reports/parity_sharp.json
 	$(BIN)/python -m export.bench --out reports/bench.json
@@ -135,8 +135,8 @@ SEED_TEST := reports/paired/seed11-test
 seed-test: install
 	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
 		--out $(SEED_TEST)/low
-	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 --images $(SHARP) --labels $(TEST_LABELS) \
-		--missing skip --paired-images $(LOW_IMAGES) --out $(SEED_TEST)/sharp
+	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 $(SHARP_PAIRS) --labels $(TEST_LABELS) \
+		--out $(SEED_TEST)/sharp
 
 # The acquisition augmentation, part by part (#15 asks to keep what helps): the shipped recipe without it and
 # with its down-then-up rescaling alone (about 25 minutes each on 2 cores). Each is compared with the
@@ -153,8 +153,8 @@ acquisition-trials: install
 VAL_PAIRS := reports/paired/val-pairs
 acquisition-val-pairs: install
 	for run in $(MODEL) $(addprefix $(COMPARE)/1.0-160-,seed11 $(ACQ_RUNS)); do \
-		$(BIN)/python -m train.evaluate --model $$run --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip \
-			--paired-images $(LOW_IMAGES) --out $(VAL_PAIRS)/$$(basename $$run) || exit 1; done
+		$(BIN)/python -m train.evaluate --model $$run $(SHARP_PAIRS) --labels $(MODEL)/val_labels.csv \
+			--out $(VAL_PAIRS)/$$(basename $$run) || exit 1; done
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''

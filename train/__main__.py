@@ -6,8 +6,8 @@ import logging
 import sys
 from dataclasses import fields
 
-from train.data import DataError
 from train.augment import ACQUISITION
+from train.data import DataError
 from train.distribute import STRATEGIES
 from train.fit import TrainConfig, train
 

@@ -81,7 +81,8 @@ def _acquire_one(image: tf.Tensor, u: tf.Tensor, noise: tf.Tensor,
                         lambda: image)
     apply, sigma = _draw(u[6:8], "noise")
     if "noise" in changes:
-        image = tf.clip_by_value(image + tf.where(apply, sigma, 0.0) * noise, 0.0, 255.0)
+        image = image + tf.where(apply, sigma, 0.0) * noise
+    image = tf.clip_by_value(image, 0.0, 255.0)  # sharpening and noise overshoot; JPEG wants 0..255
     apply, quality = _draw(u[8:10], "jpeg")
     if "jpeg" in changes:
         image = tf.cond(apply, lambda: 255.0 * tf.image.adjust_jpeg_quality(image / 255.0, tf.cast(quality, tf.int32)),
@@ -93,8 +94,8 @@ def acquisition_augment(images: tf.Tensor, seed: tf.Tensor, changes: Collection[
     """Random camera/source changes of a batch (N, H, W, 3) of 0..255 pixels, each image drawn on its own:
     down-then-up scaling, blur, sharpening, sensor noise, JPEG re-compression (``changes`` picks which of
     ``ACQUISITION``, for ablations). ``seed`` (2 integers, e.g. the run seed and the batch number) makes it
-    reproducible. Sharp and blurry sources then look alike to the
-    network, so it cannot learn "sharp means nevus" from which source covers which class more."""
+    reproducible. Sharp and blurry sources then look alike to the network, so it cannot learn "sharp means
+    nevus" from which source covers which class more."""
     images = tf.cast(images, tf.float32)
     n = tf.shape(images)[0]
     draws = tf.random.stateless_uniform([n, 10], seed=seed)
