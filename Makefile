@@ -9,7 +9,7 @@ SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda compare-train ood change-margin explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs
+.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,7 @@ train: install
 	$(BIN)/python -m train --data $(DATA) --out $(MODEL) $(RECIPE)
 	$(BIN)/python -m train.ood --model $(MODEL)
 	$(BIN)/python -m train.change_margin --model $(MODEL)
+	$(BIN)/python -m train.combine --model $(MODEL)
 
 # The OOD guard's statistics (part of `make train`; rerun after changing the guard).
 ood: install
@@ -50,6 +51,11 @@ ood: install
 # How far the malignancy score moves between two photos of one unchanged lesion (part of `make train`).
 change-margin: install
 	$(BIN)/python -m train.change_margin --model $(MODEL)
+
+# How several photos of one lesion are combined into one answer, and a combined visit's noise (part of
+# `make train`).
+combine: install
+	$(BIN)/python -m train.combine --model $(MODEL)
 
 # Two evaluation conditions, always side by side: `low` (the 200x150 copies, all test images) and `sharp`
 # (the 224 px crops of the originals, the test images that have one, with their 200x150 copies scored too).

@@ -19,6 +19,7 @@ BATCH = 50
 HARNESS = """<!doctype html><meta charset="utf-8"><title>scoring harness</title>
 <script type="module">
 import * as core from '/js/classifier.js';
+import { combineResults } from '/js/combine.js';
 window.core = core;
 window.classifierReady = core.loadClassifier({modelUrl: '/__model__/', vendorUrl: '/vendor/tfjs/',
   backends: %s}).then((c) => { window.classifier = c; return {backend: c.backend, simd: c.simd}; });
@@ -32,6 +33,14 @@ window.scoreUrls = async (urls, extras) => {
     bitmap.close();
   }
   return out;
+};
+// groups: lists of each lesion's photos' probabilities -> the site's combined probabilities for each lesion
+window.combineGroups = (groups) => {
+  const m = window.classifier.metadata;
+  const codes = m.classes.map((c) => c.code);
+  return groups.map((rows) => combineResults(rows.map((probabilities) => ({probabilities,
+    ...core.riskDecision(probabilities, codes, m.operating_point)})), m.combination.rule, codes,
+    m.operating_point).probabilities);
 };
 </script>"""
 
@@ -83,23 +92,42 @@ def _harness_dir(backends: tuple[str, ...]) -> Iterator[Path]:
         yield page
 
 
-def _score(model_dir: Path, paths: list[str], browser, extras: bool) -> list:
+def _score(model_dir: Path, paths: list[str], browser, extras: bool, groups: list[str] | None = None) -> tuple[list, list | None]:
+    """Each image's outputs and, with ``groups`` (a group per image), each image's group's combined
+    probabilities from the site's combine.js."""
     with scoring_page(model_dir, paths, browser=browser) as page:
         rows: list = []
         for start in range(0, len(paths), BATCH):
             urls = [f"/__images__/{i}" for i in range(start, min(start + BATCH, len(paths)))]
             rows.extend(page.evaluate("([urls, extras]) => window.scoreUrls(urls, extras)", [urls, extras]))
-    return rows
+        if groups is None:
+            return rows, None
+        members: dict[str, list[int]] = {}
+        for i, group in enumerate(groups):
+            members.setdefault(group, []).append(i)
+        probs = [r["probabilities"] if extras else r for r in rows]
+        combined = page.evaluate("(groups) => window.combineGroups(groups)",
+                                 [[probs[i] for i in rows_of] for rows_of in members.values()])
+    per_image: list = [None] * len(paths)
+    for rows_of, result in zip(members.values(), combined):
+        for i in rows_of:
+            per_image[i] = result
+    return rows, per_image
 
 
 def score_in_browser(model_dir: Path, paths: list[str], browser=None) -> np.ndarray:
     """Calibrated class probabilities (N x classes) for every image, computed in Chromium."""
-    return np.asarray(_score(model_dir, paths, browser, False), dtype=np.float64)
+    return np.asarray(_score(model_dir, paths, browser, False)[0], dtype=np.float64)
 
 
-def browser_outputs(model_dir: Path, paths: list[str], browser=None) -> dict[str, np.ndarray]:
-    """Probabilities, OOD distances and class activation maps (N, h, w, classes), computed in Chromium."""
-    rows = _score(model_dir, paths, browser, True)
-    return {"probabilities": np.asarray([r["probabilities"] for r in rows], dtype=np.float64),
-            "ood_distance": np.asarray([np.nan if r["ood"] is None else r["ood"] for r in rows], dtype=np.float64),
-            "cams": np.stack([np.reshape(r["cams"], r["shape"]) for r in rows])}
+def browser_outputs(model_dir: Path, paths: list[str], browser=None,
+                    groups: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Probabilities, OOD distances and class activation maps (N, h, w, classes), computed in Chromium; with
+    ``groups`` (a lesion id per image) also ``combined``: each image's lesion's combined probabilities."""
+    rows, combined = _score(model_dir, paths, browser, True, groups)
+    out = {"probabilities": np.asarray([r["probabilities"] for r in rows], dtype=np.float64),
+           "ood_distance": np.asarray([np.nan if r["ood"] is None else r["ood"] for r in rows], dtype=np.float64),
+           "cams": np.stack([np.reshape(r["cams"], r["shape"]) for r in rows])}
+    if combined is not None:
+        out["combined"] = np.asarray(combined, dtype=np.float64)
+    return out

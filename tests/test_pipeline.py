@@ -16,6 +16,7 @@ from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
 from export.classes import BODY_SITES
 from train.__main__ import main as train_main
 from train.change_margin import main as change_margin_main
+from train.combine import main as combine_main
 from train.evaluate import main as evaluate_main
 from train.explain_eval import main as explain_main
 from train.learning_curve import main as learning_curve_main
@@ -183,6 +184,32 @@ def test_change_margin_says_why_it_cannot_be_measured(trained, capsys):
     assert change_margin_main(["--model", str(trained)]) == 2
     assert "No lesion has two images" in capsys.readouterr().err
     assert not (trained / "change_margin.json").exists()
+
+
+def test_combination_says_why_no_rule_can_be_chosen(trained, capsys):
+    assert combine_main(["--model", str(trained)]) == 2
+    assert "No lesion in the validation split has two images" in capsys.readouterr().err
+    assert not (trained / "combination.json").exists()
+
+
+def test_evaluate_scores_each_image_with_its_lesions_combined_result(trained, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(trained, run)
+    (run / "combination.json").write_text(json.dumps({"rule": "mean_logits"}))
+    # the fixtures hold one image per lesion: pair them up into 14 two-photo "lesions"
+    labels = pd.read_csv(HAM_FIXTURES / "metadata.csv")
+    labels["lesion_id"] = [f"L{i // 2}" for i in range(len(labels))]
+    labels.to_csv(tmp_path / "labels.csv", index=False)
+    out = tmp_path / "eval"
+    assert evaluate_main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(tmp_path / "labels.csv"),
+                          "--out", str(out), "--model", str(run)]) == 0
+    by_lesion = json.loads((out / "metrics.json").read_text())["by_lesion"]
+    assert by_lesion["rule"] == "mean_logits"
+    assert by_lesion["n_lesions"] == 14 and by_lesion["n_multi_photo_lesions"] == 14
+    assert by_lesion["lesions_counted_once"]["n_images"] == 14 and by_lesion["multi_photo_images"]["n_images"] == 28
+    assert 0 <= by_lesion["balanced_accuracy"] <= 1 and set(by_lesion["malignant"]) == {"sensitivity", "specificity"}
+    low, high = by_lesion["gain_interval"]["balanced_accuracy"]
+    assert low <= high
 
 
 def test_browser_evaluation_reports_the_guard_like_keras(trained, exported, tmp_path):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from train.calibrate import calibrated_probabilities, is_malignant, malignancy_score
+from train.combine import combine_groups, lesion_rows, multi_photo_mask
 from train.data import CLASSES, DataError, images_by_id, load_labelled_images
 from train.figures import classification_report_figure, confusion_matrix_figure
 from train.intervals import cluster_bootstrap
@@ -40,16 +41,21 @@ class Scores:
     ood_distance: np.ndarray | None
     calibration: dict
     ood_threshold: float | None
+    # each image's lesion's combined probabilities, by the run's rule (None: the run has no combination rule)
+    combined: np.ndarray | None = None
+    rule: str | None = None
 
     def rows(self, part: slice) -> "Scores":
         """The same scores for a slice of the images."""
         distances = None if self.ood_distance is None else self.ood_distance[part]
-        return Scores(self.probabilities[part], distances, self.calibration, self.ood_threshold)
+        combined = None if self.combined is None else self.combined[part]
+        return Scores(self.probabilities[part], distances, self.calibration, self.ood_threshold, combined, self.rule)
 
 
-def keras_scores(model_dir: Path, paths: list[str]) -> Scores:
+def keras_scores(model_dir: Path, paths: list[str], groups: list[str] | None = None) -> Scores:
     """Calibrated probabilities and guard distances from a training run (model.keras + calibration.json +
-    the guard's ood.npz), through the same explained graph that is exported."""
+    the guard's ood.npz), through the same explained graph that is exported; with ``groups`` (a lesion id
+    per image) also each image's lesion's combined result, by the rule in combination.json."""
     from train.explained import explained_outputs, load_ood_stats, load_ood_summary
     from train.predict import load_run
 
@@ -59,8 +65,11 @@ def keras_scores(model_dir: Path, paths: list[str]) -> Scores:
     logits = np.concatenate([c["logits"] for c in chunks])
     distances = np.concatenate([c["ood_distance"] for c in chunks]) if stats is not None else None
     summary = load_ood_summary(model_dir)
-    return Scores(calibrated_probabilities(logits, run.calibration), distances, run.calibration,
-                  summary["threshold"] if summary else None)
+    probs = calibrated_probabilities(logits, run.calibration)
+    rule_file = model_dir / "combination.json"
+    rule = json.loads(rule_file.read_text())["rule"] if rule_file.is_file() else None
+    combined = combine_groups(probs, np.asarray(groups), rule) if rule and groups is not None else None
+    return Scores(probs, distances, run.calibration, summary["threshold"] if summary else None, combined, rule)
 
 
 def keras_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, dict]:
@@ -71,18 +80,21 @@ def keras_probabilities(model_dir: Path, paths: list[str]) -> tuple[np.ndarray, 
     return calibrated_probabilities(run_logits(run, paths), run.calibration), run.calibration
 
 
-def browser_scores(model_dir: Path, paths: list[str]) -> Scores:
+def browser_scores(model_dir: Path, paths: list[str], groups: list[str] | None = None) -> Scores:
+    """The same as ``keras_scores`` from the shipped TF.js model in Chromium; the lesions' photos are combined
+    by the site's own combine.js, by the rule in metadata.json."""
     from export.browser_scoring import browser_outputs
 
     metadata_file = model_dir / "metadata.json"
     if not metadata_file.is_file():
         raise DataError(f"{metadata_file} not found. Export a model first (python -m export) or pass --model.")
     metadata = json.loads(metadata_file.read_text())
-    out = browser_outputs(model_dir, paths)
+    rule = (metadata.get("combination") or {}).get("rule")
+    out = browser_outputs(model_dir, paths, groups=groups if rule else None)
     guard = metadata.get("ood")
     return Scores(out["probabilities"], out["ood_distance"] if guard else None,
                   {"temperature": metadata["temperature"], "operating_point": metadata["operating_point"]},
-                  guard["threshold"] if guard else None)
+                  guard["threshold"] if guard else None, out.get("combined"), rule)
 
 
 def guard_summary(scores: Scores) -> dict | None:
@@ -144,6 +156,47 @@ def confidence_intervals(y_true: np.ndarray, probs: np.ndarray, operating_point:
             **intervals, "per_class": per_class}
 
 
+def by_lesion_metrics(y_true: np.ndarray, scores: Scores, lesion_ids: np.ndarray, operating_point: dict,
+                      level: float = 0.95) -> dict:
+    """Every image scored with its lesion's combined result (comparable with the per-image figures), the
+    same over lesions counted once, the images of multi-photo lesions alone, and a lesion-bootstrap interval
+    of the gain over scoring each photo alone."""
+    combined = scores.combined
+    metrics = evaluation_metrics(y_true, combined, operating_point)
+    first = lesion_rows(lesion_ids)
+    multi = multi_photo_mask(lesion_ids)
+    once = evaluation_metrics(y_true[first], combined[first], operating_point)
+
+    def gain(idx: np.ndarray) -> dict[str, float]:
+        alone = classification_metrics(y_true[idx], scores.probabilities[idx], CLASSES)
+        together = classification_metrics(y_true[idx], combined[idx], CLASSES)
+        return {k: together[k] - alone[k] for k in ("balanced_accuracy", "macro_auc")}
+
+    def headline_pair(rows: np.ndarray) -> dict:
+        alone = evaluation_metrics(y_true[rows], scores.probabilities[rows], operating_point)
+        together = evaluation_metrics(y_true[rows], combined[rows], operating_point)
+        return {"n_images": int(rows.sum()),
+                "per_image": {k: headline_values(alone)[k] for k in ("balanced_accuracy", "macro_auc")},
+                "combined": {k: headline_values(together)[k] for k in ("balanced_accuracy", "macro_auc")}}
+
+    n_multi = int(multi[first].sum())
+    return {
+        "rule": scores.rule,
+        "balanced_accuracy": metrics["balanced_accuracy"],
+        "macro_auc": metrics["macro_auc"],
+        "malignant": metrics["malignant"],
+        "melanoma": metrics["melanoma"],
+        "n_images": metrics["n_images"],
+        "n_lesions": int(len(first)),
+        "n_multi_photo_lesions": n_multi,
+        "lesions_counted_once": {k: once[k] for k in ("n_images", "balanced_accuracy", "macro_auc", "malignant", "melanoma")},
+        "multi_photo_images": headline_pair(multi) if n_multi else None,
+        "gain_interval": {"level": level, **cluster_bootstrap(gain, lesion_ids, level=level)},
+        "note": None if n_multi else "every lesion has one photo among these images, so the combined result is "
+                                     "the single photo's (the figures equal the per-image ones)",
+    }
+
+
 def paired_paths(image_ids: list[str], folder: Path) -> list[str]:
     """The files of the same image ids in ``folder``; every one must exist."""
     index = images_by_id(folder)
@@ -175,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         frame = dataset.frame
         other = paired_paths(frame["image_id"].tolist(), args.paired_images) if args.paired_images else None
         started = time.time()
-        # one pass (one model load, one browser) over the images and their pairs
-        both = score(model, frame["path"].tolist() + (other or []))
+        lesions = frame["lesion_id"].astype(str).tolist()
+        # one pass (one model load, one browser) over the images and their pairs; a lesion's photos and their
+        # paired copies are two groups, never combined with each other
+        both = score(model, frame["path"].tolist() + (other or []),
+                     lesions + ([f"paired/{i}" for i in lesions] if other else []))
         scores, paired = both.rows(slice(0, len(frame))), both.rows(slice(len(frame), None)) if other else None
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -187,11 +243,15 @@ def main(argv: list[str] | None = None) -> int:
     metrics["confidence_intervals"] = confidence_intervals(y_true, scores.probabilities, operating_point,
                                                            frame["lesion_id"].to_numpy())
     metrics["ood"] = guard_summary(scores)
+    lesion_ids = frame["lesion_id"].astype(str).to_numpy()
+    metrics["by_lesion"] = by_lesion_metrics(y_true, scores, lesion_ids, operating_point) if scores.rule else None
     if paired is not None:
         same = evaluation_metrics(y_true, paired.probabilities, operating_point)
         metrics["paired"] = {"images": str(args.paired_images), **headline_values(same),
                              "recall": {c: v["recall"] for c, v in same["per_class"].items()},
-                             "ood": guard_summary(paired)}
+                             "ood": guard_summary(paired),
+                             "by_lesion": by_lesion_metrics(y_true, paired, lesion_ids, operating_point)
+                             if paired.rule else None}
     metrics.update(runtime=args.runtime, seconds=round(time.time() - started, 1), excluded=dataset.excluded,
                    temperature=scores.calibration["temperature"], labels_file=str(args.labels),
                    images=str(args.images))
@@ -207,6 +267,13 @@ def main(argv: list[str] | None = None) -> int:
     low, high = metrics["confidence_intervals"]["balanced_accuracy"]
     print(f"95% interval of balanced accuracy (bootstrap over {metrics['confidence_intervals']['resampled']}): "
           f"{low:.4f}-{high:.4f}")
+    if metrics["by_lesion"]:
+        b = metrics["by_lesion"]
+        print(f"each image scored with its lesion's combined result ({b['rule']}, {b['n_lesions']} lesions, "
+              f"{b['n_multi_photo_lesions']} with several photos): balanced accuracy {b['balanced_accuracy']:.4f}, "
+              f"macro AUC {b['macro_auc']:.4f}" + (f"; {b['note']}" if b["note"] else ""))
+    else:
+        print("no combination rule with this model (python -m train.combine writes one): by_lesion not scored")
     if metrics["ood"]:
         print(f"guard rejects {metrics['ood']['rejected_fraction']:.3f} of {metrics['ood']['n']} images")
     if paired is not None:

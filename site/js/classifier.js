@@ -154,6 +154,13 @@ export function preprocess(tf, source, prep) {
   });
 }
 
+/** The referral decision for calibrated ``probabilities`` over ``classes`` (codes): the malignancy score (the
+ * summed probability of the operating point's classes) and whether it reaches ``threshold``. */
+export function riskDecision(probabilities, classes, operatingPoint) {
+  const malignancyScore = operatingPoint.classes.reduce((s, c) => s + probabilities[classes.indexOf(c)], 0);
+  return { malignancyScore, flagged: malignancyScore >= operatingPoint.threshold };
+}
+
 /**
  * Load metadata + verified model and start a backend. ``bundle`` (file:// pages) replaces every fetch.
  * Returns {metadata, backend, simd, classify(source), dispose()}; classify gives probabilities,
@@ -168,7 +175,7 @@ export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_B
   const backend = await pickBackend(tf, backends, vendor);
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const prep = metadata.preprocessing;
-  const malignantIdx = metadata.operating_point.classes.map((c) => metadata.classes.findIndex((k) => k.code === c));
+  const codes = metadata.classes.map((c) => c.code);
 
   const outputNodes = ['logits', 'cams', 'ood_distance'].filter((k) => metadata.outputs[k]);
   const bias = metadata.class_bias;
@@ -193,11 +200,9 @@ export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_B
     const camData = await cams.data();
     const oodDistance = ood ? (await ood.data())[0] : null;
     tf.dispose([probs, cams, ood].filter(Boolean));
-    const malignancyScore = malignantIdx.reduce((s, i) => s + probabilities[i], 0);
     return {
       probabilities,
-      malignancyScore,
-      flagged: malignancyScore >= metadata.operating_point.threshold,
+      ...riskDecision(probabilities, codes, metadata.operating_point),
       cams: { height, width, classes, data: camData },
       oodDistance,
       // No guard in the metadata (an older model): nothing is rejected.
