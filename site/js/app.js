@@ -2,6 +2,7 @@
 import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera.js';
 import { checkFile, imageWarnings, InputProblem } from './checks.js';
 import { decodeImage, ImageDecodeError } from './classifier.js';
+import { combineResults } from './combine.js';
 import { cropSquare } from './cropper.js';
 import { exifDate } from './exif.js';
 import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
@@ -10,7 +11,11 @@ import { openSaveDialog } from './save-dialog.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, el, option, percent, probabilityBars, showAlert } from './ui.js';
 
-const results = [];
+const results = []; // photos shown with a result (including those classified anyway), for the table, CSV and saving
+// Every photo given this session, in order: {name, state: 'shown' | 'rejected' | 'unreadable', item}. The
+// combined answer uses the shown ones and names the rest.
+const photos = [];
+let combined = null; // {result, used, leftOut} while "one lesion" is on and at least two photos are usable
 const EXPLAIN_SIDE = 256;
 let classifier;
 
@@ -148,6 +153,106 @@ function addSummaryRow(item) {
   $('summary').hidden = results.length < 2;
 }
 
+// ---- several photos of one lesion, one answer
+
+const LEFT_OUT_REASONS = {
+  rejected: 'not recognised as a skin-lesion close-up, so left out (choose “Classify anyway” on its card to include it)',
+  unreadable: 'could not be read as an image, so left out',
+};
+
+function ruleName(rule) {
+  return { mean_logits: 'the mean of their logits', mean_probabilities: 'the mean of their probabilities' }[rule] ?? rule;
+}
+
+function combinedCard({ result, used, leftOut }) {
+  const { metadata } = classifier;
+  const names = classNames(metadata);
+  const threshold = metadata.operating_point.threshold;
+  const card = el('article', { class: `result combined ${result.flagged ? 'flagged' : 'low'}`,
+    'aria-label': 'Combined result for one lesion' });
+  card.dataset.photos = String(result.photos);
+  card.append(
+    el('h3', {}, `One lesion, ${result.photos} photos combined: ${names[result.topClass]} ` +
+      `(${percent(Math.max(...result.probabilities))})`),
+    el('p', { class: 'risk' }, riskMessage(result)),
+    el('p', { class: 'combined-photos' }, `Combines ${result.photos} photos (${used.map((i) => i.name).join(', ')}) by ` +
+      `${ruleName(metadata.combination.rule)}, the rule chosen on the validation lesions; the calibration and the ` +
+      'referral threshold are those of a single photo.'),
+    el('p', { class: 'combined-spread' }, `Single photos' malignancy scores range from ${result.lowestScore.toFixed(2)} ` +
+      `to ${result.highestScore.toFixed(2)}; the combined score is ${result.malignancyScore.toFixed(2)} (referral ` +
+      `threshold ${threshold.toFixed(2)}).`),
+  );
+  if (result.straddles) {
+    card.append(el('p', { class: 'combined-disagree warning' }, `The single photos fall on different sides of the ` +
+      `referral threshold: ${result.above} of ${result.photos} on their own would say “see a dermatologist”. ` +
+      'That is common for photos of one unchanged lesion; the combined answer weighs them all.'));
+  }
+  if (result.singleTopClasses.length > 1) {
+    card.append(el('p', { class: 'combined-classes warning' }, `The single photos' top classes differ ` +
+      `(${result.singleTopClasses.map((c) => names[c]).join('; ')}). If these photos show different lesions, ` +
+      'untick “one lesion” and read each photo on its own.'));
+  }
+  if (leftOut.length) {
+    const list = el('ul', { class: 'left-out' });
+    list.append(...leftOut.map((p) => el('li', {}, `${p.name}: ${LEFT_OUT_REASONS[p.state]}.`)));
+    card.append(el('p', {}, 'Not in the combined answer:'), list);
+  }
+  const save = el('button', { type: 'button', class: 'secondary save-visit' }, 'Save as one visit to my lesions');
+  save.addEventListener('click', () => saveItems(used, { oneVisit: true }));
+  card.append(probabilityBars(metadata.classes.map((c) => c.code), result.probabilities, names), save,
+    el('p', { class: 'small' }, `Not a diagnosis. Model ${metadata.model_version}, computed on this device.`));
+  return card;
+}
+
+function noCombinationCard(usable, leftOut) {
+  const card = el('article', { class: 'result combined none', 'aria-label': 'Combined result for one lesion' });
+  const why = usable === 0
+    ? `None of the ${leftOut.length} photo(s) could be used, so there is no combined answer.`
+    : 'One usable photo so far: add more photos of the same lesion (another angle, zoom or light) to combine them.';
+  card.append(el('h3', {}, 'One lesion: no combined answer yet'), el('p', { class: 'combined-none' }, why));
+  if (leftOut.length) {
+    const list = el('ul', { class: 'left-out' });
+    list.append(...leftOut.map((p) => el('li', {}, `${p.name}: ${LEFT_OUT_REASONS[p.state]}.`)));
+    card.append(list);
+  }
+  return card;
+}
+
+// The combined card leads the results while "one lesion" is on; it covers every photo on the page.
+function renderCombined() {
+  combined = null;
+  if (!$('one-lesion').checked || !photos.length) {
+    $('combined').replaceChildren();
+    return;
+  }
+  const used = photos.filter((p) => p.state === 'shown').map((p) => p.item);
+  const leftOut = photos.filter((p) => p.state !== 'shown');
+  if (used.length < 2) {
+    $('combined').replaceChildren(noCombinationCard(used.length, leftOut));
+    return;
+  }
+  const { metadata } = classifier;
+  const result = combineResults(used.map((i) => i.result), metadata.combination.rule,
+    metadata.classes.map((c) => c.code), metadata.operating_point);
+  combined = { result, used, leftOut };
+  $('combined').replaceChildren(combinedCard(combined));
+}
+
+function announceResults() {
+  const together = combined ? ` Combined answer from ${combined.result.photos} photos of one lesion first.` : '';
+  $('status').textContent = `Classified ${results.length} image(s) on this device.${together}`;
+}
+
+function clearResults() {
+  results.length = 0;
+  photos.length = 0;
+  for (const id of ['results', 'errors', 'combined']) $(id).replaceChildren();
+  $('summary-table').tBodies[0].replaceChildren();
+  $('summary').hidden = true;
+  renderCombined();
+  $('status').textContent = 'Results cleared: choose the photos of the next lesion.';
+}
+
 function csvField(value) {
   const text = String(value);
   return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
@@ -162,6 +267,12 @@ function downloadCsv() {
       result.malignancyScore.toFixed(6), result.flagged, result.oodDistance?.toFixed(4) ?? '',
       result.outOfDistribution, classifier.metadata.model_version].join(','));
   }
+  if (combined) {
+    const { result, used } = combined;
+    lines.push([csvField(`combined: one lesion, ${used.length} photos (${used.map((i) => i.name).join('; ')})`),
+      ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6), result.flagged, '', '',
+      classifier.metadata.model_version].join(','));
+  }
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
   link.download = 'lesion-results.csv';
@@ -170,10 +281,10 @@ function downloadCsv() {
 }
 
 // The photos go to the on-device history only when the user asks, with the result they were shown.
-async function saveItems(items) {
+async function saveItems(items, options = {}) {
   const { metadata } = classifier;
   const chosen = items.map((item) => ({ ...item, record: resultRecord(item.result, metadata, item.forced) }));
-  const saved = await openSaveDialog(chosen, metadata.dataset.localizations);
+  const saved = await openSaveDialog(chosen, metadata.dataset.localizations, options);
   if (!saved) return;
   const skipped = saved.skipped ? ` (${saved.skipped} already there)` : '';
   $('status').replaceChildren(`Saved ${saved.added} photo(s) to “${saved.lesion.name}”${skipped}, on this device only. `,
@@ -197,12 +308,18 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
   if (!result.outOfDistribution) {
     $('results').prepend(renderResult(item, shown, size, square));
     addSummaryRow(item);
+    photos.push({ name, state: 'shown', item });
     return;
   }
+  const photo = { name, state: 'rejected', item };
+  photos.push(photo);
   $('results').prepend(renderRejection(name, shown, (card) => {
     item.forced = true;
+    photo.state = 'shown';
     card.replaceWith(renderResult(item, shown, size, square));
     addSummaryRow(item);
+    renderCombined();
+    announceResults();
   }));
 }
 
@@ -213,12 +330,11 @@ async function classifyFile(file) {
     await checkFile(file);
     bitmap = await decodeImage(file);
   } catch (err) {
+    if (!(err instanceof InputProblem || err instanceof ImageDecodeError)) throw err;
+    photos.push({ name, state: 'unreadable' });
     if (err instanceof InputProblem) return showError(`${name}: ${err.message}`);
-    if (err instanceof ImageDecodeError) {
-      return showError(`${name}: this is not an image this browser can read (damaged, truncated or not a ` +
-        'picture). Use a JPEG or PNG photo.');
-    }
-    throw err;
+    return showError(`${name}: this is not an image this browser can read (damaged, truncated or not a ` +
+      'picture). Use a JPEG or PNG photo.');
   }
   try {
     for (const warning of imageWarnings(bitmap)) showError(`${name}: ${warning}`, 'warning');
@@ -238,7 +354,8 @@ async function classifyFiles(files) {
   }
   $('errors').replaceChildren();
   for (const file of files) await classifyFile(file);
-  $('status').textContent = `Classified ${results.length} image(s) on this device.`;
+  renderCombined();
+  announceResults();
 }
 
 let cameraStream = null;
@@ -264,6 +381,8 @@ async function shoot() {
   closeCamera();
   $('errors').replaceChildren();
   await classifySource('camera photo', frame, frame.toDataURL('image/jpeg'));
+  renderCombined();
+  announceResults();
 }
 
 function wireInputs() {
@@ -289,6 +408,14 @@ function wireInputs() {
     if (files.length) classifyFiles(files);
   });
   $('download-csv').addEventListener('click', downloadCsv);
+  $('one-lesion').addEventListener('change', () => {
+    if (!classifier) return;
+    renderCombined();
+    $('status').textContent = $('one-lesion').checked
+      ? 'One lesion: the photos on this page are combined into one answer, shown first.'
+      : 'Each photo is read on its own.';
+  });
+  $('clear-results').addEventListener('click', clearResults);
   $('save-all').addEventListener('click', () => saveItems(results));
   $('camera-button').hidden = !cameraAvailable();
   $('camera-button').addEventListener('click', openCamera);

@@ -3,6 +3,7 @@
 // export/import, deletion and the passphrase lock. No history action makes a network request.
 import { comparableResults, describeChange } from './change.js';
 import { decodeImage } from './classifier.js';
+import { visitMargin } from './combine.js';
 import { cropSquare } from './cropper.js';
 import { parseHistoryFile } from './history-file.js';
 import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
@@ -13,6 +14,7 @@ import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, showAlert } from './ui.js';
 import { PBKDF2_ITERATIONS } from './vault.js';
+import { comparableRecords, visitResult, visitsOf } from './visits.js';
 
 const VIEWS = ['unlock-view', 'list-view', 'lesion-view', 'compare-view', 'manage-view'];
 let classifier;
@@ -58,8 +60,10 @@ async function renderList() {
     const entries = await history.entries(lesion.id);
     const li = el('li');
     const link = el('a', { href: `#lesion/${lesion.id}` }, lesion.name);
-    const latest = entries[0] && latestResult(entries[0]);
-    const summary = latest ? ` — ${lesion.site}, ${entries.length} photo(s), latest ${entries[0].taken}: ` +
+    const [visit] = visitsOf(entries);
+    const latest = visit && visitAnswer(visit).result;
+    const summary = latest ? ` — ${lesion.site}, ${entries.length} photo(s), latest visit ${visit.day}` +
+      `${visit.entries.length > 1 ? ` (${visit.entries.length} photos combined)` : ''}: ` +
       `${className(latest.topClass)}, ${latest.flagged ? 'see a dermatologist' : 'low risk'}` : ` — ${lesion.site}, no photos`;
     li.append(link, summary);
     return li;
@@ -117,8 +121,49 @@ function entryItem(entry, lesion) {
   return li;
 }
 
+function visitAnswer(visit) {
+  const { records, sameModel } = comparableRecords([visit.entries]);
+  return { result: visitResult(records[0], classifier.metadata), sameModel };
+}
+
+function visitSummary(visit, { result, sameModel }) {
+  const n = visit.entries.length;
+  const top = `${className(result.topClass)} ${percent(Math.max(...result.probabilities))}, malignancy score ` +
+    `${result.malignancyScore.toFixed(2)} (${verdict(result)})`;
+  if (n === 1) return `One photo: ${top}.`;
+  const spread = ` Single photos ${result.lowestScore.toFixed(2)} to ${result.highestScore.toFixed(2)}` +
+    (result.straddles ? ', on both sides of the operating point.' : '.');
+  const models = sameModel ? '' : ' Scored by different models: re-score them for a like-for-like answer.';
+  return `Combined answer of ${n} photos (model ${result.modelVersion}): ${top}.${spread}${models}`;
+}
+
+// One visit: its combined answer, a tick box to compare it, and its photos.
+function visitItem(visit, lesion) {
+  const answer = visitAnswer(visit);
+  const li = el('li', { class: `visit ${answer.result.flagged ? 'flagged' : 'low'}` });
+  li.dataset.day = visit.day;
+  li.dataset.photos = String(visit.entries.length);
+  li.dataset.score = String(answer.result.malignancyScore);
+  const pick = el('input', { type: 'checkbox', class: 'visit-pick', id: `visit-pick-${visit.day}` });
+  pick.addEventListener('change', updateCompareButton);
+  const controls = el('p', { class: 'visit-controls' });
+  controls.append(pick, el('label', { for: pick.id }, ' Compare this visit'));
+  const photos = el('ol', { class: 'visit-photos', 'aria-label': `Photos of ${visit.day}` });
+  photos.append(...visit.entries.map((e) => entryItem(e, lesion)));
+  li.append(el('h3', {}, `Visit of ${visit.day} · ${visit.entries.length} photo(s)`),
+    el('p', { class: 'visit-result' }, visitSummary(visit, answer)), controls, photos);
+  return li;
+}
+
+function ticked(selector) {
+  return [...document.querySelectorAll(`${selector}:checked`)];
+}
+
+// Two visits, or two single photos: not one of each.
 function updateCompareButton() {
-  $('compare-button').disabled = document.querySelectorAll('.compare-pick:checked').length !== 2;
+  const visits = ticked('.visit-pick').length;
+  const photos = ticked('.compare-pick').length;
+  $('compare-button').disabled = !((visits === 2 && photos === 0) || (photos === 2 && visits === 0));
 }
 
 async function renderLesion(id) {
@@ -128,11 +173,13 @@ async function renderLesion(id) {
     return;
   }
   const entries = await history.entries(id);
+  const visits = visitsOf(entries);
   $('lesion-title').textContent = lesion.name;
-  $('lesion-meta').textContent = `${lesion.site}${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} photo(s)`;
-  const points = [...entries].reverse().map((e) => {
-    const r = latestResult(e);
-    return { day: e.taken, score: r.malignancyScore, top: topProbability(r) };
+  $('lesion-meta').textContent = `${lesion.site}${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} ` +
+    `photo(s) in ${visits.length} visit(s)`;
+  const points = [...visits].reverse().map((visit) => {
+    const { result } = visitAnswer(visit);
+    return { day: visit.day, score: result.malignancyScore, top: Math.max(...result.probabilities) };
   });
   $('chart').replaceChildren(...(points.length ? [scoreChart(points, classifier.metadata.operating_point.threshold)] : []));
   const version = classifier.metadata.model_version;
@@ -140,10 +187,15 @@ async function renderLesion(id) {
   $('rescore').hidden = stale.length === 0;
   $('rescore').textContent = `Re-score ${stale.length} photo(s) with the current model ${version}`;
   $('rescore').onclick = () => act(() => rescore(stale, lesion.id));
-  $('timeline').replaceChildren(...entries.map((e) => entryItem(e, lesion)));
+  $('timeline').replaceChildren(...visits.map((v) => visitItem(v, lesion)));
   updateCompareButton();
   $('compare-button').onclick = () => {
-    const [a, b] = [...document.querySelectorAll('.compare-pick:checked')].map((p) => p.closest('li').dataset.entryId);
+    const visitDays = ticked('.visit-pick').map((p) => p.closest('.visit').dataset.day);
+    if (visitDays.length === 2) {
+      location.hash = `#visits/${id}/${visitDays[0]}/${visitDays[1]}`;
+      return;
+    }
+    const [a, b] = ticked('.compare-pick').map((p) => p.closest('.entry').dataset.entryId);
     location.hash = `#compare/${id}/${a}/${b}`;
   };
   $('edit-name').value = lesion.name;
@@ -187,18 +239,19 @@ async function rescore(entries, lesionId) {
 
 // ---- comparing two photos
 
-function changeSummary(change, sameModel, before, after) {
+// ``unit`` names what is compared ("photo" or "visit"); ``margin`` is the noise between two of them.
+function changeSummary(change, sameModel, before, after, margin, unit) {
   const box = el('div', { class: `change ${change.flagged ? 'flagged' : 'steady'}` });
   box.dataset.delta = change.delta.toFixed(4);
   box.dataset.flagged = String(change.flagged);
-  const margin = classifier.metadata.change;
+  box.dataset.margin = String(margin?.margin ?? '');
   if (change.flagged) {
-    const reason = change.crossedUp ? 'the newer photo crossed the operating point'
-      : `the malignancy score rose by ${change.delta.toFixed(2)}, more than photo-to-photo noise (${margin.margin.toFixed(2)})`;
+    const reason = change.crossedUp ? `the later ${unit} crossed the operating point`
+      : `the malignancy score rose by ${change.delta.toFixed(2)}, more than ${unit}-to-${unit} noise (${margin.margin.toFixed(2)})`;
     box.append(el('p', { class: 'change-flag', role: 'alert' },
       `This change is a reason to see a dermatologist: ${reason}.`));
   } else {
-    box.append(el('p', { class: 'change-steady' }, 'No change beyond what two photos of an unchanged lesion ' +
+    box.append(el('p', { class: 'change-steady' }, `No change beyond what two ${unit}s of an unchanged lesion ` +
       'usually show. Keep monitoring.'));
   }
   const sign = change.delta >= 0 ? '+' : '−';
@@ -208,22 +261,27 @@ function changeSummary(change, sameModel, before, after) {
       : `Top class unchanged: ${className(change.topAfter)}.`),
     el('li', { class: 'score-change' }, `Malignancy score ${change.scoreBefore.toFixed(2)} → ${change.scoreAfter.toFixed(2)} ` +
       `(${change.delta >= 0 ? 'up' : 'down'} ${sign}${Math.abs(change.delta).toFixed(2)}).`),
-    el('li', {}, change.crossedUp ? 'Crossed the operating point upwards: the newer photo says “see a dermatologist”.'
+    el('li', {}, change.crossedUp ? `Crossed the operating point upwards: the later ${unit} says “see a dermatologist”.`
       : change.crossedDown ? 'Crossed the operating point downwards.'
         : `Stayed ${after.flagged ? 'above' : 'below'} the operating point.`),
   );
   box.append(list);
   if (!sameModel) {
-    box.append(el('p', { class: 'warning' }, `These photos were scored by different models (${before.modelVersion}, ` +
+    box.append(el('p', { class: 'warning' }, `These ${unit}s were scored by different models (${before.modelVersion}; ` +
       `${after.modelVersion}). Re-score them with the current model for a like-for-like comparison.`));
   }
-  if (margin) {
-    box.append(el('p', { class: 'hint' }, `How noisy is this? Two photos of the same unchanged lesion, taken at one ` +
-      `visit, differ by up to ${margin.margin.toFixed(2)} in malignancy score in ${Math.round(margin.quantile * 100)}% ` +
-      `of cases and fall on different sides of the operating point in ${percent(margin.crossing_rate)} ` +
-      `(${margin.n_pairs} pairs of HAM10000 photos). A single crossing is a reason to look, not proof of change.`));
-  }
+  if (margin) box.append(el('p', { class: 'hint noise' }, noiseNote(margin)));
   return box;
+}
+
+function noiseNote(margin) {
+  const within = `differ by up to ${margin.margin.toFixed(2)} in malignancy score in ${Math.round(margin.quantile * 100)}% ` +
+    `of cases and fall on different sides of the operating point in ${percent(margin.crossing_rate)}`;
+  const source = margin.derived
+    ? `Two visits of ${margin.photos} photos each of the same unchanged lesion, each combined, ${within} (derived ` +
+      'from the photo-to-photo spread of HAM10000 validation lesions; see the model card).'
+    : `Two photos of the same unchanged lesion, taken at one visit, ${within} (${margin.n_pairs} pairs of HAM10000 photos).`;
+  return `How noisy is this? ${source} A single crossing is a reason to look, not proof of change.`;
 }
 
 function comparePane(entry, record, label) {
@@ -256,10 +314,44 @@ async function renderCompare(lesionId, aId, bId) {
   }
   const [newer, older] = pair; // entries() lists newest first
   const { before, after, sameModel } = comparableResults(older, newer);
-  const change = describeChange(before, after, classifier.metadata.change?.margin);
+  const margin = classifier.metadata.change;
+  const change = describeChange(before, after, margin?.margin);
   $('compare-back').href = `#lesion/${lesionId}`;
-  $('change-summary').replaceChildren(changeSummary(change, sameModel, before, after));
+  $('compare-title').textContent = 'Compare two photos';
+  $('change-summary').replaceChildren(changeSummary(change, sameModel, before, after, margin, 'photo'));
   $('compare-panes').replaceChildren(comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later'));
+  show('compare-view');
+}
+
+function visitPane(visit, result, label) {
+  const figure = el('figure', { class: 'compare-pane visit-pane' });
+  const frame = el('div', { class: 'compare-image visit-grid' });
+  frame.append(...visit.entries.map((e, i) => el('img', { src: e.image,
+    alt: `${label} visit, photo ${i + 1} of ${visit.entries.length}, taken ${visit.day}` })));
+  const caption = el('figcaption');
+  caption.append(el('strong', {}, `${label}: ${visit.day}`), ' ', el('span', { class: 'hint' },
+    `${visit.entries.length > 1 ? `${visit.entries.length} photos combined` : 'one photo'} · model ${result.modelVersion}`));
+  figure.append(frame, caption, probabilityBars(result.classes, result.probabilities, classNames(classifier.metadata)));
+  return figure;
+}
+
+// Two visits by their combined answers, against the noise of two combined visits of an unchanged lesion.
+async function renderVisits(lesionId, dayA, dayB) {
+  const entries = await history?.entries(lesionId) ?? [];
+  const pair = visitsOf(entries).filter((v) => v.day === dayA || v.day === dayB);
+  if (pair.length !== 2) {
+    location.hash = `#lesion/${lesionId}`;
+    return;
+  }
+  const [newer, older] = pair; // newest first
+  const { records, sameModel } = comparableRecords([older.entries, newer.entries]);
+  const [before, after] = records.map((r) => visitResult(r, classifier.metadata));
+  const margin = visitMargin(classifier.metadata, older.entries.length, newer.entries.length);
+  const change = describeChange(before, after, margin?.margin);
+  $('compare-back').href = `#lesion/${lesionId}`;
+  $('compare-title').textContent = 'Compare two visits';
+  $('change-summary').replaceChildren(changeSummary(change, sameModel, before, after, margin, 'visit'));
+  $('compare-panes').replaceChildren(visitPane(older, before, 'Earlier'), visitPane(newer, after, 'Later'));
   show('compare-view');
 }
 
@@ -276,6 +368,7 @@ async function render() {
   const [view, ...ids] = location.hash.slice(1).split('/');
   if (view === 'lesion') await renderLesion(ids[0]);
   else if (view === 'compare') await renderCompare(...ids);
+  else if (view === 'visits') await renderVisits(...ids);
   else await renderList();
 }
 

@@ -1,5 +1,6 @@
 // "Save to my lesions" on the classify page: pick the photos (one card, or a whole batch), a lesion (or
 // create one) and the date each was taken; the entries (and a new lesion) go to the history in one transaction.
+// Photos combined as one lesion are saved as one visit: one date for all of them.
 import { imageHash } from './history-records.js';
 import {
   HistoryUnavailable, newLesion, openHistory, requestPersistence, StorageFullError,
@@ -10,10 +11,14 @@ import { $, el, option, showAlert } from './ui.js';
 const NEW = 'new';
 let history = null;
 
-function itemRow(item, index) {
+function itemRow(item, index, oneVisit) {
   const li = el('li');
   const pick = el('input', { type: 'checkbox', id: `save-item-${index}` });
   pick.checked = true;
+  if (oneVisit) {
+    li.append(pick, el('label', { for: pick.id }, item.name));
+    return li;
+  }
   const date = el('input', { type: 'date', id: `save-date-${index}`, required: '' });
   date.value = item.taken;
   li.append(pick, el('label', { for: pick.id }, item.name), ' ',
@@ -29,15 +34,22 @@ async function fillLesions(select) {
   $('save-new').hidden = select.value !== NEW;
 }
 
-async function entriesFor(items, rows) {
+// A visit's date: the earliest date a photo carries, else today's.
+function visitDate(items) {
+  const dated = items.filter((i) => i.takenSource === 'exif').map((i) => i.taken).sort();
+  return dated.length ? { taken: dated[0], takenSource: 'exif' } : { taken: items[0].taken, takenSource: items[0].takenSource };
+}
+
+async function entriesFor(items, rows, visit) {
   const chosen = items.map((item, i) => ({ item, row: rows[i] })).filter(({ row }) => row.querySelector('[type=checkbox]').checked);
   return Promise.all(chosen.map(async ({ item, row }) => {
-    const taken = row.querySelector('[type=date]').value;
+    const given = visit ?? item;
+    const taken = visit ? $('save-visit-date').value : row.querySelector('[type=date]').value;
     return {
       hash: await imageHash(item.copy),
       name: item.name,
       taken,
-      takenSource: taken === item.taken ? item.takenSource : 'edited',
+      takenSource: taken === given.taken ? given.takenSource : 'edited',
       added: new Date().toISOString(),
       image: item.copy,
       results: [item.record],
@@ -45,9 +57,9 @@ async function entriesFor(items, rows) {
   }));
 }
 
-async function save(items, rows) {
+async function save(items, rows, visit) {
   if (history.locked && !history.readable) await history.unlock($('save-passphrase').value);
-  const entries = await entriesFor(items, rows);
+  const entries = await entriesFor(items, rows, visit);
   if (!entries.length) throw new Error('No photo is ticked: tick at least one to save.');
   if (entries.some((e) => !e.taken)) throw new Error('Every ticked photo needs the date it was taken.');
   const isNew = $('save-lesion').value === NEW;
@@ -65,8 +77,8 @@ async function save(items, rows) {
 }
 
 /** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record}); resolves with {lesion, added,
- * skipped} once saved, or null if the user cancelled. */
-export async function openSaveDialog(items, bodySites) {
+ * skipped} once saved, or null if the user cancelled. With ``oneVisit`` the photos get one date. */
+export async function openSaveDialog(items, bodySites, { oneVisit = false } = {}) {
   const dialog = $('save-dialog');
   const errors = $('save-errors');
   errors.replaceChildren();
@@ -99,14 +111,21 @@ export async function openSaveDialog(items, bodySites) {
   $('save-lesion').onchange = () => {
     $('save-new').hidden = $('save-lesion').value !== NEW;
   };
-  const rows = items.map(itemRow);
+  const rows = items.map((item, i) => itemRow(item, i, oneVisit));
   $('save-items').replaceChildren(...rows);
+  const visit = oneVisit ? visitDate(items) : null;
+  $('save-title').textContent = oneVisit ? `Save as one visit (${items.length} photos of one lesion)` : 'Save to my lesions';
+  $('save-visit').hidden = !oneVisit;
+  if (visit) {
+    $('save-visit-date').value = visit.taken;
+    $('save-visit-source').textContent = visit.takenSource === 'exif' ? ' (from the photos)' : ' (today: the photos have no date)';
+  }
   return new Promise((resolve) => {
     $('save-confirm').onclick = async (event) => {
       event.preventDefault();
       errors.replaceChildren();
       try {
-        const outcome = await save(items, rows);
+        const outcome = await save(items, rows, visit);
         dialog.close('saved');
         resolve(outcome);
       } catch (err) {
