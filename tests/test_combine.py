@@ -6,8 +6,15 @@ import pandas as pd
 import pytest
 
 from train.calibrate import calibrated_probabilities, malignancy_score
-from train.combine import (choose_rule, combination_summary, combine, combine_groups, lesion_rows,
-                           multi_photo_mask, visit_noise)
+from train.combine import (
+    choose_rule,
+    combination_summary,
+    combine,
+    combine_groups,
+    lesion_rows,
+    multi_photo_mask,
+    visit_noise,
+)
 from train.data import DataError
 from train.evaluate import Scores, by_lesion_metrics
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from export.browser_scoring import score_in_browser
+from export.classes import BODY_SITES
 from export.tfjs import weight_files
 from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
-from export.classes import BODY_SITES
 from train.__main__ import main as train_main
 from train.change_margin import main as change_margin_main
 from train.combine import main as combine_main

@@ -11,19 +11,17 @@ metadata.json as ``change``.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from train.calibrate import calibrated_probabilities, malignancy_score
-from train.cli import add_run_arguments, reports_data_errors
+from train.calibrate import malignancy_score
+from train.cli import parse_run_arguments, reports_data_errors
 from train.data import DataError
-from train.predict import load_run, run_logits, split_frame
+from train.predict import validation_probabilities
 
 QUANTILE = 0.95
 
@@ -57,14 +55,8 @@ def change_margin(scores: np.ndarray, lesion_ids: pd.Series, threshold: float, q
 
 @reports_data_errors
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m train.change_margin", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(p)
-    args = p.parse_args(argv)
-    run = load_run(args.model)
-    val = split_frame(run, args.data)
-    val = val[val["split"] == "val"].reset_index(drop=True)
-    probs = calibrated_probabilities(run_logits(run, val["path"].tolist()), run.calibration)
+    args = parse_run_arguments("python -m train.change_margin", __doc__, argv)
+    run, val, probs = validation_probabilities(args.model, args.data)
     threshold = run.calibration["operating_point"]["threshold"]
     summary = change_margin(malignancy_score(probs, tuple(run.config["classes"])), val["lesion_id"], threshold)
     (args.model / "change_margin.json").write_text(json.dumps(summary, indent=2))

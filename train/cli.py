@@ -15,6 +15,13 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, default=None, help="HAM10000 folder (default: the one in config.json)")
 
 
+def parse_run_arguments(prog: str, doc: str, argv: list[str] | None) -> argparse.Namespace:
+    """The command line of a tool that reads a training run and, optionally, its data folder."""
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(p)
+    return p.parse_args(argv)
+
+
 def named_path(text: str) -> tuple[str, Path]:
     """``NAME=PATH`` on the command line (an evaluation condition and its folder or file)."""
     name, sep, path = text.partition("=")

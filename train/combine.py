@@ -14,10 +14,8 @@ point.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,12 +23,16 @@ from scipy.special import softmax
 from sklearn.covariance import EmpiricalCovariance
 from sklearn.metrics import log_loss
 
-from train.calibrate import calibrated_probabilities, is_malignant, malignancy_score
+from train.calibrate import is_malignant, malignancy_score
 from train.change_margin import QUANTILE, change_margin
-from train.cli import add_run_arguments, reports_data_errors
+from train.cli import parse_run_arguments, reports_data_errors
 from train.data import CLASSES, DataError
 from train.intervals import cluster_bootstrap
-from train.metrics import balanced_accuracy, classification_metrics, sensitivity_specificity
+from train.metrics import (
+    balanced_accuracy,
+    classification_metrics,
+    sensitivity_specificity,
+)
 
 RULES: tuple[str, ...] = ("mean_logits", "mean_probabilities")
 # A probability of exactly 0 (float32 underflow in the browser) would make log p infinite; the browser clips
@@ -193,18 +195,10 @@ def combination_summary(probs: np.ndarray, y_true: np.ndarray, lesion_ids: pd.Se
 
 @reports_data_errors
 def main(argv: list[str] | None = None) -> int:
-    from train.predict import load_run, run_logits, split_frame
+    from train.predict import validation_probabilities
 
-    p = argparse.ArgumentParser(prog="python -m train.combine", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_arguments(p)
-    args = p.parse_args(argv)
-    run = load_run(args.model)
-    val = split_frame(run, args.data)
-    val = val[val["split"] == "val"].reset_index(drop=True)
-    if val.empty:
-        raise DataError(f"The split of {args.model} has no validation images; cannot choose a combination rule.")
-    probs = calibrated_probabilities(run_logits(run, val["path"].tolist()), run.calibration)
+    args = parse_run_arguments("python -m train.combine", __doc__, argv)
+    run, val, probs = validation_probabilities(args.model, args.data)
     summary = combination_summary(probs, val["label"].to_numpy(), val["lesion_id"],
                                   run.calibration["operating_point"]["threshold"])
     (args.model / "combination.json").write_text(json.dumps(summary, indent=2))

@@ -91,6 +91,19 @@ def run_split_file(run: Run) -> Path:
     return split_file
 
 
+def validation_probabilities(model_dir: Path, data: Path | None = None) -> tuple[Run, pd.DataFrame, np.ndarray]:
+    """A run, its validation split (the sharpest copy of each image, as it was validated) and their calibrated
+    probabilities."""
+    from train.calibrate import calibrated_probabilities
+
+    run = load_run(model_dir)
+    val = split_frame(run, data)
+    val = val[val["split"] == "val"].reset_index(drop=True)
+    if val.empty:
+        raise DataError(f"The split of {model_dir} has no validation images.")
+    return run, val, calibrated_probabilities(run_logits(run, val["path"].tolist()), run.calibration)
+
+
 def split_frame(run: Run, data: Path | None = None, sharpest: bool = True) -> pd.DataFrame:
     """The run's data set with a ``split`` column (train/val/test) from the split CSV it was trained on; with
     ``sharpest`` the images come from the override folder the run was trained with, where it has them."""

@@ -316,10 +316,15 @@ async function renderCompare(lesionId, aId, bId) {
   const { before, after, sameModel } = comparableResults(older, newer);
   const margin = classifier.metadata.change;
   const change = describeChange(before, after, margin?.margin);
+  showComparison(lesionId, 'Compare two photos', changeSummary(change, sameModel, before, after, margin, 'photo'),
+    [comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later')]);
+}
+
+function showComparison(lesionId, title, summary, panes) {
   $('compare-back').href = `#lesion/${lesionId}`;
-  $('compare-title').textContent = 'Compare two photos';
-  $('change-summary').replaceChildren(changeSummary(change, sameModel, before, after, margin, 'photo'));
-  $('compare-panes').replaceChildren(comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later'));
+  $('compare-title').textContent = title;
+  $('change-summary').replaceChildren(summary);
+  $('compare-panes').replaceChildren(...panes);
   show('compare-view');
 }
 
@@ -348,11 +353,8 @@ async function renderVisits(lesionId, dayA, dayB) {
   const [before, after] = records.map((r) => visitResult(r, classifier.metadata));
   const margin = visitMargin(classifier.metadata, older.entries.length, newer.entries.length);
   const change = describeChange(before, after, margin?.margin);
-  $('compare-back').href = `#lesion/${lesionId}`;
-  $('compare-title').textContent = 'Compare two visits';
-  $('change-summary').replaceChildren(changeSummary(change, sameModel, before, after, margin, 'visit'));
-  $('compare-panes').replaceChildren(visitPane(older, before, 'Earlier'), visitPane(newer, after, 'Later'));
-  show('compare-view');
+  showComparison(lesionId, 'Compare two visits', changeSummary(change, sameModel, before, after, margin, 'visit'),
+    [visitPane(older, before, 'Earlier'), visitPane(newer, after, 'Later')]);
 }
 
 // ---- routing and actions
