@@ -40,22 +40,22 @@ RECIPE := --alpha 1.0 --size 160 --imbalance sampling --backbone-weights $(WEIGH
 	--fine-tune-from block_4 --fine-tune-epochs 14 --seed 7 --override-images $(SHARP) --acquisition --melanoma-floor 0.85
 train: install
 	$(BIN)/python -m train --data $(DATA) --out $(MODEL) $(RECIPE)
-	$(BIN)/python -m train.ood --model $(MODEL)
-	$(BIN)/python -m train.change_margin --model $(MODEL)
-	$(BIN)/python -m train.combine --model $(MODEL)
+	$(BIN)/python -m train.guard.ood --model $(MODEL)
+	$(BIN)/python -m train.calibration.change_margin --model $(MODEL)
+	$(BIN)/python -m train.calibration.combine --model $(MODEL)
 
 # The OOD guard's statistics (part of `make train`; rerun after changing the guard).
 ood: install
-	$(BIN)/python -m train.ood --model $(MODEL)
+	$(BIN)/python -m train.guard.ood --model $(MODEL)
 
 # How far the malignancy score moves between two photos of one unchanged lesion (part of `make train`).
 change-margin: install
-	$(BIN)/python -m train.change_margin --model $(MODEL)
+	$(BIN)/python -m train.calibration.change_margin --model $(MODEL)
 
 # How several photos of one lesion are combined into one answer, and a combined visit's noise (part of
 # `make train`).
 combine: install
-	$(BIN)/python -m train.combine --model $(MODEL)
+	$(BIN)/python -m train.calibration.combine --model $(MODEL)
 
 # Two evaluation conditions, always side by side: `low` (the 200x150 copies, all test images) and `sharp`
 # (the 224 px crops of the originals, the test images that have one, with their 200x150 copies scored too).
@@ -64,8 +64,8 @@ LOW_IMAGES := $(DATA)/images
 # The sharp condition: the 224 crops where they exist, each with its 200x150 copy scored under `paired`.
 SHARP_PAIRS := --images $(SHARP) --missing skip --paired-images $(LOW_IMAGES)
 evaluate: install
-	$(BIN)/python -m train.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/keras/low
-	$(BIN)/python -m train.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/keras/sharp
+	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/keras/low
+	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/keras/sharp
 
 export: install
 	$(BIN)/python -m export --model $(MODEL) --out site/model \
@@ -73,29 +73,29 @@ export: install
 
 # Everything measured after training, in dependency order (about 35 minutes on 2 cores).
 reports: evaluate export
-	$(BIN)/python -m train.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/browser/low --runtime browser
-	$(BIN)/python -m train.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/browser/sharp --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/browser/low --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/browser/sharp --runtime browser
 	$(BIN)/python -m export.parity --images $(LOW_IMAGES) --labels $(MODEL)/val_labels.csv --n 200 --out reports/parity.json
 	$(BIN)/python -m export.parity --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip --n 200 --out reports/parity_sharp.json
-	$(BIN)/python -m export.bench --out reports/bench.json
+	$(BIN)/python -m export.studies.bench --out reports/bench.json
 	$(MAKE) explain tta ood-eval learning-curve
 
 learning-curve: install
-	$(BIN)/python -m train.learning_curve --model $(MODEL) --out reports/training
+	$(BIN)/python -m train.evaluation.learning_curve --model $(MODEL) --out reports/training
 
 explain: install
-	$(BIN)/python -m train.explain_eval --images $(LOW_IMAGES) --labels $(TEST_LABELS) --masks $(DATA)/masks --out reports/explain
+	$(BIN)/python -m train.studies.explain_eval --images $(LOW_IMAGES) --labels $(TEST_LABELS) --masks $(DATA)/masks --out reports/explain
 
 tta: install
-	$(BIN)/python -m train.tta --model $(MODEL) --bench reports/bench.json --out reports/tta.json
+	$(BIN)/python -m train.studies.tta --model $(MODEL) --bench reports/bench.json --out reports/tta.json
 
 ood-eval: install
-	$(BIN)/python -m train.ood_set --out runs/ood_set --lesion-images $(LOW_IMAGES) --lesion-labels $(TEST_LABELS)
-	$(BIN)/python -m train.ood_eval --model $(MODEL) --ood-set runs/ood_set --images low=$(LOW_IMAGES) sharp=$(SHARP) \
+	$(BIN)/python -m train.guard.ood_set --out runs/ood_set --lesion-images $(LOW_IMAGES) --lesion-labels $(TEST_LABELS)
+	$(BIN)/python -m train.guard.ood_eval --model $(MODEL) --ood-set runs/ood_set --images low=$(LOW_IMAGES) sharp=$(SHARP) \
 		--labels $(TEST_LABELS) --out reports/ood
 
 eda: install
-	$(BIN)/python -m train.eda --data $(DATA) --out reports/eda
+	$(BIN)/python -m train.studies.eda --data $(DATA) --out reports/eda
 
 # Backbone comparison (#7): the shipped recipe (same split, seed, schedule) on the other backbones/sizes,
 # plus the Teachable-Machine baseline (frozen alpha-0.35 at 224 + a dense head, no fine-tuning), the
@@ -120,51 +120,51 @@ compare-train: install
 		--mask-weight 1 --monitor adjusted --fine-tune-from block_4 --fine-tune-epochs 14
 
 # Candidate recipes against the shipped model, both scored as shipped on the same validation images, with
-# lesion-resampled intervals of the difference (train.paired -> reports/paired/). Each is the shipped recipe
+# lesion-resampled intervals of the difference (train.studies.paired -> reports/paired/). Each is the shipped recipe
 # with one change. cosine-trial: 24 epochs of warm-up + cosine decay instead of ReduceLROnPlateau (51 minutes
 # on 2 cores). all-layers-trial: every backbone layer fine-tuned, not only block_4 on (about 40 minutes). Neither ships.
 cosine-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-cosine24 $(RECIPE) --fine-tune-epochs 24 --schedule cosine --patience 8
-	$(BIN)/python -m train.paired $(MODEL) $(COMPARE)/1.0-160-cosine24 --out reports/paired/cosine24.json
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-cosine24 --out reports/paired/cosine24.json
 
 # seed-trial: the shipped recipe itself with another seed. The shipped run was picked on these validation
 # images (seed 7 over 42, the retrain over the first run), so its validation figures are flattered; a fresh
 # seed shows how much, and how far the recipe alone moves between seeds.
 seed-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-seed11 $(RECIPE) --seed 11
-	$(BIN)/python -m train.paired $(MODEL) $(COMPARE)/1.0-160-seed11 --out reports/paired/seed11.json
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-seed11 --out reports/paired/seed11.json
 	$(MAKE) seed-test
 
 # The seed-11 run on the test split in both conditions: a second draw of the recipe's test figures, to size
 # how far they move with the seed alone. It never picks the shipped model (that is decided on validation).
 SEED_TEST := reports/paired/seed11-test
 seed-test: install
-	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/1.0-160-seed11 --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
 		--out $(SEED_TEST)/low
-	$(BIN)/python -m train.evaluate --model $(COMPARE)/1.0-160-seed11 $(SHARP_PAIRS) --labels $(TEST_LABELS) \
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/1.0-160-seed11 $(SHARP_PAIRS) --labels $(TEST_LABELS) \
 		--out $(SEED_TEST)/sharp
 
 # The acquisition augmentation, part by part (#15 asks to keep what helps): the shipped recipe without it and
 # with its down-then-up rescaling alone (about 25 minutes each on 2 cores). Each is compared with the
-# shipped run (train.paired), and every run, the shipped one and seed 11 included, is scored on the 875
+# shipped run (train.studies.paired), and every run, the shipped one and seed 11 included, is scored on the 875
 # validation images that have both copies, sharp crops against their 200x150 copies (acquisition-val-pairs).
 ACQ_RUNS := no-acquisition rescale-only
 acquisition-trials: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-no-acquisition $(filter-out --acquisition,$(RECIPE))
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-rescale-only $(RECIPE) --acquisition-changes rescale
 	for run in $(ACQ_RUNS); do \
-		$(BIN)/python -m train.paired $(MODEL) $(COMPARE)/1.0-160-$$run --out reports/paired/$$run.json || exit 1; done
+		$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-$$run --out reports/paired/$$run.json || exit 1; done
 	$(MAKE) acquisition-val-pairs
 
 VAL_PAIRS := reports/paired/val-pairs
 acquisition-val-pairs: install
 	for run in $(MODEL) $(addprefix $(COMPARE)/1.0-160-,seed11 $(ACQ_RUNS)); do \
-		$(BIN)/python -m train.evaluate --model $$run $(SHARP_PAIRS) --labels $(MODEL)/val_labels.csv \
+		$(BIN)/python -m train.evaluation.evaluate --model $$run $(SHARP_PAIRS) --labels $(MODEL)/val_labels.csv \
 			--out $(VAL_PAIRS)/$$(basename $$run) || exit 1; done
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''
-	$(BIN)/python -m train.paired $(MODEL) $(COMPARE)/1.0-160-all-layers --out reports/paired/all-layers.json
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-all-layers --out reports/paired/all-layers.json
 
 backbones: install
-	$(BIN)/python -m export.backbones $(COMPARE)/tm-0.35-224 $(COMPARE)/0.35-128 $(COMPARE)/0.35-160 $(COMPARE)/1.0-128 $(COMPARE)/1.0-176-cosine $(COMPARE)/1.0-160-unguided $(COMPARE)/1.0-160-guided-block8 $(COMPARE)/1.0-160-guided-block4-seed42 $(MODEL) --shipped $(MODEL) --out reports/backbones
+	$(BIN)/python -m export.studies.backbones $(COMPARE)/tm-0.35-224 $(COMPARE)/0.35-128 $(COMPARE)/0.35-160 $(COMPARE)/1.0-128 $(COMPARE)/1.0-176-cosine $(COMPARE)/1.0-160-unguided $(COMPARE)/1.0-160-guided-block8 $(COMPARE)/1.0-160-guided-block4-seed42 $(MODEL) --shipped $(MODEL) --out reports/backbones

@@ -15,10 +15,16 @@ import tempfile
 from pathlib import Path
 
 from export.metadata import build_metadata
-from export.tfjs import QUANTIZATIONS, ExportError, convert_run, copy_model, weight_bytes
+from export.tfjs import (
+    QUANTIZATIONS,
+    ExportError,
+    convert_run,
+    copy_model,
+    weight_bytes,
+)
 from train.cli import named_path
-from train.data import CLASSES, DataError, load_labelled_images
-from train.metrics import classification_metrics
+from train.data.loading import CLASSES, DataError, load_labelled_images
+from train.evaluation.metrics import classification_metrics
 
 MAX_BALANCED_ACCURACY_DROP = 0.005
 MAX_AUC_DROP = 0.002
@@ -29,7 +35,7 @@ MAX_PROBABILITY_DIFF = 0.02
 def compare_quantizations(train_dir: Path, images: list[str], labels, workdir: Path) -> list[dict]:
     from export.browser_scoring import score_in_browser
     from export.parity import agreement
-    from train.evaluate import keras_probabilities
+    from train.evaluation.evaluate import keras_probabilities
 
     keras_probs, _ = keras_probabilities(train_dir, images)
     rows = []
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         test_metrics = {}
         for condition, path in args.test_metrics:
             if not path.is_file():
-                raise DataError(f"{path} not found; run python -m train.evaluate first or drop the option.")
+                raise DataError(f"{path} not found; run python -m train.evaluation.evaluate first or drop the option.")
             test_metrics[condition] = json.loads(path.read_text())
         with tempfile.TemporaryDirectory() as tmp:
             if args.quantize == "auto":

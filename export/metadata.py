@@ -8,7 +8,7 @@ from pathlib import Path
 
 from export.classes import BODY_SITES, CLASS_INFO
 from export.tfjs import model_file_digests, output_nodes, weight_bytes
-from train.explained import load_ood_summary
+from train.model.explained import load_ood_summary
 
 DATASET = {
     "name": "HAM10000",
@@ -32,7 +32,7 @@ def headline(metrics: dict) -> dict:
 
 def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metrics: dict[str, dict] | None) -> dict:
     """Everything the browser and the model card read; ``test_metrics`` maps an evaluation condition (e.g.
-    ``low``, ``sharp``) to the metrics.json that ``python -m train.evaluate`` wrote for it."""
+    ``low``, ``sharp``) to the metrics.json that ``python -m train.evaluation.evaluate`` wrote for it."""
     config = json.loads((train_dir / "config.json").read_text())
     calibration = json.loads((train_dir / "calibration.json").read_text())
     val_metrics = json.loads((train_dir / "val_metrics.json").read_text())
@@ -50,14 +50,14 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "outputs": output_nodes(tfjs_dir),
         "explanation": {"method": "class activation map (CAM) of the GAP -> dense head", "output": "cams"},
         "ood": load_ood_summary(train_dir),
-        # probabilities = softmax((logits + class_bias) / temperature); see train/calibrate.py
+        # probabilities = softmax((logits + class_bias) / temperature); see train/calibration/calibrate.py
         "class_bias": calibration["class_bias"],
         "prior_strength": calibration["prior_strength"],
         "temperature": calibration["temperature"],
         "operating_point": calibration["operating_point"],
-        # photo-to-photo noise of the malignancy score (train/change_margin.py): the lesion history's margin
+        # photo-to-photo noise of the malignancy score (train/calibration/change_margin.py): the lesion history's margin
         "change": json.loads(change.read_text()) if (change := train_dir / "change_margin.json").is_file() else None,
-        # how several photos of one lesion give one answer, and a combined visit's noise (train/combine.py)
+        # how several photos of one lesion give one answer, and a combined visit's noise (train/calibration/combine.py)
         "combination": json.loads(rule.read_text()) if (rule := train_dir / "combination.json").is_file() else None,
         "metrics": {"validation": headline(val_metrics), "test": {condition: headline(m) for condition, m in test_metrics.items()} if test_metrics else None},
         "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],

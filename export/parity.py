@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from export.browser_scoring import browser_outputs
-from train.data import DataError, load_labelled_images
-
+from train.data.loading import DataError, load_labelled_images
 
 TIE = 1e-6
 
@@ -47,9 +46,9 @@ def explanation_agreement(keras_cams: np.ndarray, browser_cams: np.ndarray, clas
 
 
 def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) -> dict:
-    from train.calibrate import calibrated_probabilities
-    from train.explained import explained_outputs, load_ood_stats
-    from train.predict import load_run
+    from train.calibration.calibrate import calibrated_probabilities
+    from train.model.explained import explained_outputs, load_ood_stats
+    from train.model.predict import load_run
 
     run = load_run(keras_model)
     ood = load_ood_stats(keras_model)

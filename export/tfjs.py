@@ -47,10 +47,10 @@ def convert_model(model, out_dir: Path, quantization: str = "float32") -> None:
 
 
 def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32") -> None:
-    """The deployable graph of a training run (classifier + CAM + OOD score, train/explained.py)."""
+    """The deployable graph of a training run (classifier + CAM + OOD score, train/model/explained.py)."""
     import keras
 
-    from train.explained import explained_model, load_ood_stats
+    from train.model.explained import explained_model, load_ood_stats
 
     classifier = keras.saving.load_model(Path(train_dir) / "model.keras", compile=False)
     convert_model(explained_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization)

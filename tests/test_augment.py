@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import HAM_FIXTURES, SHARP_FIXTURES
-from train.arrays import resized_pixels
-from train.augment import ACQUISITION, _acquire_one, acquisition_augment
-from train.preprocess import KERAS_MEAN, KERAS_STD, Preprocessing
+from train.data.arrays import resized_pixels
+from train.data.augment import ACQUISITION, _acquire_one, acquisition_augment
+from train.data.preprocess import KERAS_MEAN, KERAS_STD, Preprocessing
 
 PREP = Preprocessing(160, KERAS_MEAN, KERAS_STD)
 NAMES = tuple(ACQUISITION)  # draws come in (apply, value) pairs, in this order

@@ -1,7 +1,13 @@
 """The backbone comparison's Pareto front and the shipped-model statement, on made-up rows."""
 from __future__ import annotations
 
-from export.backbones import candidate_name, decision, pareto_front, recipe, training_time
+from export.studies.backbones import (
+    candidate_name,
+    decision,
+    pareto_front,
+    recipe,
+    training_time,
+)
 
 
 def row(name, accuracy, ms, bytes_=1_000_000):

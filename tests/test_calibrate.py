@@ -4,8 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.calibrate import calibrate, calibrated_probabilities, class_bias, fit_prior_strength, training_prior
-from train.tta import decide
+from train.calibration.calibrate import (
+    calibrate,
+    calibrated_probabilities,
+    class_bias,
+    fit_prior_strength,
+    training_prior,
+)
+from train.studies.tta import decide
 
 
 def test_training_prior_follows_the_imbalance_strategy():

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from train.calibrate import calibrated_probabilities, malignancy_score
-from train.combine import (
+from train.calibration.calibrate import calibrated_probabilities, malignancy_score
+from train.calibration.combine import (
     choose_rule,
     combination_summary,
     combine,
@@ -15,8 +15,8 @@ from train.combine import (
     multi_photo_mask,
     visit_noise,
 )
-from train.data import DataError
-from train.evaluate import Scores, by_lesion_metrics
+from train.data.loading import DataError
+from train.evaluation.evaluate import Scores, by_lesion_metrics
 
 CALIBRATION = {"class_bias": [0.3, -0.2, 0.1, 0.5, -0.4, 0.0, 0.2], "temperature": 1.7}
 

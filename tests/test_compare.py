@@ -1,10 +1,9 @@
-"""train.compare puts finished runs side by side and names the best on validation."""
+"""train.studies.compare puts finished runs side by side and names the best on validation."""
 from __future__ import annotations
 
 import json
 
-
-from train.compare import main
+from train.studies.compare import main
 
 
 def fake_run(path, imbalance: str, balanced_accuracy: float):

@@ -7,9 +7,16 @@ import pandas as pd
 import pytest
 
 from tests.conftest import HAM_FIXTURES, SHARP_FIXTURES
-from train.data import (CLASSES, ISIC_COLUMNS, DataError, labels_from_csv, load_ham10000, load_labelled_images,
-                        load_training_data)
-from train.preprocess import read_rgb
+from train.data.loading import (
+    CLASSES,
+    ISIC_COLUMNS,
+    DataError,
+    labels_from_csv,
+    load_ham10000,
+    load_labelled_images,
+    load_training_data,
+)
+from train.data.preprocess import read_rgb
 
 META = pd.read_csv(HAM_FIXTURES / "metadata.csv")
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from tests.conftest import HAM_FIXTURES, ROOT
-from train.arrays import resized_pixels
-from train.data import DataError, load_training_data
-from train.distribute import distribution_strategy
-from train.fit import TrainConfig
-from train.inputs import training_stream
-from train.guided import mask_paths, resized_masks
-from train.model import preprocessing_for
+from train.data.arrays import resized_pixels
+from train.data.inputs import training_stream
+from train.data.loading import DataError, load_training_data
+from train.model.config import TrainConfig
+from train.model.distribute import distribution_strategy
+from train.model.guided import mask_paths, resized_masks
+from train.model.network import preprocessing_for
 
 pytestmark = pytest.mark.slow
 WEIGHTS_035 = ROOT.parent / "shared" / "weights" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5"

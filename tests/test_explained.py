@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.explain_eval import centred_gaussian, heatmap_scores, normalised_cam
-from train.explained import explained_model
-from train.model import build_classifier
-from train.ood import fit_projection, ood_distance
+from train.guard.ood import fit_projection, ood_distance
+from train.model.explained import explained_model
+from train.model.network import build_classifier
+from train.studies.explain_eval import centred_gaussian, heatmap_scores, normalised_cam
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from train.fit import TrainConfig, fine_tune_learning_rate, optimizer, phase_callbacks
-from train.model import build_classifier
+from train.model.config import TrainConfig
+from train.model.fit import fine_tune_learning_rate, optimizer, phase_callbacks
+from train.model.network import build_classifier
 
 
 def test_cosine_schedule_warms_up_for_one_epoch_then_decays_to_one_percent():

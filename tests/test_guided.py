@@ -12,11 +12,12 @@ import tensorflow as tf
 
 from tests.conftest import HAM_FIXTURES
 from train.__main__ import main as train_main
-from train.data import DataError
-from train.fit import TrainConfig, train, training_stream
-from train.guided import LOSS_SIDE, guided_trainer, mask_paths, outside_mask_share
-from train.model import build_classifier
-from train.preprocess import Preprocessing
+from train.data.loading import DataError
+from train.data.preprocess import Preprocessing
+from train.model.config import TrainConfig
+from train.model.fit import train, training_stream
+from train.model.guided import LOSS_SIDE, guided_trainer, mask_paths, outside_mask_share
+from train.model.network import build_classifier
 
 
 def _centre_mask() -> tf.Tensor:

@@ -11,8 +11,8 @@ import pytest
 from build import FILE_BUNDLES, module_bundle
 from export.classes import BODY_SITES
 from tests.conftest import HAM_FIXTURES, ROOT, SHARED_DATA
-from train.change_margin import change_margin, same_lesion_pairs
-from train.data import DataError
+from train.calibration.change_margin import change_margin, same_lesion_pairs
+from train.data.loading import DataError
 
 
 def test_pairs_are_every_two_images_of_one_lesion():

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from train.data import CLASSES
-from train.evaluate import confidence_intervals
-from train.metrics import classification_metrics
-from train.intervals import cluster_bootstrap
+from train.data.loading import CLASSES
+from train.evaluation.evaluate import confidence_intervals
+from train.evaluation.intervals import cluster_bootstrap
+from train.evaluation.metrics import classification_metrics
 
 GROUPS = np.array(["a", "a", "b", "b", "b", "c", "d"])
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.calibrate import choose_operating_point, fit_temperature
-from train.data import CLASSES
-from train.metrics import binary_auc, classification_metrics, expected_calibration_error, softmax
+from train.calibration.calibrate import choose_operating_point, fit_temperature
+from train.data.loading import CLASSES
+from train.evaluation.metrics import (
+    binary_auc,
+    classification_metrics,
+    expected_calibration_error,
+    softmax,
+)
 
 # 3 classes, 6 images. Predictions (argmax): 0,0,1,1,2,0 ; truth: 0,0,1,2,2,2
 Y = np.array([0, 0, 1, 2, 2, 2])
@@ -84,7 +89,7 @@ def test_top1_agreement_counts_exact_ties_as_agreement_and_real_flips_as_not():
 
 
 def test_melanoma_floor_lowers_the_threshold_until_the_lower_bound_reaches_it():
-    from train.calibrate import melanoma_sensitivity_lower_bound
+    from train.calibration.calibrate import melanoma_sensitivity_lower_bound
 
     mel, bcc, nv = CLASSES.index("mel"), CLASSES.index("bcc"), CLASSES.index("nv")
     # bcc is caught easily (score 0.9); the 40 melanomas spread from 0.8 down to 0.02
@@ -101,3 +106,14 @@ def test_melanoma_floor_lowers_the_threshold_until_the_lower_bound_reaches_it():
     assert floored["validation_specificity"] < without["validation_specificity"]  # the price, in false alarms
     # one-sided 95% Wilson, by hand (z = 1.645): (0.95 + z^2/80 - z*sqrt(0.95*0.05/40 + z^2/6400)) / (1 + z^2/40)
     assert melanoma_sensitivity_lower_bound(38, 40) == pytest.approx(0.8597, abs=5e-4)
+
+
+def test_balanced_accuracy_leaves_out_classes_only_predicted():
+    # truth has classes 0 and 1; class 2 is only predicted: recalls 1/2 (class 0) and 1/1 (class 1)
+    from train.evaluation.metrics import balanced_accuracy, sensitivity_specificity
+
+    assert balanced_accuracy(np.array([0, 0, 1]), np.array([0, 2, 1])) == pytest.approx(0.75)
+    # 3 positives, 2 flagged; 2 negatives, 1 flagged
+    rates = sensitivity_specificity(np.array([1, 1, 1, 0, 0]), np.array([1, 1, 0, 1, 0]))
+    assert rates == {"sensitivity": pytest.approx(2 / 3), "specificity": pytest.approx(1 / 2)}
+    assert np.isnan(sensitivity_specificity(np.array([0, 0]), np.array([1, 0]))["sensitivity"])

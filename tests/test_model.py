@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from train.data import DataError
-from train.model import BACKBONE_NAME, build_classifier, set_trainable
+from train.data.loading import DataError
+from train.model.network import BACKBONE_NAME, build_classifier, set_trainable
 
 
 def snapshot(layer) -> list[np.ndarray]:
@@ -46,7 +46,7 @@ def test_missing_backbone_weights_file_is_a_clear_error(tmp_path):
 
 
 def test_a_resumed_phase_does_not_shift_the_next_phase(tmp_path):
-    from train.fit import forget_restored_epoch
+    from train.model.fit import forget_restored_epoch
 
     model = build_classifier(0.35, 32, None, "keras")
     model.compile(keras.optimizers.Adam(1e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -63,8 +63,8 @@ def single_probabilities(page, names) -> np.ndarray:
 
 
 def test_three_photos_of_one_lesion_give_one_answer_combined_as_in_python(page, site_url, request_log, tmp_path):
-    from train.combine import combine
-    from train.evaluate import keras_probabilities
+    from train.calibration.combine import combine
+    from train.evaluation.evaluate import keras_probabilities
 
     log = request_log(page)
     open_app(page, site_url)

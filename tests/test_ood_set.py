@@ -5,7 +5,7 @@ import pandas as pd
 from PIL import Image
 
 from tests.conftest import HAM_FIXTURES
-from train.ood_set import main
+from train.guard.ood_set import main
 
 
 def test_ood_set_has_photos_synthetics_and_lesions_that_must_pass(tmp_path):

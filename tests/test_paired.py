@@ -1,12 +1,12 @@
-"""train.paired: candidate-minus-base figures on the same images, as the shipped model is judged."""
+"""train.studies.paired: candidate-minus-base figures on the same images, as the shipped model is judged."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from train.data import CLASSES
-from train.intervals import cluster_bootstrap
-from train.paired import paired_differences, shipped_scores
+from train.data.loading import CLASSES
+from train.evaluation.intervals import cluster_bootstrap
+from train.studies.paired import paired_differences, shipped_scores
 
 MEL, NV, BCC = CLASSES.index("mel"), CLASSES.index("nv"), CLASSES.index("bcc")
 

@@ -15,13 +15,13 @@ from export.classes import BODY_SITES
 from export.tfjs import weight_files
 from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
 from train.__main__ import main as train_main
-from train.change_margin import main as change_margin_main
-from train.combine import main as combine_main
-from train.evaluate import main as evaluate_main
-from train.explain_eval import main as explain_main
-from train.learning_curve import main as learning_curve_main
-from train.ood import main as ood_main
-from train.paired import main as paired_main
+from train.calibration.change_margin import main as change_margin_main
+from train.calibration.combine import main as combine_main
+from train.evaluation.evaluate import main as evaluate_main
+from train.evaluation.learning_curve import main as learning_curve_main
+from train.guard.ood import main as ood_main
+from train.studies.explain_eval import main as explain_main
+from train.studies.paired import main as paired_main
 
 pytestmark = pytest.mark.slow
 
@@ -214,7 +214,7 @@ def test_evaluate_scores_each_image_with_its_lesions_combined_result(trained, tm
 
 def test_browser_evaluation_reports_the_guard_like_keras(trained, exported, tmp_path):
     out = tmp_path / "browser"
-    result = subprocess.run([sys.executable, "-m", "train.evaluate", "--runtime", "browser", "--model", str(exported),
+    result = subprocess.run([sys.executable, "-m", "train.evaluation.evaluate", "--runtime", "browser", "--model", str(exported),
                              "--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
                              "--out", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -13,7 +13,7 @@ LOW = [HAM_FIXTURES / "images" / p.name for p in SHARP]
 
 @pytest.fixture(scope="module")
 def scores():
-    from train.evaluate import keras_scores
+    from train.evaluation.evaluate import keras_scores
 
     return {name: keras_scores(MODEL, [str(p) for p in paths]) for name, paths in (("sharp", SHARP), ("low", LOW))}
 

@@ -18,8 +18,8 @@ INPUT = "#file-input"
 @pytest.fixture(scope="module")
 def keras_probs() -> dict[str, dict[str, float]]:
     """Keras' probabilities for the first fixture images, by file name and class."""
-    from train.data import CLASSES
-    from train.evaluate import keras_probabilities
+    from train.data.loading import CLASSES
+    from train.evaluation.evaluate import keras_probabilities
 
     probs, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in IMAGES[:6]])
     return {p.name: dict(zip(CLASSES, map(float, row))) for p, row in zip(IMAGES[:6], probs)}

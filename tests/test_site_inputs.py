@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_site import INPUT, IMAGES, open_app, shown_probabilities
-from train.preprocess import read_rgb
+from tests.test_site import IMAGES, INPUT, open_app, shown_probabilities
+from train.data.preprocess import read_rgb
 
 pytestmark = pytest.mark.browser
 FIXTURE = Image.open(IMAGES[0]).convert("RGB")  # 200x150
@@ -109,5 +109,6 @@ def test_fifty_images_leave_no_tensors_behind(page, site_url):
     page.set_input_files(INPUT, files)
     page.locator(".result").nth(49).wait_for(timeout=120_000)
     assert page.evaluate("() => tf.memory().numTensors") == before
+
 
 

@@ -8,7 +8,7 @@ import pytest
 from build import PAGES
 from export.browser import serve
 from tests.conftest import ROOT
-from tests.test_site import INPUT, IMAGES, open_app, shown_probabilities
+from tests.test_site import IMAGES, INPUT, open_app, shown_probabilities
 
 pytestmark = pytest.mark.browser
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import ROOT, SHARED_DATA
-from train.data import DataError
-from train.split import grouped_split, load_or_create_split
+from train.data.loading import DataError
+from train.data.split import grouped_split, load_or_create_split
 
 
 @pytest.fixture(scope="module")

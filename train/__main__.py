@@ -6,10 +6,11 @@ import logging
 import sys
 from dataclasses import fields
 
-from train.augment import ACQUISITION
-from train.data import DataError
-from train.distribute import STRATEGIES
-from train.fit import TrainConfig, train
+from train.data.augment import ACQUISITION
+from train.data.loading import DataError
+from train.model.config import TrainConfig
+from train.model.distribute import STRATEGIES
+from train.model.fit import train
 
 
 def acquisition_changes(text: str) -> tuple[str, ...]:

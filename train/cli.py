@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from train.data import DataError
+from train.data.loading import DataError
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 // What changed between two photos of one lesion, by the rules the lesion history flags: crossing the
 // operating point upwards, or a rise of the malignancy score beyond the photo-to-photo noise that training
-// measured (metadata.change, train/change_margin.py).
+// measured (metadata.change, train/calibration/change_margin.py).
 import { latestResult, resultBy } from './history-records.js';
 
 /** The results to compare: both by the same model when one scored both photos (the newest such), else each

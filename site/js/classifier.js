@@ -139,7 +139,7 @@ function centreSquarePixels(source) {
   return ctx.getImageData(0, 0, out, out);
 }
 
-/** Model input [1, size, size, 3] by the rule in metadata.preprocessing (see train/preprocess.py). */
+/** Model input [1, size, size, 3] by the rule in metadata.preprocessing (see train/data/preprocess.py). */
 export function preprocess(tf, source, prep) {
   const pixels = centreSquarePixels(source);
   return tf.tidy(() => {

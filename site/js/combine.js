@@ -1,10 +1,10 @@
 // Several photos of one lesion, one answer: combined by the rule training chose on validation
-// (metadata.combination, train/combine.py), from the calibrated probabilities alone. For the mean of logits,
+// (metadata.combination, train/calibration/combine.py), from the calibrated probabilities alone. For the mean of logits,
 // softmax(mean log p) equals softmax((mean logits + class_bias) / temperature), because log p differs from the
 // calibrated logits by one constant per photo: the combination keeps the single photo's calibration.
 import { riskDecision } from './classifier.js';
 
-// Same floor as train/combine.py: a float32 probability that underflowed to 0 must not make log p infinite.
+// Same floor as train/calibration/combine.py: a float32 probability that underflowed to 0 must not make log p infinite.
 const SMALLEST_PROBABILITY = 1e-12;
 
 const average = (values) => values.reduce((s, v) => s + v, 0) / values.length;

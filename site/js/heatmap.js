@@ -1,5 +1,5 @@
 // Explanation overlay: the class activation map (CAM) that the model graph outputs next to its logits,
-// for one class, min-max normalised (as train/explain_eval.py measures it) and drawn over what the model saw.
+// for one class, min-max normalised (as train/studies/explain_eval.py measures it) and drawn over what the model saw.
 
 const STOPS = [[0, 0, 130], [0, 120, 255], [0, 220, 120], [255, 230, 0], [230, 0, 0]];
 

@@ -1,0 +1,1 @@
+"""Studies of the exported model: the speed/size benchmark and the backbone comparison."""

@@ -1,0 +1,1 @@
+"""From logits to what the page shows: class-balance correction, temperature, operating point, combining photos."""

@@ -1,0 +1,1 @@
+"""The "not a lesion" guard: fitting its statistics, its evaluation set, and its evaluation."""

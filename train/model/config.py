@@ -1,0 +1,41 @@
+"""What one training run is asked to do: every option of python -m train, recorded in the run's config.json."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from train.data.augment import ACQUISITION
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str
+    alpha: float = 1.0
+    size: int = 160
+    batch_size: int = 32
+    head_epochs: int = 2
+    fine_tune_epochs: int = 12
+    head_lr: float = 1e-3
+    fine_tune_lr: float = 1e-4
+    fine_tune_from: str | None = "block_8"
+    schedule: str = "plateau"
+    ema: float = 0.0
+    imbalance: str = "sampling"
+    dropout: float = 0.2
+    patience: int = 4
+    monitor: str = "raw"
+    mask_weight: float = 0.0
+    masks: str | None = None
+    override_images: str | None = None
+    acquisition: bool = False
+    acquisition_changes: tuple[str, ...] = tuple(ACQUISITION)  # which of them, for ablations
+    strategy: str = "auto"
+    stream: bool = False
+    cache: str | None = None
+    deterministic: bool = False
+    seed: int = 42
+    backbone_weights: str | None = "imagenet"
+    backbone_style: str | None = None
+    split: str | None = None
+    min_sensitivity: float = 0.90
+    melanoma_floor: float | None = None

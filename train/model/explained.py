@@ -1,0 +1,74 @@
+"""The deployable graph: the trained classifier plus its class activation maps and out-of-distribution score.
+
+The head is GAP -> Dense, so applying the same Dense layer at every position of the last feature map gives
+per-class activation maps (CAM, Zhou et al. 2016) whose spatial mean is exactly the logits: explanation
+costs no gradients and no second pass. The OOD score is the Mahalanobis distance (Lee et al. 2018) of an
+early layer's feature statistics -- per-channel mean and standard deviation of ``OOD_LAYER``, a texture and
+colour summary -- to the nearest training class centre in a whitened principal subspace. It runs on-device
+inside the same graph; its statistics come from ``python -m train.guard.ood``. Early-layer statistics were
+chosen over the pooled top features, which the fine-tuned head makes nearly blind to solid colours,
+gradients and noise.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from train.model.network import BACKBONE_NAME
+from train.model.predict import Run, model_inputs
+
+OOD_FILE = "ood.npz"
+OOD_JSON = "ood.json"
+OOD_LAYER = "block_6_expand_relu"
+
+
+def load_ood_stats(model_dir: Path) -> dict[str, np.ndarray] | None:
+    """The arrays written by ``python -m train.guard.ood`` (projection, centres), or None if not fitted yet."""
+    path = model_dir / OOD_FILE
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def load_ood_summary(model_dir: Path) -> dict | None:
+    """Threshold and provenance written by ``python -m train.guard.ood`` (None if not fitted yet)."""
+    path = model_dir / OOD_JSON
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None = None,
+                    include_features: bool = False) -> keras.Model:
+    """Same weights as ``classifier``; dict outputs ``logits``, ``cams`` (N, h, w, classes) and, with OOD
+    statistics, ``ood_distance`` (N,). ``include_features`` adds the statistics the OOD guard is fitted on."""
+    backbone = classifier.get_layer(BACKBONE_NAME)
+    head = classifier.get_layer("logits")
+    inputs = keras.Input(classifier.input_shape[1:], name="image")
+    taps = keras.Model(backbone.input, [backbone.get_layer(OOD_LAYER).output, backbone.output])
+    early, feature_map = taps(inputs, training=False)
+    cams = head(feature_map)
+    outputs = {"logits": keras.ops.mean(cams, axis=(1, 2)), "cams": cams}
+    mean = keras.ops.mean(early, axis=(1, 2))
+    std = keras.ops.sqrt(keras.ops.maximum(keras.ops.mean(keras.ops.square(early), axis=(1, 2)) - mean**2, 0.0))
+    statistics = keras.ops.concatenate([mean, std], axis=-1)
+    if ood is not None:
+        projected = keras.ops.matmul(statistics, keras.ops.convert_to_tensor(ood["projection"], "float32"))
+        centres = keras.ops.convert_to_tensor(ood["centres"], "float32")
+        squared = keras.ops.sum(keras.ops.square(projected[:, None, :] - centres[None]), axis=-1)
+        outputs["ood_distance"] = keras.ops.sqrt(keras.ops.min(squared, axis=1))
+    if include_features:
+        outputs["ood_features"] = statistics
+    return keras.Model(inputs, outputs, name="lesion_classifier_explained")
+
+
+def explained_outputs(run: Run, paths: list[str], ood: dict | None = None, include_features: bool = False,
+                      change: Callable[[np.ndarray, int], np.ndarray] | None = None) -> Iterator[dict[str, np.ndarray]]:
+    """The explained model's outputs for ``paths``, one dict per chunk of files (CAMs take memory); ``change``
+    alters the pixels first (``model_inputs``)."""
+    model = explained_model(run.model, ood, include_features)
+    for x in model_inputs(paths, run.prep, change):
+        yield {k: np.asarray(v) for k, v in model.predict(x, batch_size=64, verbose=0).items()}

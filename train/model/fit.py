@@ -1,0 +1,276 @@
+"""Two-phase transfer learning: a linear head on a frozen MobileNetV2, then fine-tuning at a lower rate."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from train.calibration.calibrate import (
+    calibrate,
+    calibrated_probabilities,
+    class_bias,
+    fit_prior_strength,
+    training_prior,
+)
+from train.data.arrays import resized_pixels
+from train.data.inputs import training_stream, validation_inputs
+from train.data.loading import CLASSES, DataError, load_training_data
+from train.data.preprocess import normalise
+from train.data.split import load_or_create_split
+from train.evaluation.metrics import balanced_accuracy, classification_metrics, softmax
+from train.model.config import TrainConfig
+from train.model.distribute import distribution_strategy, learning_rate_scale
+from train.model.guided import (
+    guided_trainer,
+    mask_paths,
+    outside_mask_share,
+    resized_masks,
+)
+from train.model.network import (
+    backbone_style,
+    build_classifier,
+    preprocessing_for,
+    set_trainable,
+)
+
+log = logging.getLogger(__name__)
+
+
+def class_weights(labels: np.ndarray, n_classes: int) -> dict[int, float]:
+    """Inverse-frequency weights normalised so the average sample weight is 1."""
+    counts = np.bincount(labels, minlength=n_classes).astype(float)
+    return {i: float(len(labels) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+MONITORS = {"raw": "val_balanced_accuracy", "adjusted": "val_balanced_accuracy_adjusted"}
+
+
+def predicted_logits(model: keras.Model, inputs: np.ndarray | tf.data.Dataset) -> np.ndarray:
+    """Logits of in-memory inputs, or of a batched dataset of them (``--stream``)."""
+    if isinstance(inputs, tf.data.Dataset):
+        return model.predict(inputs, verbose=0)
+    return model.predict(inputs, batch_size=64, verbose=0)
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds val_loss, val_balanced_accuracy, val_balanced_accuracy_adjusted and val_macro_auc to the epoch
+    logs (must run first). 'adjusted' is the shipped decision rule: argmax after the class-balance correction
+    with the strength that is best on validation, as ``calibrate`` will choose it for the saved model."""
+
+    def __init__(self, classifier: keras.Model, inputs: np.ndarray | tf.data.Dataset, labels: np.ndarray,
+                 prior: np.ndarray):
+        super().__init__()
+        self.classifier, self.inputs, self.labels, self.prior = classifier, inputs, labels, prior
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logits = predicted_logits(self.classifier, self.inputs)
+        probs = softmax(logits)
+        metrics = classification_metrics(self.labels, probs, CLASSES)
+        logs = logs if logs is not None else {}
+        logs["val_loss"] = float(-np.log(np.clip(probs[np.arange(len(self.labels)), self.labels], 1e-12, None)).mean())
+        logs["val_balanced_accuracy"] = metrics["balanced_accuracy"]
+        strength = fit_prior_strength(logits, self.labels, self.prior)
+        logs["val_balanced_accuracy_adjusted"] = balanced_accuracy(
+            self.labels, (logits + class_bias(self.prior, strength)).argmax(axis=1))
+        logs["val_macro_auc"] = metrics["macro_auc"]
+        # The key ReduceLROnPlateau also writes: both phases must log the same keys, because CSVLogger appends
+        # the fine-tuning rows under the header the head phase wrote (the cosine phase has no plateau callback).
+        logs["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        print(
+            f"epoch {epoch + 1}: loss {logs.get('loss', float('nan')):.4f}  val_loss {logs['val_loss']:.4f}  "
+            f"val_balanced_accuracy {logs['val_balanced_accuracy']:.4f} (adjusted "
+            f"{logs['val_balanced_accuracy_adjusted']:.4f})  val_macro_auc {logs['val_macro_auc']:.4f}  "
+            f"lr {logs['learning_rate']:.2e}  {time.time() - self.started:.0f}s",
+            flush=True,
+        )
+
+
+def fine_tune_learning_rate(config: TrainConfig, steps: int,
+                            scale: float = 1.0) -> float | keras.optimizers.schedules.LearningRateSchedule:
+    """'plateau': a constant rate that ReduceLROnPlateau lowers. 'cosine': one epoch of linear warm-up from a
+    tenth of the rate (freshly unfrozen early layers get large gradients), then cosine decay to 1% of it.
+    ``scale``: the replica count's learning-rate multiplier (train/model/distribute.py)."""
+    rate = config.fine_tune_lr * scale
+    if config.schedule == "plateau":
+        return rate
+    return keras.optimizers.schedules.CosineDecay(
+        rate / 10, decay_steps=max(config.fine_tune_epochs - 1, 1) * steps, alpha=0.01,
+        warmup_target=rate, warmup_steps=steps,
+    )
+
+
+def optimizer(learning_rate: float | keras.optimizers.schedules.LearningRateSchedule, ema: float) -> keras.Optimizer:
+    """Adam, keeping an exponential moving average of the weights when ``ema`` > 0."""
+    return keras.optimizers.Adam(learning_rate, use_ema=ema > 0, ema_momentum=ema or 0.99)
+
+
+def phase_callbacks(out: Path, phase: str, val: ValidationMetrics, checkpoint: keras.callbacks.ModelCheckpoint,
+                    config: TrainConfig, plateau: bool) -> list[keras.callbacks.Callback]:
+    # Validation, the checkpoint and early stopping run after the EMA swap, so they judge the averaged
+    # weights. The backup runs last so that it keeps what ReduceLROnPlateau decided; with EMA it therefore
+    # stores the averaged weights, and a resumed run continues from those (the average catches up in an epoch).
+    callbacks = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []
+    callbacks += [
+        val,
+        checkpoint,
+        keras.callbacks.EarlyStopping(MONITORS[config.monitor], mode="max", patience=config.patience, verbose=1),
+    ]
+    if plateau:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(MONITORS[config.monitor], mode="max", factor=0.3,
+                                                           patience=2, min_lr=1e-6, verbose=1))
+    callbacks += [
+        keras.callbacks.CSVLogger(str(out / "training_log.csv"), append=True),
+        keras.callbacks.BackupAndRestore(str(out / "backup" / phase)),
+    ]
+    return callbacks
+
+
+def forget_restored_epoch(model: keras.Model) -> None:
+    """Keras 3 keeps the epoch BackupAndRestore resumed phase 1 from (``model._initial_epoch``) and lets it
+    override the next fit's ``initial_epoch``: after a resumed phase 1, phase 2 would start at the wrong
+    epoch (and a ``--fine-tune-epochs 0`` run would fine-tune anyway)."""
+    model._initial_epoch = None
+
+
+def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict) -> dict:
+    """Validation metrics with the fitted calibration, plus what argmax of the raw logits would have scored."""
+    metrics = classification_metrics(y_val, calibrated_probabilities(logits, calibration), CLASSES)
+    raw = classification_metrics(y_val, softmax(logits), CLASSES)
+    return {**metrics, "ece_uncalibrated": raw["ece"], "balanced_accuracy_uncalibrated": raw["balanced_accuracy"]}
+
+
+def train(config: TrainConfig) -> dict:
+    """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
+    if config.mask_weight and config.imbalance == "weights":
+        raise DataError("--mask-weight cannot be combined with --imbalance weights (Keras applies class weights "
+                        "to single-output models only); use --imbalance sampling.")
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    strategy = distribution_strategy(config.strategy)
+    replicas = strategy.num_replicas_in_sync
+    scale = learning_rate_scale(strategy)
+    run_started = time.time()
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    style = backbone_style(config.backbone_weights, config.backbone_style)
+    prep = preprocessing_for(style, config.size)
+
+    dataset = load_training_data(Path(config.data), Path(config.override_images) if config.override_images else None)
+    split = load_or_create_split(dataset.frame, Path(config.split or out / "split.csv"), seed=config.seed)
+    frame = dataset.frame.merge(split[["image_id", "split"]], on="image_id")
+    frame[frame["split"] == "test"][["image_id", "dx", "lesion_id"]].to_csv(out / "test_labels.csv", index=False)
+    frame[frame["split"] == "val"][["image_id", "dx", "lesion_id"]].to_csv(out / "val_labels.csv", index=False)
+    train_rows, val_rows = frame[frame["split"] == "train"], frame[frame["split"] == "val"]
+    print(f"data: {len(train_rows)} train / {len(val_rows)} val images, "
+          f"{int((frame['source'] == 'override').sum())} of all {len(frame)} from {config.override_images or 'no override folder'} "
+          f"(test split of {int((frame['split'] == 'test').sum())} images left untouched)"
+          + "".join(f"; excluded: {count} {reason}" for reason, count in dataset.excluded.items()), flush=True)
+    print(f"{replicas} replica(s) ({type(strategy).__name__}): global batch {config.batch_size * replicas}, "
+          f"learning rates x{scale}", flush=True)
+
+    # Checked before the slow decode, so a missing mask fails in seconds.
+    mask_files = mask_paths(Path(config.masks) if config.masks else Path(config.data) / "masks",
+                            train_rows["image_id"].tolist()) if config.mask_weight else None
+    y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
+    t0 = time.time()
+    if config.stream:
+        x_train, masks = train_rows["path"].to_numpy(str), np.asarray(mask_files, dtype=str) if mask_files else None
+        x_val = validation_inputs(val_rows["path"].tolist(), prep)
+    else:
+        x_train = resized_pixels(train_rows["path"].tolist(), prep).round().astype(np.uint8)
+        x_val = normalise(resized_pixels(val_rows["path"].tolist(), prep), prep).numpy()
+        masks = resized_masks(mask_files, prep) if mask_files else None
+        print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
+
+    stream, steps = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas)
+    # phase 2 reads the stream anew: its batches are numbered on from phase 1's, so it draws new changes
+    fine_tune_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
+                                          first_batch=config.head_epochs * steps)
+    weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
+    prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
+    # Everything that holds variables (model, optimizer, metrics) is created under the strategy's scope.
+    with strategy.scope():
+        model = build_classifier(config.alpha, config.size, config.backbone_weights, style, config.dropout)
+        # With mask guidance fit() drives a two-output view of the same layers; ``model`` shares its weights.
+        fitted = guided_trainer(model) if config.mask_weight else model
+    val = ValidationMetrics(model, x_val, y_val, prior)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        str(out / "best.weights.h5"), monitor=MONITORS[config.monitor], mode="max",
+        save_best_only=True, save_weights_only=True, verbose=1,
+    )
+    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    compile_loss = (dict(loss={"logits": ce, "cams": outside_mask_share},
+                         loss_weights={"logits": 1.0, "cams": config.mask_weight})
+                    if config.mask_weight else dict(loss=ce))
+    timings = {}
+
+    head_done = out / "head.weights.h5"
+    if not head_done.is_file() and not (out / "backup").is_dir():
+        # A fresh run into a folder that holds an earlier run's records (the committed shipped model): its
+        # log would otherwise be appended to (CSVLogger appends so that a resumed run keeps its epochs).
+        (out / "training_log.csv").unlink(missing_ok=True)
+    if head_done.is_file():
+        print("phase 1 already finished in an earlier run; loading its weights", flush=True)
+        fitted.load_weights(head_done)
+    else:
+        print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
+        set_trainable(model, None, train_backbone=False)
+        with strategy.scope():
+            fitted.compile(optimizer(config.head_lr * scale, config.ema), **compile_loss)
+        t0 = time.time()
+        fitted.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
+                  callbacks=phase_callbacks(out, "head", val, checkpoint, config, plateau=True))
+        timings["head_seconds"] = time.time() - t0
+        fitted.save_weights(head_done)
+
+    forget_restored_epoch(fitted)
+    print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
+          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr * scale} ({config.schedule} schedule, "
+          f"weight EMA {config.ema or 'off'}, mask weight {config.mask_weight or 'off'}, "
+          f"checkpoint on {MONITORS[config.monitor]})", flush=True)
+    set_trainable(model, config.fine_tune_from, train_backbone=True)
+    with strategy.scope():
+        fitted.compile(optimizer(fine_tune_learning_rate(config, steps, scale), config.ema), **compile_loss)
+    t0 = time.time()
+    history = fitted.fit(
+        fine_tune_stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
+        steps_per_epoch=steps, class_weight=weights, verbose=2,
+        callbacks=phase_callbacks(out, "fine_tune", val, checkpoint, config, plateau=config.schedule == "plateau"),
+    )
+    timings["fine_tune_seconds"] = time.time() - t0
+    timings["fine_tune_epochs_run"] = len(history.epoch)
+    timings["fine_tune_images_per_second"] = (len(history.epoch) * steps * config.batch_size * replicas
+                                              / timings["fine_tune_seconds"])
+
+    fitted.load_weights(out / "best.weights.h5")
+    logits = predicted_logits(model, x_val)
+    calibration = calibrate(logits, y_val, prior, config.min_sensitivity, config.melanoma_floor)
+    val_metrics = validation_metrics(logits, y_val, calibration)
+
+    # A fresh, uncompiled copy: the saved file then holds no optimizer state (half the size).
+    shipped = build_classifier(config.alpha, config.size, None, style, config.dropout)
+    shipped.set_weights(model.get_weights())
+    shipped.save(out / "model.keras")
+    (out / "config.json").write_text(json.dumps(
+        {**asdict(config), "backbone_style": style, "preprocessing": prep.to_dict(), "classes": list(CLASSES),
+         "replicas": replicas, "global_batch_size": config.batch_size * replicas, "learning_rate_scale": scale,
+         "tensorflow": tf.__version__, "keras": keras.__version__}, indent=2))
+    (out / "calibration.json").write_text(json.dumps(calibration, indent=2))
+    (out / "val_metrics.json").write_text(json.dumps(val_metrics, indent=2))
+    timings["total_seconds"] = time.time() - run_started
+    (out / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(f"done: val balanced accuracy {val_metrics['balanced_accuracy']:.4f}, macro AUC "
+          f"{val_metrics['macro_auc']:.4f}, temperature {calibration['temperature']:.3f}, class-balance "
+          f"strength {calibration['prior_strength']}; model in {out}", flush=True)
+    return val_metrics
