@@ -94,6 +94,32 @@ def database_names(page) -> list[str]:
     return page.evaluate("() => indexedDB.databases().then((d) => d.map((x) => x.name))")
 
 
+def watch_status(page, pattern: str) -> None:
+    """When the history's status line first matches ``pattern``, take a snapshot of the view at that very
+    moment (in a MutationObserver, before any later rendering): what someone who reads the status meets.
+    Read it with ``seen_at_status``."""
+    page.evaluate("""(pattern) => {
+      window.seenAtStatus = undefined;
+      const status = document.getElementById('history-status');
+      new MutationObserver((_, observer) => {
+        if (!new RegExp(pattern).test(status.textContent)) return;
+        const first = document.querySelector('#timeline .entry');
+        window.seenAtStatus = {
+          photos: document.querySelectorAll('#timeline .entry').length,
+          firstPhotoResults: first ? first.querySelectorAll('.entry-results li').length : 0,
+          title: document.getElementById('lesion-title').textContent,
+          listShown: !document.getElementById('list-view').hidden,
+        };
+        observer.disconnect();
+      }).observe(status, { childList: true, characterData: true, subtree: true });
+    }""", pattern)
+
+
+def seen_at_status(page) -> dict:
+    page.wait_for_function("() => window.seenAtStatus !== undefined")
+    return page.evaluate("() => window.seenAtStatus")
+
+
 def confirm(page) -> None:
     page.locator("#confirm-dialog").wait_for()
     page.click("#confirm-dialog button[value=confirm]")
@@ -252,8 +278,10 @@ def test_rescoring_with_a_new_model_keeps_both_results(page, site_url, tmp_path)
     open_lesion(page, "Old model lesion")
     button = page.locator("#rescore")
     assert "Re-score 2 photo(s)" in button.inner_text()
+    watch_status(page, "Re-scored 2")
     button.click()
-    page.wait_for_function("() => /Re-scored 2/.test(document.getElementById('history-status').textContent)")
+    # the status is announced after the view it describes: whoever reads it meets both results
+    assert seen_at_status(page)["firstPhotoResults"] == 2
     first = page.locator("#timeline .entry").first
     lines = first.locator(".entry-results li")
     assert lines.count() == 2
@@ -434,18 +462,21 @@ def test_editing_a_lesion_and_deleting_a_photo_or_a_lesion_asks_first(page, site
     assert page.locator("#timeline .entry").count() == 2
     page.locator("#timeline .entry .delete-entry").first.click()
     assert "2025-06-01" in page.locator("#confirm-dialog .confirm-message").inner_text()
+    watch_status(page, "Photo deleted")
     confirm(page)
-    page.wait_for_function("() => document.querySelectorAll('#timeline .entry').length === 1")
+    assert seen_at_status(page)["photos"] == 1
     assert page.locator("#timeline .entry input[type=date]").input_value() == "2025-03-01"
     page.click("#lesion-edit summary")
     page.fill("#edit-name", "Mole on the left shoulder")
     page.select_option("#edit-site", "upper extremity")
+    watch_status(page, "Lesion details saved")
     page.click("#lesion-form button[type=submit]")
-    page.wait_for_function("() => document.getElementById('lesion-title').textContent === 'Mole on the left shoulder'")
+    assert seen_at_status(page)["title"] == "Mole on the left shoulder"
     assert "upper extremity" in page.locator("#lesion-meta").inner_text()
+    watch_status(page, "deleted")
     page.click("#delete-lesion")
     confirm(page)
-    page.locator("#list-view").wait_for()
+    assert seen_at_status(page)["listShown"]
     assert page.locator("#list-empty").is_visible()
     records = json.loads(page.evaluate(READ_DATABASE, DB))
     assert records["lesions"] == [] and records["entries"] == []

@@ -112,3 +112,30 @@ def test_fifty_images_leave_no_tensors_behind(page, site_url):
 
 
 
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_a_portrait_phone_photo_turned_away_keeps_its_thumbnail_inside_its_card(browser, site_url, tmp_path, width):
+    import skimage.data
+
+    # a 4032x3024 phone photo stored landscape with an EXIF rotation (shown portrait), of something that is not
+    # a lesion: its card has a tall thumbnail and little text
+    phone = tmp_path / "IMG_0001.jpg"
+    phone.write_bytes(exif_rotated(Image.fromarray(skimage.data.chelsea()).resize((4032, 3024))))
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    open_app(page, site_url)
+    choose(page, IMAGES[0])
+    assert_classified(page)
+    choose(page, phone)
+    card = page.locator(".result.rejected")
+    card.wait_for()
+    page.wait_for_function("() => document.querySelector('.result.rejected img').complete")
+    boxes = page.evaluate("""() => {
+      const card = document.querySelector('.result.rejected');
+      const box = (e) => e.getBoundingClientRect().toJSON();
+      return {card: box(card), img: box(card.querySelector('img')), next: box(card.nextElementSibling)};
+    }""")
+    assert boxes["img"]["height"] > boxes["img"]["width"]  # shown upright, as the EXIF says
+    assert boxes["img"]["bottom"] <= boxes["card"]["bottom"] + 0.5
+    assert boxes["next"]["top"] >= boxes["img"]["bottom"]
+    context.close()

@@ -20,6 +20,8 @@ const VIEWS = ['unlock-view', 'list-view', 'lesion-view', 'compare-view', 'manag
 let classifier;
 let history = null; // null until something is saved (a visit alone stores nothing)
 
+// The status line describes the view: every caller updates the view first, so whoever reads the status
+// (a screen reader, a test) meets the view it describes.
 function say(message) {
   $('history-status').textContent = message;
 }
@@ -108,8 +110,8 @@ function entryItem(entry, lesion) {
   remove.addEventListener('click', () => act(async () => {
     if (!await confirmDialog($('confirm-dialog'), `Delete the photo of ${entry.taken} and its results?`)) return;
     await history.deleteEntry(entry.id);
-    say('Photo deleted.');
     await renderLesion(lesion.id);
+    say('Photo deleted.');
   }));
   const results = el('ul', { class: 'entry-results' });
   results.append(...entry.results.map((r) => el('li', {}, resultLine(r))));
@@ -207,15 +209,16 @@ async function renderLesion(id) {
       if (!$('edit-name').value.trim()) throw new Error('Give the lesion a name.');
       await history.saveLesion({ ...lesion, name: $('edit-name').value.trim(), site: $('edit-site').value,
         note: $('edit-note').value.trim() });
-      say('Lesion details saved.');
       await renderLesion(id);
+      say('Lesion details saved.');
     });
   };
   $('delete-lesion').onclick = () => act(async () => {
     if (!await confirmDialog($('confirm-dialog'), `Delete “${lesion.name}” and all ${entries.length} of its photos?`)) return;
     await history.deleteLesion(id);
+    location.hash = ''; // its hashchange renders the list again, with the same content
+    await render();
     say(`“${lesion.name}” deleted.`);
-    location.hash = '';
   });
   show('lesion-view');
 }
@@ -232,9 +235,9 @@ async function rescore(entries, lesionId) {
       bitmap.close();
     }
   }
+  await renderLesion(lesionId);
   say(`Re-scored ${entries.length} photo(s) with model ${classifier.metadata.model_version}; their earlier ` +
     'results are kept.');
-  await renderLesion(lesionId);
 }
 
 // ---- comparing two photos
@@ -397,10 +400,10 @@ async function importFile(file) {
   if (!target.readable) throw new Error('Unlock your history before importing into it.');
   const added = await target.importLesions(lesions);
   const total = lesions.reduce((n, l) => n + l.entries.length, 0);
-  say(`Imported ${added.lesions} lesion(s) and ${added.entries} photo(s); ${total - added.entries} photo(s) were ` +
-    'already here.');
   await requestPersistence();
   await render();
+  say(`Imported ${added.lesions} lesion(s) and ${added.entries} photo(s); ${total - added.entries} photo(s) were ` +
+    'already here.');
 }
 
 function wire() {
@@ -410,8 +413,8 @@ function wire() {
     act(async () => {
       await history.unlock($('unlock-passphrase').value);
       $('unlock-passphrase').value = '';
-      say('Unlocked for this visit.');
       await render();
+      say('Unlocked for this visit.');
     });
   });
   $('export').addEventListener('click', () => act(async () => {
@@ -430,8 +433,8 @@ function wire() {
     await deleteEverything(history);
     history = null;
     location.hash = '';
-    say('Everything deleted: no history is left in this browser.');
     await renderList();
+    say('Everything deleted: no history is left in this browser.');
   }));
   $('lock-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -439,14 +442,14 @@ function wire() {
       if ($('lock-passphrase').value !== $('lock-confirm').value) throw new Error('The two passphrases differ: type the same one twice.');
       await (await ensureHistory()).setLock($('lock-passphrase').value);
       $('lock-form').reset();
-      say('Locked: your history is now encrypted on this device. Do not forget the passphrase.');
       await renderManage();
+      say('Locked: your history is now encrypted on this device. Do not forget the passphrase.');
     });
   });
   $('unlock-remove').addEventListener('click', () => act(async () => {
     await history.removeLock();
-    say('Lock removed: your history is stored unencrypted on this device.');
     await renderManage();
+    say('Lock removed: your history is stored unencrypted on this device.');
   }));
 }
 
@@ -457,8 +460,8 @@ async function start() {
     classifier = await loadSiteClassifier();
     history = await openHistory({ create: false });
     if (history) await requestPersistence();
-    say(history ? 'Your history, kept on this device.' : 'Nothing saved yet.');
     await render();
+    say(history ? 'Your history, kept on this device.' : 'Nothing saved yet.');
     document.body.dataset.ready = 'true';
   } catch (err) {
     say(err instanceof HistoryUnavailable ? 'The lesion history is unavailable here.' : 'The page could not start.');
