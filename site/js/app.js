@@ -416,7 +416,8 @@ function wireInputs() {
       : 'Each photo is read on its own.';
   });
   $('clear-results').addEventListener('click', clearResults);
-  $('save-all').addEventListener('click', () => saveItems(results));
+  // photos marked as one lesion are one visit, whichever save button is used
+  $('save-all').addEventListener('click', () => (combined ? saveItems(combined.used, { oneVisit: true }) : saveItems(results)));
   $('camera-button').hidden = !cameraAvailable();
   $('camera-button').addEventListener('click', openCamera);
   $('shutter').addEventListener('click', shoot);
