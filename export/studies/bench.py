@@ -18,7 +18,7 @@ from build import build
 from export.browser import launch_options, serve
 from export.tfjs import convert_model, model_file_digests, output_nodes, weight_bytes
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ("wasm", "webgl", "cpu")
 IMAGE = ROOT / "tests" / "fixtures" / "ham10000" / "images" / "ISIC_0024309.jpg"
 WARM_RUNS = 30
