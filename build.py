@@ -36,7 +36,7 @@ FIGURES = (
     ("backbones/pareto.png", "Backbones: validation balanced accuracy against in-browser latency"),
 )
 # JSON reports the model card quotes when present (key -> file under reports/)
-SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json",
+SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json", "bench": "bench.json",
              "overfitting": "training/overfitting.json",
              "backbones": "backbones/backbones.json"}
 

@@ -6,7 +6,9 @@ import functools
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -57,10 +59,35 @@ def launch_options() -> dict:
     return options
 
 
+@dataclass
+class Link:
+    """A slow network shared by every connection to the server: each request waits ``round_trip_s`` before its
+    answer and all response bytes share ``bytes_per_second``. Shaping the server, not the browser, slows
+    every download (a service worker's own fetches included), which Chromium's per-page emulation does not."""
+
+    bytes_per_second: float
+    round_trip_s: float
+    bytes_sent: int = 0
+    _free_at: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, n: int) -> None:
+        """Block until ``n`` more bytes fit through the link."""
+        with self._lock:
+            start = max(time.monotonic(), self._free_at)
+            self._free_at = start + n / self.bytes_per_second
+            self.bytes_sent += n
+            wait = self._free_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+
 class _Handler(SimpleHTTPRequestHandler):
     """Static files from ``directory``; ``routes`` maps exact URLs to files and '/'-ended prefixes to folders."""
 
     routes: dict[str, Path] = {}
+    link: Link | None = None
+    CHUNK = 16 * 1024
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm", ".js": "text/javascript",
                       ".mjs": "text/javascript", ".webmanifest": "application/manifest+json"}
 
@@ -72,6 +99,19 @@ class _Handler(SimpleHTTPRequestHandler):
             if prefix.endswith("/") and clean.startswith(prefix):
                 return str(target / clean[len(prefix):])
         return super().translate_path(path)
+
+    def send_head(self):
+        if self.link:
+            time.sleep(self.link.round_trip_s)
+        return super().send_head()
+
+    def copyfile(self, source, outputfile) -> None:
+        if not self.link:
+            return super().copyfile(source, outputfile)
+        while chunk := source.read(self.CHUNK):
+            self.link.send(len(chunk))
+            outputfile.write(chunk)
+        return None
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - keep test output quiet
         pass
@@ -85,15 +125,17 @@ class _Handler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve(root: Path, routes: dict[str, Path] | None = None, prefix: str = "/", port: int = 0) -> Iterator[str]:
+def serve(root: Path, routes: dict[str, Path] | None = None, prefix: str = "/", port: int = 0,
+          link: Link | None = None) -> Iterator[str]:
     """Serve ``root`` on 127.0.0.1 (threaded; ``port`` 0 = a free one); yields the base URL ending in '/'.
 
-    ``prefix`` serves the site under a sub-path (as GitHub Pages project sites do).
+    ``prefix`` serves the site under a sub-path (as GitHub Pages project sites do); ``link`` slows every
+    response down to a given network.
     """
     mounted = {prefix: Path(root)} if prefix != "/" else {}
     if not prefix.endswith("/"):
         raise ValueError("prefix must end with '/'")
-    handler = type("Handler", (_Handler,), {"routes": {**(routes or {}), **mounted}})
+    handler = type("Handler", (_Handler,), {"routes": {**(routes or {}), **mounted}, "link": link})
     server = ThreadingHTTPServer(("127.0.0.1", port), functools.partial(handler, directory=str(root)))
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
