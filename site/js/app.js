@@ -426,7 +426,6 @@ function wireInputs() {
 
 async function start() {
   wireInputs();
-  registerServiceWorker();
   try {
     classifier = await loadSiteClassifier();
     const m = classifier.metadata;
@@ -438,6 +437,10 @@ async function start() {
     $('status').textContent = 'The model could not be loaded.';
     showError(err.message);
   }
+  // Only now: on a first visit the offline copy would otherwise download the model a second time, on the same
+  // slow link, while the page waits for its own (export.studies.bench); after the page's own downloads the
+  // precache mostly revalidates what the HTTP cache already holds.
+  registerServiceWorker();
 }
 
 start();

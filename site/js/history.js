@@ -455,7 +455,6 @@ function wire() {
 
 async function start() {
   wire();
-  registerServiceWorker();
   try {
     classifier = await loadSiteClassifier();
     history = await openHistory({ create: false });
@@ -467,6 +466,10 @@ async function start() {
     say(err instanceof HistoryUnavailable ? 'The lesion history is unavailable here.' : 'The page could not start.');
     report(err);
   }
+  // Only now: on a first visit the offline copy would otherwise download the model a second time, on the same
+  // slow link, while the page waits for its own (export.studies.bench); after the page's own downloads the
+  // precache mostly revalidates what the HTTP cache already holds.
+  registerServiceWorker();
 }
 
 start();
