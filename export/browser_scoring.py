@@ -19,7 +19,7 @@ BATCH = 50
 HARNESS = """<!doctype html><meta charset="utf-8"><title>scoring harness</title>
 <script type="module">
 import * as core from '/js/classifier.js';
-import { combineResults } from '/js/combine.js';
+import { combineProbabilities } from '/js/combine.js';
 window.core = core;
 window.classifierReady = core.loadClassifier({modelUrl: '/__model__/', vendorUrl: '/vendor/tfjs/',
   backends: %s}).then((c) => { window.classifier = c; return {backend: c.backend, simd: c.simd}; });
@@ -35,13 +35,8 @@ window.scoreUrls = async (urls, extras) => {
   return out;
 };
 // groups: lists of each lesion's photos' probabilities -> the site's combined probabilities for each lesion
-window.combineGroups = (groups) => {
-  const m = window.classifier.metadata;
-  const codes = m.classes.map((c) => c.code);
-  return groups.map((rows) => combineResults(rows.map((probabilities) => ({probabilities,
-    ...core.riskDecision(probabilities, codes, m.operating_point)})), m.combination.rule, codes,
-    m.operating_point).probabilities);
-};
+window.combineGroups = (groups) => groups.map(
+  (rows) => combineProbabilities(rows, window.classifier.metadata.combination.rule));
 </script>"""
 
 

@@ -164,6 +164,12 @@ function ruleName(rule) {
   return { mean_logits: 'the mean of their logits', mean_probabilities: 'the mean of their probabilities' }[rule] ?? rule;
 }
 
+function leftOutList(leftOut) {
+  const list = el('ul', { class: 'left-out' });
+  list.append(...leftOut.map((p) => el('li', {}, `${p.name}: ${LEFT_OUT_REASONS[p.state]}.`)));
+  return list;
+}
+
 function combinedCard({ result, used, leftOut }) {
   const { metadata } = classifier;
   const names = classNames(metadata);
@@ -192,11 +198,7 @@ function combinedCard({ result, used, leftOut }) {
       `(${result.singleTopClasses.map((c) => names[c]).join('; ')}). If these photos show different lesions, ` +
       'untick “one lesion” and read each photo on its own.'));
   }
-  if (leftOut.length) {
-    const list = el('ul', { class: 'left-out' });
-    list.append(...leftOut.map((p) => el('li', {}, `${p.name}: ${LEFT_OUT_REASONS[p.state]}.`)));
-    card.append(el('p', {}, 'Not in the combined answer:'), list);
-  }
+  if (leftOut.length) card.append(el('p', {}, 'Not in the combined answer:'), leftOutList(leftOut));
   const save = el('button', { type: 'button', class: 'secondary save-visit' }, 'Save as one visit to my lesions');
   save.addEventListener('click', () => saveItems(used, { oneVisit: true }));
   card.append(probabilityBars(metadata.classes.map((c) => c.code), result.probabilities, names), save,
@@ -210,11 +212,7 @@ function noCombinationCard(usable, leftOut) {
     ? `None of the ${leftOut.length} photo(s) could be used, so there is no combined answer.`
     : 'One usable photo so far: add more photos of the same lesion (another angle, zoom or light) to combine them.';
   card.append(el('h3', {}, 'One lesion: no combined answer yet'), el('p', { class: 'combined-none' }, why));
-  if (leftOut.length) {
-    const list = el('ul', { class: 'left-out' });
-    list.append(...leftOut.map((p) => el('li', {}, `${p.name}: ${LEFT_OUT_REASONS[p.state]}.`)));
-    card.append(list);
-  }
+  if (leftOut.length) card.append(leftOutList(leftOut));
   return card;
 }
 
@@ -238,7 +236,9 @@ function renderCombined() {
   $('combined').replaceChildren(combinedCard(combined));
 }
 
-function announceResults() {
+// After new results: the combined card first, then the status that describes the page.
+function showNewResults() {
+  renderCombined();
   const together = combined ? ` Combined answer from ${combined.result.photos} photos of one lesion first.` : '';
   $('status').textContent = `Classified ${results.length} image(s) on this device.${together}`;
 }
@@ -318,8 +318,7 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
     photo.state = 'shown';
     card.replaceWith(renderResult(item, shown, size, square));
     addSummaryRow(item);
-    renderCombined();
-    announceResults();
+    showNewResults();
   }));
 }
 
@@ -354,8 +353,7 @@ async function classifyFiles(files) {
   }
   $('errors').replaceChildren();
   for (const file of files) await classifyFile(file);
-  renderCombined();
-  announceResults();
+  showNewResults();
 }
 
 let cameraStream = null;
@@ -381,8 +379,7 @@ async function shoot() {
   closeCamera();
   $('errors').replaceChildren();
   await classifySource('camera photo', frame, frame.toDataURL('image/jpeg'));
-  renderCombined();
-  announceResults();
+  showNewResults();
 }
 
 function wireInputs() {

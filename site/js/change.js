@@ -1,15 +1,6 @@
-// What changed between two photos of one lesion, by the rules the lesion history flags: crossing the
-// operating point upwards, or a rise of the malignancy score beyond the photo-to-photo noise that training
-// measured (metadata.change, train/calibration/change_margin.py).
-import { latestResult, resultBy } from './history-records.js';
-
-/** The results to compare: both by the same model when one scored both photos (the newest such), else each
- * photo's newest result. */
-export function comparableResults(older, newer) {
-  const shared = [...newer.results].reverse().find((r) => resultBy(older, r.modelVersion));
-  if (shared) return { before: resultBy(older, shared.modelVersion), after: shared, sameModel: true };
-  return { before: latestResult(older), after: latestResult(newer), sameModel: false };
-}
+// What changed between two photos (or two visits) of one lesion, by the rules the lesion history flags:
+// crossing the operating point upwards, or a rise of the malignancy score beyond the noise that training
+// measured (metadata.change, train/calibration/change_margin.py) or derived for visits (train/calibration/combine.py).
 
 /** ``before``/``after`` results -> the change and whether it is a reason to see a dermatologist. */
 export function describeChange(before, after, margin) {

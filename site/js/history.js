@@ -1,7 +1,7 @@
 // The "My lesions" page: the on-device lesion history (history-store.js) as a list of lesions, a timeline
 // with a score chart per lesion, a side-by-side comparison of two photos, re-scoring with the shipped model,
 // export/import, deletion and the passphrase lock. No history action makes a network request.
-import { comparableResults, describeChange } from './change.js';
+import { describeChange } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
 import { cropSquare } from './cropper.js';
@@ -140,8 +140,7 @@ function visitSummary(visit, { result, sameModel }) {
 }
 
 // One visit: its combined answer, a tick box to compare it, and its photos.
-function visitItem(visit, lesion) {
-  const answer = visitAnswer(visit);
+function visitItem(visit, answer, lesion) {
   const li = el('li', { class: `visit ${answer.result.flagged ? 'flagged' : 'low'}` });
   li.dataset.day = visit.day;
   li.dataset.photos = String(visit.entries.length);
@@ -179,17 +178,16 @@ async function renderLesion(id) {
   $('lesion-title').textContent = lesion.name;
   $('lesion-meta').textContent = `${lesion.site}${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} ` +
     `photo(s) in ${visits.length} visit(s)`;
-  const points = [...visits].reverse().map((visit) => {
-    const { result } = visitAnswer(visit);
-    return { day: visit.day, score: result.malignancyScore, top: Math.max(...result.probabilities) };
-  });
+  const answers = visits.map(visitAnswer);
+  const points = answers.map(({ result }, i) => ({ day: visits[i].day, score: result.malignancyScore,
+    top: Math.max(...result.probabilities) })).reverse();
   $('chart').replaceChildren(...(points.length ? [scoreChart(points, classifier.metadata.operating_point.threshold)] : []));
   const version = classifier.metadata.model_version;
   const stale = entries.filter((e) => !resultBy(e, version));
   $('rescore').hidden = stale.length === 0;
   $('rescore').textContent = `Re-score ${stale.length} photo(s) with the current model ${version}`;
   $('rescore').onclick = () => act(() => rescore(stale, lesion.id));
-  $('timeline').replaceChildren(...visits.map((v) => visitItem(v, lesion)));
+  $('timeline').replaceChildren(...visits.map((v, i) => visitItem(v, answers[i], lesion)));
   updateCompareButton();
   $('compare-button').onclick = () => {
     const visitDays = ticked('.visit-pick').map((p) => p.closest('.visit').dataset.day);
@@ -316,7 +314,7 @@ async function renderCompare(lesionId, aId, bId) {
     return;
   }
   const [newer, older] = pair; // entries() lists newest first
-  const { before, after, sameModel } = comparableResults(older, newer);
+  const { records: [[before], [after]], sameModel } = comparableRecords([[older], [newer]]);
   const margin = classifier.metadata.change;
   const change = describeChange(before, after, margin?.margin);
   showComparison(lesionId, 'Compare two photos', changeSummary(change, sameModel, before, after, margin, 'photo'),

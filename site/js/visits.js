@@ -10,11 +10,11 @@ export function visitsOf(entries) {
   return [...byDay].map(([day, list]) => ({ day, entries: list })).sort((a, b) => b.day.localeCompare(a.day));
 }
 
-/** The results to combine for each group of entries: all by the newest model that scored every one of them
- * (a like-for-like answer), else each photo's newest result. */
+/** The results to compare or combine for each group of entries (oldest group first): all by the newest model
+ * that scored every one of them (a like-for-like answer), else each photo's newest result. */
 export function comparableRecords(groups) {
   const all = groups.flat();
-  const version = [...all[0].results].reverse().map((r) => r.modelVersion)
+  const version = [...all.at(-1).results].reverse().map((r) => r.modelVersion)
     .find((v) => all.every((entry) => resultBy(entry, v)));
   return {
     records: groups.map((group) => group.map((entry) => (version ? resultBy(entry, version) : latestResult(entry)))),

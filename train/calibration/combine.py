@@ -78,10 +78,9 @@ def multi_photo_mask(groups: np.ndarray) -> np.ndarray:
     return groups.map(groups.value_counts()).to_numpy() > 1
 
 
-def rule_scores(probs: np.ndarray, y_true: np.ndarray, groups: np.ndarray, threshold: float, rule: str) -> dict:
-    """How well ``rule`` answers per lesion (each counted once), over all lesions and over the lesions with
-    several photos (the only ones where the rules differ)."""
-    combined = combine_groups(probs, groups, rule)
+def rule_scores(combined: np.ndarray, y_true: np.ndarray, groups: np.ndarray, threshold: float) -> dict:
+    """How well a rule's ``combined`` probabilities (each image's lesion's) answer per lesion (each counted
+    once), over all lesions and over the lesions with several photos (the only ones where the rules differ)."""
     first = lesion_rows(groups)
     multi = multi_photo_mask(groups)
 
@@ -96,13 +95,14 @@ def rule_scores(probs: np.ndarray, y_true: np.ndarray, groups: np.ndarray, thres
     return {"all_lesions": scored(first), "multi_photo_lesions": scored(first[multi[first]])}
 
 
-def balanced_accuracy_differences(probs: np.ndarray, y_true: np.ndarray, groups: np.ndarray, best: str) -> dict:
+def balanced_accuracy_differences(combined: dict[str, np.ndarray], y_true: np.ndarray, groups: np.ndarray,
+                                  best: str) -> dict:
     """For every other rule, the 95% lesion-bootstrap interval of (its - ``best``'s) balanced accuracy over the
-    multi-photo lesions, each lesion counted once."""
+    multi-photo lesions, each lesion counted once; ``combined`` maps each rule to its combined probabilities."""
     rows = lesion_rows(groups)
     rows = rows[multi_photo_mask(groups)[rows]]
     y = y_true[rows]
-    predicted = {rule: combine_groups(probs, groups, rule)[rows].argmax(axis=1) for rule in RULES}
+    predicted = {rule: combined[rule][rows].argmax(axis=1) for rule in RULES}
     others = [r for r in RULES if r != best]
     return cluster_bootstrap(
         lambda idx: {r: balanced_accuracy(y[idx], predicted[r][idx]) - balanced_accuracy(y[idx], predicted[best][idx])
@@ -169,9 +169,10 @@ def combination_summary(probs: np.ndarray, y_true: np.ndarray, lesion_ids: pd.Se
     if not multi_photo_mask(groups).any():
         raise DataError("No lesion in the validation split has two images, so no combination rule can be chosen "
                         "(HAM10000 has many; a data set with one photo per lesion has nothing to combine).")
-    scores = {rule: rule_scores(probs, y_true, groups, threshold, rule) for rule in RULES}
+    combined = {rule: combine_groups(probs, groups, rule) for rule in RULES}
+    scores = {rule: rule_scores(combined[rule], y_true, groups, threshold) for rule in RULES}
     best = max(RULES, key=lambda r: scores[r]["multi_photo_lesions"]["balanced_accuracy"])
-    differences = balanced_accuracy_differences(probs, y_true, groups, best)
+    differences = balanced_accuracy_differences(combined, y_true, groups, best)
     rule = choose_rule(scores, differences, best)
     measured = change_margin(malignancy_score(probs), lesion_ids.reset_index(drop=True), threshold)
     return {
