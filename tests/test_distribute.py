@@ -40,15 +40,17 @@ def train_with_two_logical_cpus(out, *options: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def test_mirrored_training_on_two_replicas_matches_one_device(tmp_path):
+@pytest.mark.parametrize("options", [(), ("--consistency", "1")], ids=["plain", "consistency"])
+def test_mirrored_training_on_two_replicas_matches_one_device(tmp_path, options):
     import keras
 
     assert WEIGHTS_035.is_file(), f"{WEIGHTS_035} missing: the test needs the shared ImageNet weights"
     # Same global batch of 8 and the same effective rates: 2 replicas x 4 images at the recipe's rates (x2 by
-    # the linear scaling rule) against one device x 8 images at twice the rates given by hand.
-    train_with_two_logical_cpus(tmp_path / "mirrored", "--strategy", "mirrored", "--batch-size", "4")
+    # the linear scaling rule) against one device x 8 images at twice the rates given by hand. With
+    # --consistency each replica's 4 images are 2 whole same-lesion pairs.
+    train_with_two_logical_cpus(tmp_path / "mirrored", "--strategy", "mirrored", "--batch-size", "4", *options)
     train_with_two_logical_cpus(tmp_path / "one", "--strategy", "one", "--batch-size", "8",
-                                "--head-lr", "2e-3", "--fine-tune-lr", "2e-4")
+                                "--head-lr", "2e-3", "--fine-tune-lr", "2e-4", *options)
     mirrored = json.loads((tmp_path / "mirrored" / "config.json").read_text())
     one = json.loads((tmp_path / "one" / "config.json").read_text())
     assert (mirrored["replicas"], mirrored["global_batch_size"], mirrored["learning_rate_scale"]) == (2, 8, 2)

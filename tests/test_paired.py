@@ -6,7 +6,7 @@ import pytest
 
 from train.data.loading import CLASSES
 from train.evaluation.intervals import cluster_bootstrap
-from train.studies.paired import paired_differences, shipped_scores
+from train.studies.paired import paired_differences, photo_to_photo, shipped_scores
 
 MEL, NV, BCC = CLASSES.index("mel"), CLASSES.index("nv"), CLASSES.index("bcc")
 
@@ -52,3 +52,26 @@ def test_a_paired_interval_is_narrower_than_the_unpaired_spread():
                               n_resamples=200)["balanced_accuracy"]
     assert paired[0] > 0  # every one of the 10 changes is a fix
     assert paired[1] - paired[0] < alone[1] - alone[0]
+
+
+def malignant_probs(scores: list[float]) -> np.ndarray:
+    """Probabilities whose malignancy score (akiec + bcc + mel) is each of ``scores``."""
+    probs = np.zeros((len(scores), len(CLASSES)))
+    probs[:, MEL] = scores
+    probs[:, NV] = 1 - np.asarray(scores)
+    return probs
+
+
+def test_photo_to_photo_figures_follow_the_lesions_a_resample_draws():
+    lesions = np.array(["a", "a", "b", "b", "c"])
+    y = np.array([MEL, MEL, NV, NV, NV])
+    steady = malignant_probs([0.6, 0.6, 0.1, 0.1, 0.2])
+    shaky = malignant_probs([0.6, 0.2, 0.1, 0.3, 0.2])  # lesion a straddles 0.5 (0.4 apart), b moves 0.2
+    assert photo_to_photo(steady, np.array([[0, 1], [2, 3]]), 0.5) == {"photo_margin": 0.0, "crossing_rate": 0.0}
+    shaky_figures = photo_to_photo(shaky, np.array([[0, 1], [2, 3]]), 0.5)
+    assert shaky_figures["crossing_rate"] == 0.5 and shaky_figures["photo_margin"] == pytest.approx(0.39)
+    statistics = paired_differences(y, steady, shaky, 0.5, 0.5, lesions)
+    assert statistics(np.arange(5))["crossing_rate"] == 0.5
+    # a resample that drew lesion b twice and a not at all: only b's pair counts, twice
+    drawn_b_twice = statistics(np.array([2, 3, 2, 3, 4]))
+    assert drawn_b_twice["crossing_rate"] == 0.0 and drawn_b_twice["photo_margin"] == pytest.approx(0.2)

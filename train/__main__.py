@@ -6,6 +6,8 @@ import logging
 import sys
 from dataclasses import fields
 
+import numpy as np
+
 from train.data.augment import ACQUISITION
 from train.data.loading import DataError
 from train.model.config import TrainConfig
@@ -20,6 +22,16 @@ def acquisition_changes(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of acquisition changes; use "
                                          f"some of {','.join(ACQUISITION)}")
     return names
+
+
+def consistency_weight(text: str) -> float:
+    try:
+        weight = float(text)
+    except ValueError:
+        weight = float("nan")
+    if not np.isfinite(weight) or weight < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a weight: give a number >= 0 (e.g. 1; 0 turns it off)")
+    return weight
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -48,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                         "raw argmax, or after the class-balance correction the saved model applies")
     p.add_argument("--mask-weight", type=float, default=defaults.mask_weight,
                    help="weight of the loss on class-activation-map mass outside the lesion mask (0: off)")
+    p.add_argument("--consistency", type=consistency_weight, default=defaults.consistency, metavar="WEIGHT",
+                   help="weight of a loss that asks two photos of one training lesion for the same answer (symmetric "
+                        "KL of their predictions; train/model/consistency.py); batches become same-lesion pairs, "
+                        "class balance unchanged (0: off)")
     p.add_argument("--masks", default=defaults.masks,
                    help="folder of <image_id>_segmentation.png lesion masks (default DATA/masks)")
     p.add_argument("--override-images", default=defaults.override_images,
@@ -83,6 +99,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     if args["cache"] and (not args["stream"] or args["deterministic"]):
         p.error("--cache caches the streamed decode: it needs --stream, and --deterministic reads the images in an "
                 "order drawn up front, which a cache read in order cannot serve")
+    if args["consistency"] and args["cache"]:
+        p.error("--consistency draws its pairs in an order fixed up front, which a cache read in order cannot serve: "
+                "drop --cache")
+    if args["consistency"] and args["batch_size"] % 2:
+        p.error(f"--consistency trains on pairs of photos: --batch-size must be even, not {args['batch_size']}")
     if args["acquisition_changes"] != defaults.acquisition_changes and not args["acquisition"]:
         p.error("--acquisition-changes picks among the changes that --acquisition applies: add --acquisition")
     args["fine_tune_from"] = args["fine_tune_from"] or None

@@ -33,19 +33,29 @@ def same_lesion_pairs(lesion_ids: pd.Series) -> np.ndarray:
     return np.array(pairs, dtype=int).reshape(-1, 2)
 
 
+def pair_figures(scores: np.ndarray, pairs: np.ndarray, threshold: float, times: np.ndarray | None = None,
+                 quantile: float = QUANTILE) -> dict[str, float]:
+    """The ``quantile`` of |score difference| over photo ``pairs`` (row positions, (P, 2)), the median, and the
+    share of pairs that straddle ``threshold``; ``times``: how often each pair counts (a bootstrap resample)."""
+    a, b = scores[pairs[:, 0]], scores[pairs[:, 1]]
+    times = np.ones(len(pairs), int) if times is None else times
+    difference = np.repeat(np.abs(a - b), times)
+    return {"margin": float(np.quantile(difference, quantile)), "median_difference": float(np.median(difference)),
+            "crossing_rate": float(np.repeat((a >= threshold) != (b >= threshold), times).mean())}
+
+
 def change_margin(scores: np.ndarray, lesion_ids: pd.Series, threshold: float, quantile: float = QUANTILE) -> dict:
     """The ``quantile`` of |score difference| over same-lesion pairs, and how often such pairs straddle
     ``threshold``."""
     pairs = same_lesion_pairs(lesion_ids.reset_index(drop=True))
     if len(pairs) == 0:
         raise DataError("No lesion has two images in this split, so photo-to-photo variation cannot be measured.")
-    a, b = scores[pairs[:, 0]], scores[pairs[:, 1]]
-    difference = np.abs(a - b)
+    figures = pair_figures(scores, pairs, threshold, quantile=quantile)
     return {
-        "margin": float(np.quantile(difference, quantile)),
+        "margin": figures["margin"],
         "quantile": quantile,
-        "median_difference": float(np.median(difference)),
-        "crossing_rate": float(np.mean((a >= threshold) != (b >= threshold))),
+        "median_difference": figures["median_difference"],
+        "crossing_rate": figures["crossing_rate"],
         "n_pairs": int(len(pairs)),
         "n_lesions": int(len(np.unique(lesion_ids.to_numpy()[pairs[:, 0]]))),
         "method": "absolute difference of the calibrated malignancy score between two photos of the same "

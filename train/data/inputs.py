@@ -21,7 +21,8 @@ from train.data.augment import (
     colour_augmenter,
     geometric_augmenter,
 )
-from train.data.loading import CLASSES
+from train.data.loading import CLASSES, DataError
+from train.data.pairs import interleaved, partner_indices
 from train.data.preprocess import Preprocessing, normalise
 from train.model.config import TrainConfig
 from train.model.guided import loss_masks
@@ -83,6 +84,15 @@ def served_order(labels: np.ndarray, config: TrainConfig, n: int) -> np.ndarray:
     return np.array([next(cycles[c]) for c in rng.choice(present, size=n, p=weights)], dtype=np.int64)
 
 
+def paired_order(labels: np.ndarray, lesions: np.ndarray | None, config: TrainConfig, n: int) -> np.ndarray:
+    """``--consistency``: ``n`` image indices, anchors drawn as ``served_order`` draws images, each followed by
+    its partner (train/data/pairs.py)."""
+    if lesions is None or len(lesions) != len(labels):
+        raise DataError("--consistency needs the lesion id of every training image, to pair photos of one lesion.")
+    anchors = served_order(labels, config, n // 2)
+    return interleaved(anchors, partner_indices(lesions, anchors, np.random.default_rng([config.seed, 1])))
+
+
 def served_in_order(columns: tuple, order: np.ndarray) -> tf.data.Dataset:
     """The columns' rows in ``order``, looked up in numpy (the arrays stay out of the graph)."""
     columns = tuple(np.char.encode(c) if c.dtype.kind == "U" else c for c in columns)
@@ -105,7 +115,7 @@ def augmentation_seed_states(layers: tuple) -> list:
 
 def training_stream(
     images: np.ndarray, labels: np.ndarray, config: TrainConfig, prep: Preprocessing, masks: np.ndarray | None = None,
-    batch_size: int | None = None, first_batch: int = 0, batches: int | None = None,
+    batch_size: int | None = None, first_batch: int = 0, batches: int | None = None, lesions: np.ndarray | None = None,
 ) -> tuple[tf.data.Dataset, int]:
     """Shuffled (or class-balanced) augmented batches of ``batch_size`` (default ``config.batch_size``);
     returns the dataset and steps per epoch.
@@ -117,7 +127,9 @@ def training_stream(
     the colour jitter, drawn from the run seed and the batch number (counted from ``first_batch``, so that a
     later phase does not replay an earlier one's draws). With ``masks`` the targets are ``{"logits": labels,
     "cams": masks}``, each mask moved with its image. With ``config.deterministic`` the order of the first
-    ``batches`` batches (default: the whole run, as the config plans it) is drawn up front (``served_order``)."""
+    ``batches`` batches (default: the whole run, as the config plans it) is drawn up front (``served_order``).
+    With ``config.consistency`` that order is always drawn up front, for half a batch of images each, and every
+    image is followed by a partner of its lesion (``lesions``, train/data/pairs.py)."""
     batch_size = batch_size or config.batch_size
     geometry, colour = geometric_augmenter(config.seed), colour_augmenter(config.seed)
     columns = (images, labels) if masks is None else (images, labels, masks)
@@ -137,10 +149,11 @@ def training_stream(
                                                                           seed=seed).repeat()
         return decoded(dataset.shuffle(len(subset[1]), seed=seed).repeat())
 
-    if config.deterministic:
+    if config.deterministic or config.consistency:
         batches = batches or (config.head_epochs + config.fine_tune_epochs) * steps + 1  # +1: a peeked batch
-        order = served_order(labels, config, batches * batch_size)[first_batch * batch_size:]
-        stream = decoded(served_in_order(columns, order)).repeat()
+        order = paired_order(labels, lesions, config, batches * batch_size) if config.consistency else \
+            served_order(labels, config, batches * batch_size)
+        stream = decoded(served_in_order(columns, order[first_batch * batch_size:])).repeat()
     elif config.imbalance == "sampling":
         present, weights = sampling_weights(labels)
         per_class = [shuffled(tuple(column[labels == c] for column in columns), config.seed + c) for c in present]

@@ -25,6 +25,7 @@ class TrainConfig:
     patience: int = 4
     monitor: str = "raw"
     mask_weight: float = 0.0
+    consistency: float = 0.0  # weight of the same-lesion pair divergence (train/model/consistency.py)
     masks: str | None = None
     override_images: str | None = None
     acquisition: bool = False

@@ -25,6 +25,7 @@ from train.data.preprocess import normalise
 from train.data.split import load_or_create_split
 from train.evaluation.metrics import balanced_accuracy, classification_metrics, softmax
 from train.model.config import TrainConfig
+from train.model.consistency import consistent_cross_entropy
 from train.model.distribute import distribution_strategy, learning_rate_scale
 from train.model.guided import (
     guided_trainer,
@@ -193,10 +194,17 @@ def train(config: TrainConfig) -> dict:
         masks = resized_masks(mask_files, prep) if mask_files else None
         print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
 
-    stream, steps = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas)
+    lesions = train_rows["lesion_id"].to_numpy(str)
+    if config.consistency:
+        photos = train_rows["lesion_id"].value_counts()
+        print(f"consistency weight {config.consistency}: {int((photos > 1).sum())} training lesions have several "
+              f"photos ({int(photos[photos > 1].sum())} images); the other {int((photos == 1).sum())} images pair "
+              "with an augmented copy of themselves", flush=True)
+    stream, steps = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
+                                    lesions=lesions)
     # phase 2 reads the stream anew: its batches are numbered on from phase 1's, so it draws new changes
     fine_tune_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
-                                          first_batch=config.head_epochs * steps)
+                                          first_batch=config.head_epochs * steps, lesions=lesions)
     weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
     prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
     # Everything that holds variables (model, optimizer, metrics) is created under the strategy's scope.
@@ -209,7 +217,8 @@ def train(config: TrainConfig) -> dict:
         str(out / "best.weights.h5"), monitor=MONITORS[config.monitor], mode="max",
         save_best_only=True, save_weights_only=True, verbose=1,
     )
-    ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    ce = (consistent_cross_entropy(config.consistency) if config.consistency
+          else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     compile_loss = (dict(loss={"logits": ce, "cams": outside_mask_share},
                          loss_weights={"logits": 1.0, "cams": config.mask_weight})
                     if config.mask_weight else dict(loss=ce))
@@ -238,6 +247,7 @@ def train(config: TrainConfig) -> dict:
     print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
           f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr * scale} ({config.schedule} schedule, "
           f"weight EMA {config.ema or 'off'}, mask weight {config.mask_weight or 'off'}, "
+          f"consistency weight {config.consistency or 'off'}, "
           f"checkpoint on {MONITORS[config.monitor]})", flush=True)
     set_trainable(model, config.fine_tune_from, train_backbone=True)
     with strategy.scope():

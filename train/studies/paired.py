@@ -8,7 +8,10 @@ seed trained the models: two seeds of one recipe can differ beyond it, so a chan
 seed-to-seed difference (``make seed-trial``).
 
 Both runs are scored as shipped (calibrated probabilities, each at its own operating point) on the base
-run's validation images; the runs must share the split.
+run's validation images; the runs must share the split. Beside accuracy, the photo-to-photo figures of
+train.calibration.change_margin: the 95th percentile of the malignancy score's difference between two photos of
+one lesion (``photo_margin``) and the share of such pairs on both sides of the operating point
+(``crossing_rate``), resampled with the lesions they belong to.
 """
 from __future__ import annotations
 
@@ -19,12 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from train.calibration.calibrate import (
     calibrated_probabilities,
     is_malignant,
     malignancy_score,
 )
+from train.calibration.change_margin import pair_figures, same_lesion_pairs
 from train.cli import reports_data_errors
 from train.data.loading import CLASSES, DataError
 from train.evaluation.intervals import cluster_bootstrap
@@ -43,13 +48,33 @@ def shipped_scores(y_true: np.ndarray, probs: np.ndarray, threshold: float) -> d
             "melanoma_sensitivity": float(flagged[melanoma].mean()) if melanoma.any() else float("nan")}
 
 
+def photo_to_photo(probs: np.ndarray, pairs: np.ndarray, threshold: float,
+                   times: np.ndarray | None = None) -> dict[str, float]:
+    """A run's photo-to-photo figures on same-lesion ``pairs``: its 95th-percentile margin and crossing rate."""
+    figures = pair_figures(malignancy_score(probs), pairs, threshold, times)
+    return {"photo_margin": figures["margin"], "crossing_rate": figures["crossing_rate"]}
+
+
 def paired_differences(y_true: np.ndarray, base: np.ndarray, candidate: np.ndarray, base_threshold: float,
-                       candidate_threshold: float) -> Callable[[np.ndarray], dict[str, float]]:
-    """``statistics(indices)`` for the bootstrap: candidate minus base on the same images."""
+                       candidate_threshold: float,
+                       lesion_ids: np.ndarray | None = None) -> Callable[[np.ndarray], dict[str, float]]:
+    """``statistics(indices)`` for the bootstrap: candidate minus base on the same images; with ``lesion_ids``
+    the photo-to-photo figures too, each pair counted as often as the resample drew its lesion."""
+    pairs = same_lesion_pairs(pd.Series(lesion_ids)) if lesion_ids is not None else None
+    if pairs is not None:
+        _, codes = np.unique(lesion_ids, return_inverse=True)
+        sizes = np.bincount(codes)
+
     def statistics(idx: np.ndarray) -> dict[str, float]:
         a = shipped_scores(y_true[idx], base[idx], base_threshold)
         b = shipped_scores(y_true[idx], candidate[idx], candidate_threshold)
+        if pairs is not None:
+            # a resample holds whole lesions, each drawn 0..k times: its pairs count as often
+            times = (np.bincount(codes[idx], minlength=len(sizes)) // sizes)[codes[pairs[:, 0]]]
+            a |= photo_to_photo(base, pairs, base_threshold, times)
+            b |= photo_to_photo(candidate, pairs, candidate_threshold, times)
         return {name: b[name] - a[name] for name in a}
+
     return statistics
 
 
@@ -75,14 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     runs = {"base": base, "candidate": candidate}
     probs = {name: calibrated_probabilities(run_logits(run, paths), run.calibration) for name, run in runs.items()}
     thresholds = {name: run.calibration["operating_point"]["threshold"] for name, run in runs.items()}
+    lesion_ids = val["lesion_id"].to_numpy()
     statistics = paired_differences(y_true, probs["base"], probs["candidate"], thresholds["base"],
-                                    thresholds["candidate"])
+                                    thresholds["candidate"], lesion_ids)
+    pairs = same_lesion_pairs(pd.Series(lesion_ids))
     report = {
         "base": str(args.base), "candidate": str(args.candidate), "n_images": len(paths),
-        "n_lesions": int(val["lesion_id"].nunique()),
-        "scores": {name: shipped_scores(y_true, probs[name], thresholds[name]) for name in probs},
+        "n_lesions": int(val["lesion_id"].nunique()), "n_photo_pairs": len(pairs),
+        "scores": {name: shipped_scores(y_true, probs[name], thresholds[name])
+                   | photo_to_photo(probs[name], pairs, thresholds[name]) for name in probs},
         "difference": statistics(np.arange(len(paths))),
-        "interval": cluster_bootstrap(statistics, val["lesion_id"].to_numpy(), n_resamples=args.resamples),
+        "interval": cluster_bootstrap(statistics, lesion_ids, n_resamples=args.resamples),
         "interval_method": "95% percentile bootstrap of candidate - base, resampling validation lesions",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
