@@ -212,3 +212,27 @@ def test_live_camera_shutter_classifies_a_frame(page, site_url):
     assert sum(probs.values()) == pytest.approx(1.0, abs=1e-4)
     assert page.locator(".result").first.get_attribute("aria-label") == "Result for camera photo"
     assert page.is_hidden("#camera")
+
+
+def test_a_wasm_visit_downloads_only_the_runtime_it_runs(page, site_url, request_log):
+    # TF.js core + converter + the WASM backend; the WebGL and CPU kernels are fetched only by a browser that
+    # falls back to them (or later, by the offline copy)
+    log = request_log(page)
+    open_app(page, site_url)
+    assert "backend wasm" in page.locator("#status").inner_text()
+    urls = [u.split("?")[0] for u in log.urls]
+    before_offline_copy = [u.rsplit("/", 1)[-1] for u in urls[:urls.index(site_url + "sw.js")]]
+    assert {"tf-core.es2017.min.js", "tf-converter.es2017.min.js", "tf-backend-wasm.es2017.min.js"} <= set(
+        before_offline_copy)
+    assert not {"tf-backend-webgl.es2017.min.js", "tf-backend-cpu.es2017.min.js"} & set(before_offline_copy)
+
+
+@pytest.mark.parametrize("backend", ["webgl", "cpu"])
+def test_the_fallback_backends_load_their_own_kernels_and_classify(page, site_url, keras_probs, request_log, backend):
+    log = request_log(page)
+    page.goto(f"{site_url}index.html?backend={backend}")
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    assert f"backend {backend}" in page.locator("#status").inner_text()
+    assert any(u.split("?")[0].endswith(f"tf-backend-{backend}.es2017.min.js") for u in log.urls)
+    page.set_input_files(INPUT, str(IMAGES[0]))
+    check_result(page, IMAGES[0], keras_probs)

@@ -17,11 +17,25 @@ function loadScript(url) {
   });
 }
 
-// The vendored TF.js files are classic scripts (UMD); they attach to globalThis.tf.
+// The vendored TF.js files are classic scripts (UMD); they attach to globalThis.tf. The page needs only the
+// core and the graph-model converter (no Layers API, no tf.data); each backend's script is fetched only when
+// that backend is tried, so the usual WASM path never downloads the WebGL or CPU kernels.
+const RUNTIME_SCRIPTS = ['tf-core.es2017.min.js', 'tf-converter.es2017.min.js'];
+const BACKEND_SCRIPTS = {
+  wasm: 'tf-backend-wasm.es2017.min.js',
+  webgl: 'tf-backend-webgl.es2017.min.js',
+  cpu: 'tf-backend-cpu.es2017.min.js',
+};
+
 async function ensureTf(vendorUrl) {
-  if (!globalThis.tf) await loadScript(new URL('tf.es2017.min.js', vendorUrl).href);
-  if (!globalThis.tf.wasm) await loadScript(new URL('tf-backend-wasm.es2017.min.js', vendorUrl).href);
+  if (!globalThis.tf?.engine) await loadScript(new URL(RUNTIME_SCRIPTS[0], vendorUrl).href);
+  if (!globalThis.tf.loadGraphModel) await loadScript(new URL(RUNTIME_SCRIPTS[1], vendorUrl).href);
   return globalThis.tf;
+}
+
+async function ensureBackend(tf, name, vendorUrl) {
+  if (!tf.findBackendFactory(name)) await loadScript(new URL(BACKEND_SCRIPTS[name], vendorUrl).href);
+  if (name === 'wasm') tf.wasm.setWasmPaths(new URL('.', vendorUrl).href);
 }
 
 async function fetchOk(url, as) {
@@ -93,9 +107,9 @@ async function verifiedArtifacts({ topology, paths, buffers }, metadata) {
 }
 
 async function pickBackend(tf, backends, vendorUrl) {
-  tf.wasm.setWasmPaths(new URL('.', vendorUrl).href);
   for (const name of backends) {
     try {
+      await ensureBackend(tf, name, vendorUrl);
       if (await tf.setBackend(name)) {
         await tf.ready();
         const simd = name === 'wasm' ? await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT') : undefined;
@@ -150,7 +164,8 @@ export function preprocess(tf, source, prep) {
       x = tf.image.resizeBilinear(x, [side, side], false, true);
     }
     x = tf.image.resizeBilinear(x, [prep.size, prep.size], false, true);
-    return x.sub(tf.tensor1d(prep.mean)).div(tf.tensor1d(prep.std)).expandDims(0);
+    // Functional ops: the per-package core build does not add the chained ones (x.sub) to tensors.
+    return tf.expandDims(tf.div(tf.sub(x, tf.tensor1d(prep.mean)), tf.tensor1d(prep.std)), 0);
   });
 }
 
@@ -190,7 +205,7 @@ export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_B
     const { probs, cams, ood } = tf.tidy(() => {
       const out = run(preprocess(tf, source, prep));
       return {
-        probs: tf.softmax(out.logits.add(tf.tensor1d(bias)).div(metadata.temperature)).squeeze([0]),
+        probs: tf.squeeze(tf.softmax(tf.div(tf.add(out.logits, tf.tensor1d(bias)), metadata.temperature)), [0]),
         cams: out.cams,
         ood: out.ood_distance,
       };
