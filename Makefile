@@ -77,6 +77,7 @@ reports: evaluate export
 	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/browser/sharp --runtime browser
 	$(BIN)/python -m export.parity --images $(LOW_IMAGES) --labels $(MODEL)/val_labels.csv --n 200 --out reports/parity.json
 	$(BIN)/python -m export.parity --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip --n 200 --out reports/parity_sharp.json
+	$(BIN)/python -m export.studies.quantization_test --out reports/quantization_test.json
 	$(BIN)/python -m export.studies.bench --out reports/bench.json
 	$(MAKE) explain tta ood-eval learning-curve
 

@@ -70,6 +70,12 @@ def summaries(reports: Path) -> dict[str, dict | None]:
             for key, rel in SUMMARIES.items()}
 
 
+def consistency_trials(reports: Path) -> dict[str, dict]:
+    """train.studies.paired's reports of the same-lesion consistency runs (make consistency-trials), by seed."""
+    return {f"seed {path.stem.removeprefix('consistency-seed')}": json.loads(path.read_text())
+            for path in sorted((reports / "paired").glob("consistency-seed*.json"))}
+
+
 def copy_figures(reports: Path, out: Path) -> list[dict]:
     figures = []
     for rel, caption in FIGURES:
@@ -130,7 +136,7 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
     favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
     context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, "favicon": favicon,
-               **summaries(reports)}
+               "consistency": consistency_trials(reports), **summaries(reports)}
     for page in PAGES:
         (out / page).write_text(env.get_template(f"{page}.j2").render(**context))
     (out / "model" / "model-bundle.js").write_text(model_bundle(site / "model", metadata))

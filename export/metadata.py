@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from export.classes import BODY_SITES, CLASS_INFO
-from export.tfjs import model_file_digests, output_nodes, weight_bytes
+from export.mixed import uint8_layer_names
+from export.tfjs import model_file_digests, output_nodes, uint8_weights, weight_bytes
 from train.model.explained import load_ood_summary
 
 DATASET = {
@@ -63,6 +64,8 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],
                      "fine_tune_from": config["fine_tune_from"], "input_size": config["size"]},
         "quantization": quantization,
+        # layers whose (batch-norm folded) kernels are stored in uint8, read from model.json (export/mixed.py)
+        "uint8_layers": uint8_layer_names(uint8_weights(tfjs_dir)) if quantization == "mixed" else [],
         "model_bytes": weight_bytes(tfjs_dir),
         "training": {"config": config,
                      "config_sha256": hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()},

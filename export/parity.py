@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from export.browser_scoring import browser_outputs
+from export.mixed import apply_uint8
 from train.data.loading import DataError, load_labelled_images
 
 TIE = 1e-6
@@ -52,6 +53,11 @@ def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) 
 
     run = load_run(keras_model)
     ood = load_ood_stats(keras_model)
+    # Weights the export stores in uint8 are rounded in the browser by design (export/mixed.py, judged by the
+    # quantization report); the reference rounds them alike, so that what is compared here is the runtime and
+    # the preprocessing.
+    layers = json.loads((site_model / "metadata.json").read_text()).get("uint8_layers", [])
+    apply_uint8(run.model, layers)
     chunks = list(explained_outputs(run, paths, ood))
     keras_probs = calibrated_probabilities(np.concatenate([c["logits"] for c in chunks]), run.calibration)
     keras_cams = np.concatenate([c["cams"] for c in chunks])

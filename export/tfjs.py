@@ -13,7 +13,29 @@ QUANTIZATIONS: dict[str, list[str]] = {
     "float32": [],
     "float16": ["--quantize_float16=*"],
     "uint8": ["--quantize_uint8=*"],
+    # the layers export/mixed.py chose in uint8 (quantization_flags adds them), every other weight float16
+    "mixed": ["--quantize_float16"],
 }
+
+
+def quantization_flags(quantization: str, uint8_layers: tuple[str, ...] = ()) -> list[str]:
+    """The converter's flags; "mixed" stores the folded kernels of ``uint8_layers`` in uint8."""
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(f"Unknown quantization {quantization!r}; choose from {sorted(QUANTIZATIONS)}.")
+    if quantization != "mixed":
+        return QUANTIZATIONS[quantization]
+    if not uint8_layers:
+        raise ExportError("A mixed export needs the layers to store in uint8 (export/mixed.py chooses them).")
+    # The SavedModel names a layer's folded kernel .../<layer>_<n>/convolution/merged_input.
+    patterns = ",".join(f"*/{name}_*/convolution/merged_input" for name in uint8_layers)
+    return [*QUANTIZATIONS["mixed"], f"--quantize_uint8={patterns}"]
+
+
+def uint8_weights(model_dir: Path) -> list[str]:
+    """Names of the weights model.json stores in uint8."""
+    manifest = json.loads((Path(model_dir) / "model.json").read_text())["weightsManifest"]
+    return [w["name"] for group in manifest for w in group["weights"]
+            if w.get("quantization", {}).get("dtype") == "uint8"]
 
 
 class ExportError(RuntimeError):
@@ -27,10 +49,9 @@ def converter_command() -> list[str]:
     return [str(script)]
 
 
-def convert_model(model, out_dir: Path, quantization: str = "float32") -> None:
+def convert_model(model, out_dir: Path, quantization: str = "float32", uint8_layers: tuple[str, ...] = ()) -> None:
     """Write model.json + weight shards of a Keras model into ``out_dir`` (replacing older shards)."""
-    if quantization not in QUANTIZATIONS:
-        raise ExportError(f"Unknown quantization {quantization!r}; choose from {sorted(QUANTIZATIONS)}.")
+    flags = quantization_flags(quantization, uint8_layers)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in [*out_dir.glob("group*-shard*.bin"), out_dir / "model.json"]:
@@ -40,20 +61,24 @@ def convert_model(model, out_dir: Path, quantization: str = "float32") -> None:
         model.export(str(saved), format="tf_saved_model", verbose=False)
         # Quantization flags must come before the positional paths.
         command = [*converter_command(), "--input_format=tf_saved_model", "--output_format=tfjs_graph_model",
-                   "--signature_name=serving_default", *QUANTIZATIONS[quantization], str(saved), str(out_dir)]
+                   "--signature_name=serving_default", *flags, str(saved), str(out_dir)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise ExportError(f"tensorflowjs_converter failed ({result.returncode}):\n{result.stderr[-3000:]}")
+    if quantization == "mixed" and len(uint8_weights(out_dir)) != len(uint8_layers):
+        raise ExportError(f"{len(uint8_layers)} layers were to be stored in uint8 but model.json has "
+                          f"{len(uint8_weights(out_dir))} uint8 weights: the graph's weight names have changed.")
 
 
-def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32") -> None:
+def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32",
+                uint8_layers: tuple[str, ...] = ()) -> None:
     """The deployable graph of a training run (classifier + CAM + OOD score, train/model/explained.py)."""
     import keras
 
     from train.model.explained import explained_model, load_ood_stats
 
     classifier = keras.saving.load_model(Path(train_dir) / "model.keras", compile=False)
-    convert_model(explained_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization)
+    convert_model(explained_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization, uint8_layers)
 
 
 def output_nodes(model_dir: Path) -> dict[str, str]:

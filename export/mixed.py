@@ -1,0 +1,182 @@
+"""Mixed weights: which pointwise (1x1) convolutions can be stored in one byte per weight.
+
+MobileNetV2 keeps most of its parameters in its 34 pointwise convolutions. TF.js's converter can store any
+weight in uint8 (affine, one scale per tensor) and the rest in float16. Storing all of them in uint8 moves
+answers (reports/quantization.md), but the layers differ tenfold in how much their rounding matters, so the
+choice is made layer by layer on validation:
+
+1. simulate what the converter does to one layer: the graph it writes has each convolution's batch norm
+   folded into the kernel, so the folded kernel is quantized and dequantized with tensorflowjs' own
+   functions and unfolded back into the Keras layer;
+2. score each layer alone by the largest change of any calibrated probability against the float32 model, on
+   every ``RANKING_STRIDE``-th image (a ranking needs no more, and 34 full passes would take an hour on 2 cores);
+3. rank the layers by sensitivity per weight: each layer stored in uint8 saves one byte per weight, so a
+   large layer that moves answers as little as a small one is worth more (a first ranking by sensitivity
+   alone stopped at 17 layers and 3.14 MB, two thirds of them small layers that saved little);
+4. store the best-ranked layers in uint8, as many as keep the answers a user sees (``user_rule``) on all
+   images: the longest such prefix of the ranking is found by bisection, which assumes that adding a layer
+   never brings the answers back (the simulation's figures are printed for every length tried).
+
+The simulation chooses; the browser decides: export scores the converted candidate in Chromium like every
+other quantization and ships it only if it passes the same rule there.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from train.calibration.calibrate import calibrated_probabilities, malignancy_score
+
+MIN_TOP1_AGREEMENT = 0.99
+MIN_REFERRAL_AGREEMENT = 0.995
+MAX_BALANCED_ACCURACY_DROP = 0.005
+MAX_AUC_DROP = 0.002
+MAX_PROBABILITY_DIFF = 0.10
+RANKING_STRIDE = 6
+
+
+def answer_agreement(reference: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
+    """What a user would see change: the top class, the referral decision (malignancy score against the
+    operating point) and the largest change of any probability, against ``reference`` probabilities. Like
+    the top-1 agreement (export/parity.py), a decision at an exact tie counts as kept."""
+    from export.parity import TIE, agreement
+
+    match = agreement(reference, probs)
+    before, after = malignancy_score(reference), malignancy_score(probs)
+    # an image scored at the threshold itself (the operating point is a validation image's score) has no
+    # decision to keep: float rounding alone flips it
+    referral = ((before >= threshold) == (after >= threshold)) | (np.abs(before - threshold) <= TIE)
+    return {"top1_agreement": match["top1_agreement"], "referral_agreement": float(referral.mean()),
+            "max_abs_diff": match["max_abs_diff"]}
+
+
+def user_rule(candidate: dict, reference: dict) -> bool:
+    """The shipping rule (rows with agreement figures against the float32 model, and accuracy figures)."""
+    return (candidate["top1_agreement"] >= MIN_TOP1_AGREEMENT
+            and candidate["referral_agreement"] >= MIN_REFERRAL_AGREEMENT
+            and reference["balanced_accuracy"] - candidate["balanced_accuracy"] <= MAX_BALANCED_ACCURACY_DROP
+            and reference["macro_auc"] - candidate["macro_auc"] <= MAX_AUC_DROP
+            and candidate["max_abs_diff"] <= MAX_PROBABILITY_DIFF)
+
+
+def pointwise_layers(classifier) -> list[str]:
+    """Names of the backbone's 1x1 convolutions that are followed by a batch norm (folded by the converter)."""
+    backbone = _backbone(classifier)
+    return [layer.name for layer in backbone.layers
+            if layer.__class__.__name__ == "Conv2D" and tuple(layer.kernel.shape[:2]) == (1, 1)
+            and _batch_norm(backbone, layer.name) is not None]
+
+
+def _backbone(classifier):
+    return classifier.get_layer("backbone")
+
+
+def _batch_norm(backbone, name: str):
+    """The batch norm after convolution ``name`` (Keras' MobileNetV2 names it NAME_BN, or Conv_1_bn)."""
+    names = {layer.name for layer in backbone.layers}
+    return next((backbone.get_layer(n) for n in (f"{name}_BN", f"{name}_bn") if n in names), None)
+
+
+def converter_quantization():
+    """tensorflowjs' own quantization module, loaded by file: importing the package runs its __init__, which
+    imports TensorFlow Decision Forests, which needs IPython whenever stdout is captured (as under pytest)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("tensorflowjs")
+    path = Path(spec.submodule_search_locations[0]) / "quantization.py"
+    module_spec = importlib.util.spec_from_file_location("tensorflowjs_quantization", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def simulated_uint8_kernel(classifier, name: str) -> np.ndarray:
+    """The layer's kernel as the browser would compute with it stored in uint8 (batch norm folded in)."""
+    quantization = converter_quantization()
+    backbone = _backbone(classifier)
+    kernel = backbone.get_layer(name).kernel.numpy()
+    bn = _batch_norm(backbone, name)
+    scale = bn.gamma.numpy() / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
+    folded = (kernel * scale).astype(np.float32)
+    data, meta = quantization.quantize_weights(folded, np.uint8)
+    return quantization.dequantize_weights(data, meta) / scale
+
+
+def apply_uint8(classifier, layers: list[str]) -> dict[str, np.ndarray]:
+    """Give ``layers`` the kernels the browser computes with when they are stored in uint8 (in place); returns
+    the original kernels, to restore."""
+    backbone = _backbone(classifier)
+    originals = {name: backbone.get_layer(name).kernel.numpy() for name in layers}
+    for name in layers:
+        backbone.get_layer(name).kernel.assign(simulated_uint8_kernel(classifier, name))
+    return originals
+
+
+def restore(classifier, originals: dict[str, np.ndarray]) -> None:
+    backbone = _backbone(classifier)
+    for name, kernel in originals.items():
+        backbone.get_layer(name).kernel.assign(kernel)
+
+
+def uint8_layer_names(weight_names: list[str]) -> list[str]:
+    """The layers whose folded kernels a converted graph stores in uint8, from its weight names
+    (``.../<layer>_<n>/convolution/merged_input``)."""
+    return [name.rsplit("/convolution/", 1)[0].rsplit("/", 1)[-1].rsplit("_", 1)[0] for name in weight_names]
+
+
+def choose_uint8_layers(classifier, inputs: list[np.ndarray], labels: np.ndarray, calibration: dict,
+                        log=print) -> dict:
+    """The layers to store in uint8, chosen on validation ``inputs`` (normalised batches) as the module
+    docstring says; returns them with each layer's sensitivity and the simulated figures of the choice."""
+    from train.data.loading import CLASSES
+    from train.evaluation.metrics import classification_metrics
+
+    threshold = calibration["operating_point"]["threshold"]
+    backbone = _backbone(classifier)
+
+    def probabilities(batches: list[np.ndarray]) -> np.ndarray:
+        logits = np.concatenate([classifier.predict(x, batch_size=64, verbose=0) for x in batches])
+        return calibrated_probabilities(logits, calibration)
+
+    def with_uint8(names: list[str], batches: list[np.ndarray]) -> np.ndarray:
+        originals = apply_uint8(classifier, names)
+        try:
+            return probabilities(batches)
+        finally:
+            restore(classifier, originals)
+
+    def scored(probs: np.ndarray) -> dict:
+        metrics = classification_metrics(labels, probs, CLASSES)
+        return {"balanced_accuracy": metrics["balanced_accuracy"], "macro_auc": metrics["macro_auc"],
+                **answer_agreement(reference, probs, threshold)}
+
+    reference = probabilities(inputs)
+    float32 = scored(reference)
+    sample = [x[::RANKING_STRIDE] for x in inputs]
+    sample_reference = np.concatenate([r[::RANKING_STRIDE] for r in np.split(reference, np.cumsum(
+        [len(x) for x in inputs])[:-1])])
+    layers = pointwise_layers(classifier)
+    sensitivity = {}
+    for name in layers:
+        sensitivity[name] = float(np.abs(with_uint8([name], sample) - sample_reference).max())
+        log(f"  {name}: alone in uint8 moves a probability by up to {sensitivity[name]:.4f}")
+    size = {name: int(np.prod(backbone.get_layer(name).kernel.shape)) for name in layers}
+    ranked = sorted(layers, key=lambda name: sensitivity[name] / size[name])
+    tried: dict[int, dict] = {0: float32}
+    low, high = 0, len(ranked)  # the longest passing prefix lies in [low, high]
+    while low < high:
+        k = (low + high + 1) // 2
+        tried[k] = scored(with_uint8(ranked[:k], inputs))
+        passed = user_rule(tried[k], float32)
+        log(f"  the first {k} layers: top-1 {tried[k]['top1_agreement']:.4f}, referral "
+            f"{tried[k]['referral_agreement']:.4f}, max |dp| {tried[k]['max_abs_diff']:.4f}, balanced accuracy "
+            f"{tried[k]['balanced_accuracy']:.4f} -> {'passes' if passed else 'fails'}")
+        low, high = (k, high) if passed else (low, k - 1)
+    chosen = ranked[:low]
+    parameters = sum(size[name] for name in chosen)
+    log(f"  {len(chosen)} of {len(layers)} pointwise layers in uint8 ({parameters:,} weights)")
+    return {"layers": chosen, "n_pointwise": len(layers), "uint8_parameters": parameters,
+            "sensitivity": sensitivity, "ranking_images": int(sum(len(x) for x in sample)),
+            "simulated": tried[low], "simulated_float32": float32,
+            "tried": {str(k): figures for k, figures in sorted(tried.items())}}
