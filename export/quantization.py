@@ -35,15 +35,15 @@ def split_conditions(train_dir: Path, data: Path | None, split: str = "val") -> 
 
 
 def uint8_layer_choice(train_dir: Path, conditions: dict[str, Condition]) -> dict:
-    """export/mixed.py's choice, simulated in Keras on every condition's validation images together."""
+    """export/mixed.py's choice, simulated in Keras on every condition's validation images."""
     from export.mixed import choose_uint8_layers
     from train.model.predict import load_run, model_inputs
 
     run = load_run(train_dir)
-    paths = [p for paths, _ in conditions.values() for p in paths]
-    labels = np.concatenate([labels for _, labels in conditions.values()])
-    print(f"mixed: choosing the uint8 layers on {len(paths)} validation images", flush=True)
-    return choose_uint8_layers(run.model, list(model_inputs(paths, run.prep)), labels, run.calibration)
+    print(f"mixed: choosing the uint8 layers on {sum(len(paths) for paths, _ in conditions.values())} validation "
+          "images", flush=True)
+    inputs = {name: (list(model_inputs(paths, run.prep)), labels) for name, (paths, labels) in conditions.items()}
+    return choose_uint8_layers(run.model, inputs, run.calibration)
 
 
 def score_export(model_dir: Path, condition: Condition, keras_probs: np.ndarray, threshold: float,
