@@ -9,7 +9,7 @@ SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials
+.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -175,6 +175,12 @@ consistency-trials: install
 			--out reports/paired/consistency-seed$$seed.json || exit 1; \
 		$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/1.0-160-consistency-seed$$seed $(SHARP_PAIRS) \
 			--labels $(MODEL)/val_labels.csv --out $(VAL_PAIRS)/1.0-160-consistency-seed$$seed || exit 1; done
+
+# The control of the trials above: the same pairs in every batch with a negligible pair term (--consistency 1e-9),
+# so that the cost of halving the distinct images per batch is told apart from the cost of the term itself.
+pairs-only-trial: install
+	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-pairs-only-seed7 $(RECIPE) --consistency 1e-9
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-pairs-only-seed7 --out reports/paired/pairs-only-seed7.json
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''

@@ -37,7 +37,7 @@ FIGURES = (
 )
 # JSON reports the model card quotes when present (key -> file under reports/)
 SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json", "bench": "bench.json",
-             "overfitting": "training/overfitting.json",
+             "overfitting": "training/overfitting.json", "quantization_test": "quantization_test.json",
              "backbones": "backbones/backbones.json"}
 
 

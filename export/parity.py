@@ -46,18 +46,24 @@ def explanation_agreement(keras_cams: np.ndarray, browser_cams: np.ndarray, clas
             "cam_max_abs_diff": float(np.abs(k - b).max())}
 
 
-def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) -> dict:
-    from train.calibration.calibrate import calibrated_probabilities
-    from train.model.explained import explained_outputs, load_ood_stats
+def shipped_reference(keras_model: Path, site_model: Path):
+    """The training run with the layers the export stores in uint8 rounded as the browser rounds them.
+
+    That rounding is by design (export/mixed.py, judged by the quantization report); a reference that
+    shares it leaves the runtime and the preprocessing as the only differences to measure."""
     from train.model.predict import load_run
 
     run = load_run(keras_model)
+    apply_uint8(run.model, json.loads((Path(site_model) / "metadata.json").read_text()).get("uint8_layers", []))
+    return run
+
+
+def parity(keras_model: Path, site_model: Path, paths: list[str], browser=None) -> dict:
+    from train.calibration.calibrate import calibrated_probabilities
+    from train.model.explained import explained_outputs, load_ood_stats
+
+    run = shipped_reference(keras_model, site_model)
     ood = load_ood_stats(keras_model)
-    # Weights the export stores in uint8 are rounded in the browser by design (export/mixed.py, judged by the
-    # quantization report); the reference rounds them alike, so that what is compared here is the runtime and
-    # the preprocessing.
-    layers = json.loads((site_model / "metadata.json").read_text()).get("uint8_layers", [])
-    apply_uint8(run.model, layers)
     chunks = list(explained_outputs(run, paths, ood))
     keras_probs = calibrated_probabilities(np.concatenate([c["logits"] for c in chunks]), run.calibration)
     keras_cams = np.concatenate([c["cams"] for c in chunks])

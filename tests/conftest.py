@@ -67,3 +67,14 @@ class RequestLog:
 @pytest.fixture
 def request_log():
     return RequestLog
+
+
+def shipped_keras_probabilities(paths: list[str]):
+    """Calibrated probabilities of the shipped run in Keras, with the layers the shipped export stores in uint8
+    rounded alike (export/parity.py): what the page must reproduce up to float16 and runtime differences."""
+    from export.parity import shipped_reference
+    from train.calibration.calibrate import calibrated_probabilities
+    from train.model.predict import run_logits
+
+    run = shipped_reference(ROOT / "models" / "ham10000", ROOT / "site" / "model")
+    return calibrated_probabilities(run_logits(run, paths), run.calibration)

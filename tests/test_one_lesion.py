@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from export.browser import serve
-from tests.conftest import FIXTURES, HAM_FIXTURES, ROOT
+from tests.conftest import FIXTURES, HAM_FIXTURES, ROOT, shipped_keras_probabilities
 from tests.test_history import dated_photo, open_history, open_lesion
 from tests.test_site import INPUT, card_probabilities, open_app
 from tests.test_site_modes import serious_violations
@@ -64,7 +64,6 @@ def single_probabilities(page, names) -> np.ndarray:
 
 def test_three_photos_of_one_lesion_give_one_answer_combined_as_in_python(page, site_url, request_log, tmp_path):
     from train.calibration.combine import combine
-    from train.evaluation.evaluate import keras_probabilities
 
     log = request_log(page)
     open_app(page, site_url)
@@ -80,7 +79,7 @@ def test_three_photos_of_one_lesion_give_one_answer_combined_as_in_python(page, 
     combined = np.array([shown[c] for c in CLASSES])
     np.testing.assert_allclose(combined, combine(singles, rule), atol=1e-3)
     # and the Keras model's own photos combined the same way, within the float16 weights' parity (reports/parity.json)
-    keras, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in ONE_LESION])
+    keras = shipped_keras_probabilities([str(p) for p in ONE_LESION])
     np.testing.assert_allclose(combined, combine(keras, rule), atol=0.01)
     text = card.inner_text()
     assert "One lesion, 3 photos combined: Dermatofibroma" in text

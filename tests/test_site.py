@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES
+from tests.conftest import HAM_FIXTURES, ROOT, SHARP_FIXTURES, shipped_keras_probabilities
 
 pytestmark = pytest.mark.browser
 IMAGES = sorted((HAM_FIXTURES / "images").glob("*.jpg"))
@@ -20,9 +20,8 @@ INPUT = "#file-input"
 def keras_probs() -> dict[str, dict[str, float]]:
     """Keras' probabilities for the first fixture images, by file name and class."""
     from train.data.loading import CLASSES
-    from train.evaluation.evaluate import keras_probabilities
 
-    probs, _ = keras_probabilities(ROOT / "models" / "ham10000", [str(p) for p in IMAGES[:6]])
+    probs = shipped_keras_probabilities([str(p) for p in IMAGES[:6]])
     return {p.name: dict(zip(CLASSES, map(float, row))) for p, row in zip(IMAGES[:6], probs)}
 
 
