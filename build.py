@@ -72,8 +72,8 @@ def summaries(reports: Path) -> dict[str, dict | None]:
 
 def consistency_trials(reports: Path) -> dict[str, dict]:
     """train.studies.paired's reports of the same-lesion consistency runs (make consistency-trials), by seed."""
-    return {f"seed {path.stem.removeprefix('consistency-seed')}": json.loads(path.read_text())
-            for path in sorted((reports / "paired").glob("consistency-seed*.json"))}
+    seeds = sorted(int(path.stem.removeprefix("consistency-seed")) for path in (reports / "paired").glob("consistency-seed*.json"))
+    return {f"seed {seed}": json.loads((reports / "paired" / f"consistency-seed{seed}.json").read_text()) for seed in seeds}
 
 
 def copy_figures(reports: Path, out: Path) -> list[dict]:

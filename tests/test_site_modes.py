@@ -1,6 +1,7 @@
 """Offline after one visit, straight from disk (file://), under a sub-path, and accessible on every page."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -82,3 +83,18 @@ def test_model_card_shows_both_sources_overfitting_and_per_class_certainty(page,
         # each value with its interval, e.g. "0.613 (0.49–0.73)"
         assert re.search(r"0\.\d{3} \(0\.\d{2}.[01]\.\d{2}\)", rows.first.inner_text())
     assert "too few images to judge" in text
+
+
+def test_model_card_says_how_stable_the_answer_is_and_how_the_weights_were_shrunk(page, site_url):
+    page.goto(site_url + "model-card.html")
+    metadata = json.loads((ROOT / "site" / "model" / "metadata.json").read_text())
+    section = page.locator("#stability")
+    text = section.inner_text()
+    assert "How stable is the answer?" in text
+    assert f"{metadata['change']['margin']:.3f}" in text and f"{100 * metadata['change']['crossing_rate']:.1f}%" in text
+    # the combined visits' margins, and both seeds of the consistency trial with their intervals
+    assert "two visits of 2 photos each, combined, derived" in text
+    rows = section.locator("table").nth(1).locator("tbody tr")
+    assert [rows.nth(i).locator("th").inner_text() for i in range(rows.count())] == ["seed 7", "seed 11"]
+    weights = page.get_by_role("row", name=re.compile(rf"^Weights {metadata['quantization']}")).inner_text()
+    assert f"{len(metadata['uint8_layers'])} of the backbone's pointwise convolutions stored in 8 bits" in weights
