@@ -30,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from train.calibration.calibrate import calibrated_probabilities, malignancy_score
+from export.agreement import answer_agreement
+from train.calibration.calibrate import calibrated_probabilities
+from train.model.network import BACKBONE_NAME
 
 MIN_TOP1_AGREEMENT = 0.99
 MIN_REFERRAL_AGREEMENT = 0.995
@@ -38,21 +40,6 @@ MAX_BALANCED_ACCURACY_DROP = 0.005
 MAX_AUC_DROP = 0.002
 MAX_PROBABILITY_DIFF = 0.10
 RANKING_STRIDE = 6
-
-
-def answer_agreement(reference: np.ndarray, probs: np.ndarray, threshold: float) -> dict[str, float]:
-    """What a user would see change: the top class, the referral decision (malignancy score against the
-    operating point) and the largest change of any probability, against ``reference`` probabilities. Like
-    the top-1 agreement (export/parity.py), a decision at an exact tie counts as kept."""
-    from export.parity import TIE, agreement
-
-    match = agreement(reference, probs)
-    before, after = malignancy_score(reference), malignancy_score(probs)
-    # an image scored at the threshold itself (the operating point is a validation image's score) has no
-    # decision to keep: float rounding alone flips it
-    referral = ((before >= threshold) == (after >= threshold)) | (np.abs(before - threshold) <= TIE)
-    return {"top1_agreement": match["top1_agreement"], "referral_agreement": float(referral.mean()),
-            "max_abs_diff": match["max_abs_diff"]}
 
 
 def user_rule(candidate: dict, reference: dict) -> bool:
@@ -73,7 +60,7 @@ def pointwise_layers(classifier) -> list[str]:
 
 
 def _backbone(classifier):
-    return classifier.get_layer("backbone")
+    return classifier.get_layer(BACKBONE_NAME)
 
 
 def _batch_norm(backbone, name: str):

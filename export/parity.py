@@ -14,25 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from export.browser_scoring import browser_outputs
+from export.agreement import agreement
 from export.mixed import apply_uint8
 from train.data.loading import DataError, load_labelled_images
-
-TIE = 1e-6
-
-
-def agreement(keras_probs: np.ndarray, browser_probs: np.ndarray) -> dict:
-    """Top-1 agreement (the browser's top class is also Keras' top class, up to exact ties), the most Keras
-    probability any browser top pick gives up (a float16 model may flip near-ties), and |dp|."""
-    picked = keras_probs[np.arange(len(keras_probs)), browser_probs.argmax(1)]
-    diff = np.abs(keras_probs - browser_probs)
-    return {
-        "n_images": len(keras_probs),
-        "top1_agreement": float((picked >= keras_probs.max(1) - TIE).mean()),
-        "largest_top1_gap": float((keras_probs.max(1) - picked).max()),
-        "max_abs_diff": float(diff.max()),
-        "mean_abs_diff": float(diff.mean()),
-    }
-
 
 def explanation_agreement(keras_cams: np.ndarray, browser_cams: np.ndarray, classes: np.ndarray) -> dict:
     """Same peak cell and largest difference of the min-max-normalised maps of each image's class."""

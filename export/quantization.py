@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from export.metadata import build_metadata
+from export.agreement import answer_agreement
 from export.mixed import (
     MAX_AUC_DROP,
     MAX_BALANCED_ACCURACY_DROP,
     MAX_PROBABILITY_DIFF,
     MIN_REFERRAL_AGREEMENT,
     MIN_TOP1_AGREEMENT,
-    answer_agreement,
     user_rule,
 )
 from export.tfjs import QUANTIZATIONS, ExportError, convert_run, weight_bytes

@@ -77,7 +77,7 @@ def test_operating_point_reaches_the_sensitivity_with_the_best_specificity():
 
 
 def test_top1_agreement_counts_exact_ties_as_agreement_and_real_flips_as_not():
-    from export.parity import agreement
+    from export.agreement import agreement
 
     keras = np.array([[0.5, 0.5, 0.0], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])
     browser = np.array([[0.5, 0.5 + 1e-9, 0.0], [0.6, 0.3, 0.1], [0.4, 0.5, 0.1]])

@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 
+from export.agreement import answer_agreement
 from export.mixed import (
-    answer_agreement,
     pointwise_layers,
     simulated_uint8_kernel,
     uint8_layer_names,
