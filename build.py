@@ -70,10 +70,15 @@ def summaries(reports: Path) -> dict[str, dict | None]:
             for key, rel in SUMMARIES.items()}
 
 
-def consistency_trials(reports: Path) -> dict[str, dict]:
-    """train.studies.paired's reports of the same-lesion consistency runs (make consistency-trials), by seed."""
-    seeds = sorted(int(path.stem.removeprefix("consistency-seed")) for path in (reports / "paired").glob("consistency-seed*.json"))
-    return {f"seed {seed}": json.loads((reports / "paired" / f"consistency-seed{seed}.json").read_text()) for seed in seeds}
+def consistency_trials(reports: Path) -> dict:
+    """train.studies.paired's reports of the same-lesion consistency runs (make consistency-trials), by seed, and
+    of their control (make pairs-only-trial)."""
+    paired = reports / "paired"
+    seeds = sorted(int(path.stem.removeprefix("consistency-seed")) for path in paired.glob("consistency-seed*.json"))
+    trials = {f"seed {seed}": json.loads((paired / f"consistency-seed{seed}.json").read_text()) for seed in seeds}
+    if trials and (control := paired / "pairs-only-seed7.json").is_file():
+        trials["control: the same pairs, no pair term (seed 7)"] = json.loads(control.read_text())
+    return {"n_seeds": len(seeds), "runs": trials} if trials else {}
 
 
 def copy_figures(reports: Path, out: Path) -> list[dict]:

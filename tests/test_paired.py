@@ -75,3 +75,11 @@ def test_photo_to_photo_figures_follow_the_lesions_a_resample_draws():
     # a resample that drew lesion b twice and a not at all: only b's pair counts, twice
     drawn_b_twice = statistics(np.array([2, 3, 2, 3, 4]))
     assert drawn_b_twice["crossing_rate"] == 0.0 and drawn_b_twice["photo_margin"] == pytest.approx(0.2)
+
+
+def test_without_same_lesion_photos_there_are_no_photo_to_photo_figures():
+    y = np.array([MEL, NV, NV])
+    statistics = paired_differences(y, one_hot([MEL, NV, NV]), one_hot([MEL, NV, MEL]), 0.5, 0.5,
+                                    np.array(["a", "b", "c"]))
+    assert set(statistics(np.arange(3))) == {"balanced_accuracy", "macro_auc", "malignant_specificity",
+                                             "melanoma_sensitivity"}

@@ -95,6 +95,7 @@ def test_model_card_says_how_stable_the_answer_is_and_how_the_weights_were_shrun
     # the combined visits' margins, and both seeds of the consistency trial with their intervals
     assert "two visits of 2 photos each, combined, derived" in text
     rows = section.locator("table").nth(1).locator("tbody tr")
-    assert [rows.nth(i).locator("th").inner_text() for i in range(rows.count())] == ["seed 7", "seed 11"]
+    assert [rows.nth(i).locator("th").inner_text() for i in range(rows.count())] == [
+        "seed 7", "seed 11", "control: the same pairs, no pair term (seed 7)"]
     weights = page.get_by_role("row", name=re.compile(rf"^Weights {metadata['quantization']}")).inner_text()
     assert f"{len(metadata['uint8_layers'])} of the backbone's pointwise convolutions stored in 8 bits" in weights

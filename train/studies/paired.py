@@ -61,6 +61,8 @@ def paired_differences(y_true: np.ndarray, base: np.ndarray, candidate: np.ndarr
     """``statistics(indices)`` for the bootstrap: candidate minus base on the same images; with ``lesion_ids``
     the photo-to-photo figures too, each pair counted as often as the resample drew its lesion."""
     pairs = same_lesion_pairs(pd.Series(lesion_ids)) if lesion_ids is not None else None
+    if pairs is not None and not len(pairs):
+        pairs = None  # no lesion with two photos: nothing photo-to-photo to compare
     if pairs is not None:
         _, codes = np.unique(lesion_ids, return_inverse=True)
         sizes = np.bincount(codes)
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "base": str(args.base), "candidate": str(args.candidate), "n_images": len(paths),
         "n_lesions": int(val["lesion_id"].nunique()), "n_photo_pairs": len(pairs),
         "scores": {name: shipped_scores(y_true, probs[name], thresholds[name])
-                   | photo_to_photo(probs[name], pairs, thresholds[name]) for name in probs},
+                   | (photo_to_photo(probs[name], pairs, thresholds[name]) if len(pairs) else {}) for name in probs},
         "difference": statistics(np.arange(len(paths))),
         "interval": cluster_bootstrap(statistics, lesion_ids, n_resamples=args.resamples),
         "interval_method": "95% percentile bootstrap of candidate - base, resampling validation lesions",
