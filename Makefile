@@ -9,7 +9,7 @@ SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial
+.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -181,6 +181,11 @@ consistency-trials: install
 pairs-only-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-pairs-only-seed7 $(RECIPE) --consistency 1e-9
 	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-pairs-only-seed7 --out reports/paired/pairs-only-seed7.json
+
+# A lighter pair term (the pair term is what costs accuracy, see pairs-only-trial), with the shipped seed.
+consistency-weight-trial: install
+	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-consistency0.3-seed7 $(RECIPE) --consistency 0.3
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-consistency0.3-seed7 --out reports/paired/consistency0.3-seed7.json
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''
