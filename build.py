@@ -74,8 +74,8 @@ def consistency_trials(reports: Path) -> dict:
     """train.studies.paired's reports of the same-lesion consistency runs (make consistency-trials), by seed, and
     of their control (make pairs-only-trial)."""
     paired = reports / "paired"
-    seeds = sorted(int(path.stem.removeprefix("consistency-seed")) for path in paired.glob("consistency-seed*.json"))
-    trials = {f"seed {seed}": json.loads((paired / f"consistency-seed{seed}.json").read_text()) for seed in seeds}
+    seeds = {int(path.stem.removeprefix("consistency-seed")): path for path in paired.glob("consistency-seed*.json")}
+    trials = {f"seed {seed}": json.loads(seeds[seed].read_text()) for seed in sorted(seeds)}
     if trials and (control := paired / "pairs-only-seed7.json").is_file():
         trials["control: the same pairs, no pair term (seed 7)"] = json.loads(control.read_text())
     return {"n_seeds": len(seeds), "runs": trials} if trials else {}

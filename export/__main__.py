@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 write_quantization_report(rows, chosen, choice, args.reports)
             else:
                 chosen = args.quantize
-                layers = uint8_layer_choice(args.model, split_conditions(args.model, args.data))["layers"] \
+                layers = uint8_layer_choice(args.model, split_conditions(args.model, args.data))[0]["layers"] \
                     if chosen == "mixed" else []
                 convert_run(args.model, Path(tmp) / chosen, chosen, tuple(layers))
             copy_model(Path(tmp) / chosen, args.out)

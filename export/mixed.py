@@ -26,6 +26,7 @@ other quantization and ships it only if it passes the same rule there.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,7 @@ def _batch_norm(backbone, name: str):
     return next((backbone.get_layer(n) for n in (f"{name}_BN", f"{name}_bn") if n in names), None)
 
 
+@functools.cache
 def converter_quantization():
     """tensorflowjs' own quantization module, loaded by file: importing the package runs its __init__, which
     imports TensorFlow Decision Forests, which needs IPython whenever stdout is captured (as under pytest)."""
@@ -94,19 +96,11 @@ def simulated_uint8_kernel(classifier, name: str) -> np.ndarray:
     return quantization.dequantize_weights(data, meta) / scale
 
 
-def apply_uint8(classifier, layers: list[str]) -> dict[str, np.ndarray]:
-    """Give ``layers`` the kernels the browser computes with when they are stored in uint8 (in place); returns
-    the original kernels, to restore."""
+def apply_uint8(classifier, layers: list[str]) -> None:
+    """Give ``layers`` the kernels the browser computes with when they are stored in uint8 (in place)."""
     backbone = _backbone(classifier)
-    originals = {name: backbone.get_layer(name).kernel.numpy() for name in layers}
-    for name in layers:
-        backbone.get_layer(name).kernel.assign(simulated_uint8_kernel(classifier, name))
-    return originals
-
-
-def restore(classifier, originals: dict[str, np.ndarray]) -> None:
-    backbone = _backbone(classifier)
-    for name, kernel in originals.items():
+    kernels = {name: simulated_uint8_kernel(classifier, name) for name in layers}
+    for name, kernel in kernels.items():
         backbone.get_layer(name).kernel.assign(kernel)
 
 
@@ -117,10 +111,11 @@ def uint8_layer_names(weight_names: list[str]) -> list[str]:
 
 
 def choose_uint8_layers(classifier, conditions: dict[str, tuple[list[np.ndarray], np.ndarray]], calibration: dict,
-                        log=print) -> dict:
+                        log=print) -> tuple[dict, dict[str, np.ndarray]]:
     """The layers to store in uint8, chosen as the module docstring says on each condition's validation images
     (normalised batches and labels); returns them with each layer's sensitivity and the simulated figures,
-    per condition, of every prefix length tried."""
+    per condition, of every prefix length tried; and the float32 model's calibrated probabilities of each
+    condition's images, the reference every export is judged against."""
     from train.data.loading import CLASSES
     from train.evaluation.metrics import classification_metrics
 
@@ -183,4 +178,4 @@ def choose_uint8_layers(classifier, conditions: dict[str, tuple[list[np.ndarray]
     return {"layers": chosen, "n_pointwise": len(layers), "uint8_parameters": parameters,
             "sensitivity": sensitivity, "ranking_images": int(sum(len(x) for x in sample)),
             "simulated": tried[low], "simulated_float32": float32,
-            "tried": {str(k): figures for k, figures in sorted(tried.items())}}
+            "tried": {str(k): figures for k, figures in sorted(tried.items())}}, references

@@ -34,8 +34,9 @@ def split_conditions(train_dir: Path, data: Path | None, split: str = "val") -> 
     return {name: (frame["path"].tolist(), frame["label"].to_numpy()) for name, frame in frames.items()}
 
 
-def uint8_layer_choice(train_dir: Path, conditions: dict[str, Condition]) -> dict:
-    """export/mixed.py's choice, simulated in Keras on every condition's validation images."""
+def uint8_layer_choice(train_dir: Path, conditions: dict[str, Condition]) -> tuple[dict, dict[str, np.ndarray]]:
+    """export/mixed.py's choice, simulated in Keras on every condition's validation images, and the Keras
+    model's calibrated probabilities of those images."""
     from export.mixed import choose_uint8_layers
     from train.model.predict import load_run, model_inputs
 
@@ -64,10 +65,7 @@ def score_export(model_dir: Path, condition: Condition, keras_probs: np.ndarray,
 def compare_quantizations(train_dir: Path, conditions: dict[str, Condition], workdir: Path) -> tuple[list[dict], dict]:
     """Every quantization scored in Chromium in every condition against the Keras model; and the mixed
     export's layer choice."""
-    from train.evaluation.evaluate import keras_probabilities
-
-    choice = uint8_layer_choice(train_dir, conditions)
-    keras = {name: keras_probabilities(train_dir, paths)[0] for name, (paths, _) in conditions.items()}
+    choice, keras = uint8_layer_choice(train_dir, conditions)
     threshold = json.loads((train_dir / "calibration.json").read_text())["operating_point"]["threshold"]
     rows = []
     for name in [q for q in QUANTIZATIONS if q != "mixed" or choice["layers"]]:  # no layer passed: no mixed export
@@ -134,5 +132,3 @@ def write_quantization_report(rows: list[dict], chosen: str, choice: dict, repor
         f"Mixed: {len(choice['layers'])} of the {choice['n_pointwise']} pointwise convolutions in uint8 "
         f"({choice['uint8_parameters']:,} weights), chosen by export/mixed.py on the validation images of both "
         f"conditions: {layers}.\n")
-
-

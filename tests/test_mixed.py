@@ -18,6 +18,7 @@ from export.mixed import (
 from export.tfjs import ExportError, quantization_flags
 from tests.conftest import ROOT
 from train.data.loading import CLASSES
+from train.evaluation.evaluate import keras_probabilities
 
 MEL, NV = CLASSES.index("mel"), CLASSES.index("nv")
 
@@ -119,7 +120,7 @@ def test_the_choice_is_the_longest_passing_prefix_of_the_ranking_by_sensitivity_
     inputs = list(model_inputs(frame["path"].tolist(), run.prep))
     labels = frame["label"].to_numpy()
     conditions = {"fixtures": (inputs, labels), "first half": ([inputs[0][:14]], labels[:14])}
-    choice = choose_uint8_layers(run.model, conditions, run.calibration, log=lambda _: None)
+    choice, references = choose_uint8_layers(run.model, conditions, run.calibration, log=lambda _: None)
     backbone = run.model.get_layer("backbone")
     per_weight = {name: value / np.prod(backbone.get_layer(name).kernel.shape) for name, value in choice["sensitivity"].items()}
     ranked = sorted(per_weight, key=per_weight.get)
@@ -131,6 +132,9 @@ def test_the_choice_is_the_longest_passing_prefix_of_the_ranking_by_sensitivity_
             passed = all(user_rule(figures[c], choice["simulated_float32"][c]) for c in conditions)
             assert passed == (int(length) <= k)
     assert choice["simulated_float32"]["fixtures"]["top1_agreement"] == 1.0
+    # the reference is the float32 model's calibrated answer, as keras_probabilities gives it
+    np.testing.assert_allclose(references["fixtures"], keras_probabilities(ROOT / "models" / "ham10000",
+                                                                           frame["path"].tolist())[0], atol=1e-6)
     # the model is left as it was loaded
     reloaded = load_run(ROOT / "models" / "ham10000").model.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(run.model.get_weights(), reloaded))

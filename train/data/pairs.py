@@ -13,11 +13,16 @@ from __future__ import annotations
 import numpy as np
 
 
+def rows_by_group(groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each row's group code (0..G-1, in sorted group order) and each group's row positions."""
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    order = np.argsort(codes, kind="stable")
+    return codes, np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+
+
 def partner_indices(lesion_ids: np.ndarray, anchors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each anchor row, another row of the same lesion (uniformly), or the anchor itself if it has none."""
-    _, codes = np.unique(np.asarray(lesion_ids), return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    members = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    codes, members = rows_by_group(lesion_ids)
     partners = np.empty_like(anchors)
     for i, anchor in enumerate(anchors):
         rows = members[codes[anchor]]

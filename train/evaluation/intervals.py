@@ -10,6 +10,8 @@ from typing import Callable
 
 import numpy as np
 
+from train.data.pairs import rows_by_group
+
 
 def cluster_bootstrap(
     statistics: Callable[[np.ndarray], dict[str, float]],
@@ -24,9 +26,7 @@ def cluster_bootstrap(
     members; values that come out NaN in a resample (a class drawn with no images) are left out of that
     statistic's percentiles.
     """
-    _, codes = np.unique(np.asarray(groups), return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    members = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    _, members = rows_by_group(groups)
     rng = np.random.default_rng(seed)
     samples: dict[str, list[float]] = {}
     for _ in range(n_resamples):
