@@ -5,9 +5,9 @@ weight in uint8 (affine, one scale per tensor) and the rest in float16. Storing 
 answers (reports/quantization.md), but the layers differ tenfold in how much their rounding matters, so the
 choice is made layer by layer on validation:
 
-1. simulate what the converter does to one layer: the graph it writes has each convolution's batch norm
-   folded into the kernel, so the folded kernel is quantized and dequantized with tensorflowjs' own
-   functions and unfolded back into the Keras layer;
+1. simulate what the converter does to one layer: the exported graph has each convolution's batch norm
+   folded into the kernel (export/folding.py), so the folded kernel is quantized and dequantized with
+   tensorflowjs' own functions and unfolded back into the Keras layer;
    every other weight is rounded to float16, as the export stores it;
 2. score each layer alone by the mean change of the calibrated probabilities it causes, on every
    ``RANKING_STRIDE``-th image (a ranking needs no more, and 34 full passes would take an hour on 2 cores;
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from export.agreement import answer_agreement
+from export.folding import batch_norm_scale
 from train.calibration.calibrate import calibrated_probabilities
 from train.model.network import BACKBONE_NAME
 
@@ -53,7 +54,7 @@ def user_rule(candidate: dict, reference: dict) -> bool:
 
 
 def pointwise_layers(classifier) -> list[str]:
-    """Names of the backbone's 1x1 convolutions that are followed by a batch norm (folded by the converter)."""
+    """Names of the backbone's 1x1 convolutions that are followed by a batch norm (folded at export)."""
     backbone = _backbone(classifier)
     return [layer.name for layer in backbone.layers
             if layer.__class__.__name__ == "Conv2D" and tuple(layer.kernel.shape[:2]) == (1, 1)
@@ -89,8 +90,7 @@ def simulated_uint8_kernel(classifier, name: str) -> np.ndarray:
     quantization = converter_quantization()
     backbone = _backbone(classifier)
     kernel = backbone.get_layer(name).kernel.numpy()
-    bn = _batch_norm(backbone, name)
-    scale = bn.gamma.numpy() / np.sqrt(bn.moving_variance.numpy() + bn.epsilon)
+    scale = batch_norm_scale(_batch_norm(backbone, name))
     folded = (kernel * scale).astype(np.float32)
     data, meta = quantization.quantize_weights(folded, np.uint8)
     return quantization.dequantize_weights(data, meta) / scale
@@ -106,7 +106,7 @@ def apply_uint8(classifier, layers: list[str]) -> None:
 
 def uint8_layer_names(weight_names: list[str]) -> list[str]:
     """The layers whose folded kernels a converted graph stores in uint8, from its weight names
-    (``.../<layer>_<n>/convolution/merged_input``)."""
+    (``.../<layer>_<n>/convolution/ReadVariableOp``)."""
     return [name.rsplit("/convolution/", 1)[0].rsplit("/", 1)[-1].rsplit("_", 1)[0] for name in weight_names]
 
 

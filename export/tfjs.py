@@ -26,8 +26,8 @@ def quantization_flags(quantization: str, uint8_layers: tuple[str, ...] = ()) ->
         return QUANTIZATIONS[quantization]
     if not uint8_layers:
         raise ExportError("A mixed export needs the layers to store in uint8 (export/mixed.py chooses them).")
-    # The SavedModel names a layer's folded kernel .../<layer>_<n>/convolution/merged_input.
-    patterns = ",".join(f"*/{name}_*/convolution/merged_input" for name in uint8_layers)
+    # The graph names a layer's (folded, export/folding.py) kernel .../<layer>_<n>/convolution/ReadVariableOp.
+    patterns = ",".join(f"*/{name}_*/convolution/ReadVariableOp" for name in uint8_layers)
     return [*QUANTIZATIONS["mixed"], f"--quantize_uint8={patterns}"]
 
 
@@ -70,15 +70,24 @@ def convert_model(model, out_dir: Path, quantization: str = "float32", uint8_lay
                           f"{len(uint8_weights(out_dir))} uint8 weights: the graph's weight names have changed.")
 
 
+def deployable_model(classifier, ood: dict | None):
+    """What the browser runs: the classifier with CAM and OOD score (train/model/explained.py), its batch
+    norms folded into the convolutions (export/folding.py)."""
+    from export.folding import fold_batch_norms
+    from train.model.explained import explained_model
+
+    return explained_model(fold_batch_norms(classifier), ood)
+
+
 def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32",
                 uint8_layers: tuple[str, ...] = ()) -> None:
-    """The deployable graph of a training run (classifier + CAM + OOD score, train/model/explained.py)."""
+    """The deployable graph of a training run."""
     import keras
 
-    from train.model.explained import explained_model, load_ood_stats
+    from train.model.explained import load_ood_stats
 
     classifier = keras.saving.load_model(Path(train_dir) / "model.keras", compile=False)
-    convert_model(explained_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization, uint8_layers)
+    convert_model(deployable_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization, uint8_layers)
 
 
 def output_nodes(model_dir: Path) -> dict[str, str]:

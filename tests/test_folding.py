@@ -1,0 +1,79 @@
+"""Batch norms folded at export: the folded model computes what the trained one does, and the shipped graph
+runs every convolution as one fused kernel."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import keras
+import numpy as np
+
+from export.folding import FoldedBatchNorm, fold_batch_norms
+from tests.conftest import HAM_FIXTURES, ROOT
+from train.model.predict import load_run, model_inputs
+
+
+def trained_like_batch_norm(layer: keras.layers.BatchNormalization, rng: np.random.Generator) -> None:
+    n = layer.gamma.shape[0]
+    layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 0.5, n), rng.normal(0, 0.5, n), rng.uniform(0.2, 2, n)])
+
+
+def test_folding_keeps_the_function_and_leaves_a_shared_convolution_alone():
+    rng = np.random.default_rng(0)
+    inputs = keras.Input((12, 12, 4))
+    x = keras.layers.Conv2D(6, 1, use_bias=False, name="expand")(inputs)
+    x = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization(name="expand_BN")(x))
+    x = keras.layers.DepthwiseConv2D(3, padding="same", depth_multiplier=2, use_bias=False, name="dw")(x)
+    x = keras.layers.BatchNormalization(name="dw_BN")(x)
+    x = keras.layers.Conv2D(5, 1, use_bias=True, name="project")(x)
+    projected = keras.layers.BatchNormalization(name="project_BN")(x)
+    # a convolution whose output is also used elsewhere cannot carry its batch norm
+    shared = keras.layers.Conv2D(5, 1, name="shared")(inputs)
+    outputs = keras.layers.Add()([projected, keras.layers.BatchNormalization(name="shared_BN")(shared), shared])
+    model = keras.Model(inputs, outputs)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            trained_like_batch_norm(layer, rng)
+        elif layer.weights:
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+
+    folded = fold_batch_norms(model)
+    x = rng.normal(size=(3, 12, 12, 4)).astype("float32")
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
+    kinds = {layer.name: layer for layer in folded.layers}
+    assert all(isinstance(kinds[n], FoldedBatchNorm) for n in ("expand_BN", "dw_BN", "project_BN"))
+    assert all(kinds[n].use_bias for n in ("expand", "dw", "project"))
+    assert isinstance(kinds["shared_BN"], keras.layers.BatchNormalization)
+    # the trained model is untouched
+    assert not model.get_layer("expand").use_bias and isinstance(model.get_layer("dw_BN"), keras.layers.BatchNormalization)
+
+
+def test_the_shipped_classifier_folded_gives_the_same_logits_on_real_images():
+    run = load_run(ROOT / "models" / "ham10000")
+    folded = fold_batch_norms(run.model)
+    backbone = folded.get_layer("backbone")
+    assert sum(isinstance(layer, FoldedBatchNorm) for layer in backbone.layers) == 52  # every one of them
+    paths = sorted(str(p) for p in (HAM_FIXTURES / "images").glob("*.jpg"))[:8]
+    x = next(model_inputs(paths, run.prep))
+    expected = run.model.predict(x, verbose=0)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), expected, atol=1e-4 * np.abs(expected).max())
+
+
+def graph_ops(model_dir) -> Counter:
+    nodes = json.loads((model_dir / "model.json").read_text())["modelTopology"]["node"]
+    return Counter(node["op"] for node in nodes if node["op"] != "Const")
+
+
+def test_the_shipped_graph_runs_each_convolution_as_one_fused_kernel():
+    ops = graph_ops(ROOT / "site" / "model")
+    # 17 depthwise and 35 regular convolutions in MobileNetV2, each with its bias (and ReLU6) fused in
+    assert ops["FusedDepthwiseConv2dNative"] == 17 and ops["_FusedConv2D"] == 35
+    assert not {"DepthwiseConv2dNative", "Conv2D", "Mul", "Relu6", "AddN"} & set(ops)
+
+
+def test_the_benchmark_reference_runs_the_same_kernels_as_the_shipped_graph(tmp_path):
+    from export.studies.bench import reference_model
+
+    metadata = json.loads((ROOT / "site" / "model" / "metadata.json").read_text())
+    # a freshly built network's identity batch norms would leave it unfused convolutions and ReLU6 kernels
+    assert graph_ops(reference_model(tmp_path, metadata)) == graph_ops(ROOT / "site" / "model")
