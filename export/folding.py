@@ -51,10 +51,11 @@ def folded_weights(conv: keras.layers.Layer, bn: keras.layers.BatchNormalization
             ((bias - bn.moving_mean.numpy()) * scale + bn.beta.numpy()).astype(np.float32))
 
 
-def fold_batch_norms(model: keras.Model) -> keras.Model:
-    """A copy of ``model`` in which every convolution followed only by a batch norm carries it as its own
-    kernel scale and bias (the batch norm becomes a FoldedBatchNorm of the same name). Other weights are copied."""
-    pairs = _folded_pairs(model)
+def fold_batch_norms(model: keras.Model, keep: tuple[str, ...] = ()) -> keras.Model:
+    """A copy of ``model`` in which every convolution followed only by a batch norm, but those named in
+    ``keep``, carries it as its own kernel scale and bias (the batch norm becomes a FoldedBatchNorm of the same
+    name). Other weights are copied."""
+    pairs = {conv: bn for conv, bn in _folded_pairs(model).items() if conv not in keep}
     folded_bns = {bn.name for bn in pairs.values()}
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:

@@ -1,5 +1,5 @@
 """Batch norms folded at export: the folded model computes what the trained one does, and the shipped graph
-runs every convolution as one fused kernel."""
+runs every convolution as one fused kernel (but the one export leaves unfolded)."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ import keras
 import numpy as np
 
 from export.folding import FoldedBatchNorm, fold_batch_norms
+from export.tfjs import UNFOLDED
 from tests.conftest import HAM_FIXTURES, ROOT
 from train.model.predict import load_run, model_inputs
 
@@ -44,6 +45,9 @@ def test_folding_keeps_the_function_and_leaves_a_shared_convolution_alone():
     assert all(isinstance(kinds[n], FoldedBatchNorm) for n in ("expand_BN", "dw_BN", "project_BN"))
     assert all(kinds[n].use_bias for n in ("expand", "dw", "project"))
     assert isinstance(kinds["shared_BN"], keras.layers.BatchNormalization)
+    kept = fold_batch_norms(model, keep=("dw",))
+    assert isinstance(kept.get_layer("dw_BN"), keras.layers.BatchNormalization) and not kept.get_layer("dw").use_bias
+    np.testing.assert_allclose(kept.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-5)
     # the trained model is untouched
     assert not model.get_layer("expand").use_bias and isinstance(model.get_layer("dw_BN"), keras.layers.BatchNormalization)
 
@@ -64,11 +68,14 @@ def graph_ops(model_dir) -> Counter:
     return Counter(node["op"] for node in nodes if node["op"] != "Const")
 
 
-def test_the_shipped_graph_runs_each_convolution_as_one_fused_kernel():
+def test_the_shipped_graph_runs_each_convolution_as_one_fused_kernel_but_the_unfolded_one():
     ops = graph_ops(ROOT / "site" / "model")
-    # 17 depthwise and 35 regular convolutions in MobileNetV2, each with its bias (and ReLU6) fused in
-    assert ops["FusedDepthwiseConv2dNative"] == 17 and ops["_FusedConv2D"] == 35
-    assert not {"DepthwiseConv2dNative", "Conv2D", "Mul", "Relu6", "AddN"} & set(ops)
+    # MobileNetV2's 35 regular convolutions and 17 depthwise ones, each with its bias (and ReLU6) fused in, but
+    # the one left unfolded: a depthwise convolution, then its batch norm's multiply and add, then ReLU6
+    assert UNFOLDED == ("expanded_conv_depthwise",)
+    assert ops["_FusedConv2D"] == 35 and ops["FusedDepthwiseConv2dNative"] == 16
+    assert ops["DepthwiseConv2dNative"] == ops["Mul"] == ops["Relu6"] == 1
+    assert not {"Conv2D", "AddN"} & set(ops)
 
 
 def test_the_benchmark_reference_runs_the_same_kernels_as_the_shipped_graph(tmp_path):
