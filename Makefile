@@ -9,7 +9,7 @@ SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial
+.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -186,6 +186,18 @@ pairs-only-trial: install
 consistency-weight-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-consistency0.3-seed7 $(RECIPE) --consistency 0.3
 	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-consistency0.3-seed7 --out reports/paired/consistency0.3-seed7.json
+
+# A smaller input for speed (#26 asks for the warm WASM time at most half the reference's; at 160 px the network
+# already does 0.510 of the reference's multiply-adds, so only a smaller network can): the shipped recipe at 144 px
+# (0.413 of them), compared with the shipped run on validation, then exported in float16 and benchmarked like
+# the shipped model (about 35 minutes on 2 cores).
+SMALL := $(COMPARE)/1.0-144-seed7
+input-size-trial: install
+	$(TRAIN_SAME) --out $(SMALL) $(RECIPE) --size 144
+	$(BIN)/python -m train.studies.paired $(MODEL) $(SMALL) --out reports/paired/size144-seed7.json
+	$(BIN)/python -m train.guard.ood --model $(SMALL)
+	$(BIN)/python -m export --model $(SMALL) --out $(SMALL)/tfjs --quantize float16
+	$(BIN)/python -m export.studies.bench --site-model $(SMALL)/tfjs --out reports/paired/size144-seed7-bench.json
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''
