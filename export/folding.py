@@ -23,7 +23,7 @@ class FoldedBatchNorm(keras.layers.Layer):
         return inputs
 
 
-def _folded_pairs(model: keras.Model) -> dict[str, keras.layers.BatchNormalization]:
+def batch_norm_pairs(model: keras.Model) -> dict[str, keras.layers.BatchNormalization]:
     """Convolution name -> the batch norm that alone consumes its output, over ``model`` and nested models."""
     pairs = {}
     for layer in model._flatten_layers(include_self=False):
@@ -55,7 +55,7 @@ def fold_batch_norms(model: keras.Model, keep: tuple[str, ...] = ()) -> keras.Mo
     """A copy of ``model`` in which every convolution followed only by a batch norm, but those named in
     ``keep``, carries it as its own kernel scale and bias (the batch norm becomes a FoldedBatchNorm of the same
     name). Other weights are copied."""
-    pairs = {conv: bn for conv, bn in _folded_pairs(model).items() if conv not in keep}
+    pairs = {conv: bn for conv, bn in batch_norm_pairs(model).items() if conv not in keep}
     folded_bns = {bn.name for bn in pairs.values()}
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:

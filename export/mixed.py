@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from export.agreement import answer_agreement
-from export.folding import batch_norm_scale
+from export.folding import batch_norm_pairs, batch_norm_scale, folded_weights
 from train.calibration.calibrate import calibrated_probabilities
 from train.model.network import BACKBONE_NAME
 
@@ -56,19 +56,13 @@ def user_rule(candidate: dict, reference: dict) -> bool:
 def pointwise_layers(classifier) -> list[str]:
     """Names of the backbone's 1x1 convolutions that are followed by a batch norm (folded at export)."""
     backbone = _backbone(classifier)
-    return [layer.name for layer in backbone.layers
-            if layer.__class__.__name__ == "Conv2D" and tuple(layer.kernel.shape[:2]) == (1, 1)
-            and _batch_norm(backbone, layer.name) is not None]
+    convolutions = [backbone.get_layer(name) for name in batch_norm_pairs(backbone)]
+    return [conv.name for conv in convolutions
+            if conv.__class__.__name__ == "Conv2D" and tuple(conv.kernel.shape[:2]) == (1, 1)]
 
 
 def _backbone(classifier):
     return classifier.get_layer(BACKBONE_NAME)
-
-
-def _batch_norm(backbone, name: str):
-    """The batch norm after convolution ``name`` (Keras' MobileNetV2 names it NAME_BN, or Conv_1_bn)."""
-    names = {layer.name for layer in backbone.layers}
-    return next((backbone.get_layer(n) for n in (f"{name}_BN", f"{name}_bn") if n in names), None)
 
 
 @functools.cache
@@ -89,11 +83,10 @@ def simulated_uint8_kernel(classifier, name: str) -> np.ndarray:
     """The layer's kernel as the browser would compute with it stored in uint8 (batch norm folded in)."""
     quantization = converter_quantization()
     backbone = _backbone(classifier)
-    kernel = backbone.get_layer(name).kernel.numpy()
-    scale = batch_norm_scale(_batch_norm(backbone, name))
-    folded = (kernel * scale).astype(np.float32)
+    bn = batch_norm_pairs(backbone)[name]
+    folded, _ = folded_weights(backbone.get_layer(name), bn)
     data, meta = quantization.quantize_weights(folded, np.uint8)
-    return quantization.dequantize_weights(data, meta) / scale
+    return quantization.dequantize_weights(data, meta) / batch_norm_scale(bn)
 
 
 def apply_uint8(classifier, layers: list[str]) -> None:

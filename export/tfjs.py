@@ -65,9 +65,9 @@ def convert_model(model, out_dir: Path, quantization: str = "float32", uint8_lay
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise ExportError(f"tensorflowjs_converter failed ({result.returncode}):\n{result.stderr[-3000:]}")
-    if quantization == "mixed" and len(uint8_weights(out_dir)) != len(uint8_layers):
+    if quantization == "mixed" and len(stored := uint8_weights(out_dir)) != len(uint8_layers):
         raise ExportError(f"{len(uint8_layers)} layers were to be stored in uint8 but model.json has "
-                          f"{len(uint8_weights(out_dir))} uint8 weights: the graph's weight names have changed.")
+                          f"{len(stored)} uint8 weights: the graph's weight names have changed.")
 
 
 # Folded, this layer's kernel loses too much in float16: on 400 validation images the mean probability change
