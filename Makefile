@@ -9,7 +9,7 @@ SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
 
-.PHONY: install serve build test train evaluate export eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial
+.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -67,9 +67,13 @@ evaluate: install
 	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/keras/low
 	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/keras/sharp
 
+TEST_METRICS := --test-metrics low=reports/test/keras/low/metrics.json sharp=reports/test/keras/sharp/metrics.json
 export: install
-	$(BIN)/python -m export --model $(MODEL) --out site/model \
-		--test-metrics low=reports/test/keras/low/metrics.json sharp=reports/test/keras/sharp/metrics.json
+	$(BIN)/python -m export --model $(MODEL) --out site/model $(TEST_METRICS)
+
+# metadata.json alone, for the model already in site/model (after a change to what the metadata carries).
+metadata: install
+	$(BIN)/python -m export --model $(MODEL) --out site/model --metadata-only $(TEST_METRICS)
 
 # Everything measured after training, in dependency order (about 35 minutes on 2 cores).
 reports: evaluate export

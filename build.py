@@ -41,6 +41,14 @@ SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "t
              "backbones": "backbones/backbones.json"}
 
 
+# Malignancy scores and the referral threshold, with the decimals the pages' scripts use (site/js/ui.js score()).
+SCORE_DECIMALS = 3
+
+
+def score_text(value: float) -> str:
+    return f"{value:.{SCORE_DECIMALS}f}"
+
+
 class BuildError(RuntimeError):
     pass
 
@@ -138,6 +146,7 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     shutil.copytree(site, out, ignore=shutil.ignore_patterns("refresh.sh"))
     figures = copy_figures(reports, out)
     env = Environment(loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined)
+    env.filters["score"] = score_text
     # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
     favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
     context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, "favicon": favicon,

@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-metrics", type=named_path, nargs="+", default=[], metavar="CONDITION=FILE",
                    help="metrics.json of each test evaluation condition to ship (e.g. low=... sharp=...)")
     p.add_argument("--reports", type=Path, default=Path("reports"))
+    p.add_argument("--metadata-only", action="store_true",
+                   help="rewrite --out's metadata.json from the model folder and the test metrics, keeping the TF.js "
+                   "model already in --out (no conversion, no quantization choice)")
     args = p.parse_args(argv)
     model_file = args.model / "model.keras"
     try:
@@ -51,24 +54,52 @@ def main(argv: list[str] | None = None) -> int:
             if not path.is_file():
                 raise DataError(f"{path} not found; run python -m train.evaluation.evaluate first or drop the option.")
             test_metrics[condition] = json.loads(path.read_text())
-        with tempfile.TemporaryDirectory() as tmp:
-            if args.quantize == "auto":
-                rows, choice = compare_quantizations(args.model, split_conditions(args.model, args.data), Path(tmp))
-                chosen = choose_quantization(rows)
-                write_quantization_report(rows, chosen, choice, args.reports)
-            else:
-                chosen = args.quantize
-                layers = uint8_layer_choice(args.model, split_conditions(args.model, args.data))[0]["layers"] \
-                    if chosen == "mixed" else []
-                convert_run(args.model, Path(tmp) / chosen, chosen, tuple(layers))
-            copy_model(Path(tmp) / chosen, args.out)
-        metadata = build_metadata(args.model, args.out, chosen, test_metrics)
+        if args.metadata_only:
+            chosen = shipped_quantization(args.out)
+        else:
+            chosen = export_model(args)
+        metadata = keep_version(build_metadata(args.model, args.out, chosen, test_metrics), args.out / "metadata.json")
         (args.out / "metadata.json").write_text(json.dumps(metadata, indent=2))
     except (DataError, ExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"exported {chosen} model ({metadata['model_bytes']:,} weight bytes) to {args.out}")
     return 0
+
+
+def shipped_quantization(out: Path) -> str:
+    """The quantization of the model already exported to ``out`` (for --metadata-only)."""
+    path = out / "metadata.json"
+    if not (out / "model.json").is_file() or not path.is_file():
+        raise ExportError(f"{out} holds no exported model and metadata.json; run python -m export without "
+                          "--metadata-only first.")
+    return json.loads(path.read_text())["quantization"]
+
+
+def keep_version(metadata: dict, previous: Path) -> dict:
+    """The model version names the weights: metadata rewritten for the same weights keeps the version (and date)
+    it was first exported with, so saved results stay like-for-like with the page's."""
+    if previous.is_file():
+        old = json.loads(previous.read_text())
+        if old.get("weights_sha256") == metadata["weights_sha256"]:
+            return {**metadata, "model_version": old["model_version"], "created": old["created"]}
+    return metadata
+
+
+def export_model(args: argparse.Namespace) -> str:
+    """Converts the Keras model into ``args.out``; returns the quantization that shipped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.quantize == "auto":
+            rows, choice = compare_quantizations(args.model, split_conditions(args.model, args.data), Path(tmp))
+            chosen = choose_quantization(rows)
+            write_quantization_report(rows, chosen, choice, args.reports)
+        else:
+            chosen = args.quantize
+            layers = uint8_layer_choice(args.model, split_conditions(args.model, args.data))[0]["layers"] \
+                if chosen == "mixed" else []
+            convert_run(args.model, Path(tmp) / chosen, chosen, tuple(layers))
+        copy_model(Path(tmp) / chosen, args.out)
+    return chosen
 
 
 if __name__ == "__main__":

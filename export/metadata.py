@@ -25,7 +25,9 @@ HEADLINE_KEYS = ("n_images", "balanced_accuracy", "accuracy", "macro_auc", "ece"
 def headline(metrics: dict) -> dict:
     out = {k: metrics[k] for k in HEADLINE_KEYS if k in metrics}
     out["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
-    for key in ("melanoma", "malignant", "ood"):
+    # confidence_intervals: the page words its risk message from the melanoma sensitivity's interval and marks the
+    # classes whose per-class intervals are too wide to judge (train/evaluation/intervals.py)
+    for key in ("melanoma", "malignant", "ood", "confidence_intervals"):
         if key in metrics:
             out[key] = metrics[key]
     return out

@@ -83,7 +83,7 @@ def test_three_photos_of_one_lesion_give_one_answer_combined_as_in_python(page, 
     np.testing.assert_allclose(combined, combine(keras, rule), atol=0.01)
     text = card.inner_text()
     assert "One lesion, 3 photos combined: Dermatofibroma" in text
-    assert "Combines 3 photos" in text and "Low risk" in card.locator(".risk").inner_text()
+    assert "Combines 3 photos" in text and "Below the referral threshold" in card.locator(".risk").inner_text()
     assert "different sides of the referral threshold: 1 of 3" in card.locator(".combined-disagree").inner_text()
     assert card.locator(".combined-classes").count() == 0  # all three single photos say dermatofibroma
     assert page.locator("#results .result .explanation").count() == 3  # per-photo cards and heatmaps stay

@@ -185,6 +185,36 @@ def test_export_writes_model_metadata_and_quantization_report(trained, exported,
     assert metadata["change"] is None  # the fixtures have one photo per lesion: no margin (see below)
 
 
+def test_metadata_only_ships_the_test_intervals_and_keeps_the_weights_version(trained, exported, tmp_path):
+    site_model = tmp_path / "model"
+    shutil.copytree(exported, site_model)
+    metadata_file = site_model / "metadata.json"
+    first = json.loads(metadata_file.read_text())
+    # as if exported on an earlier day: the version names the weights, so a rewrite for them keeps it
+    first.update(model_version=f"2020-01-01-{first['weights_sha256'][:8]}", created="2020-01-01")
+    metadata_file.write_text(json.dumps(first))
+    weights = {f.name: f.read_bytes() for f in site_model.iterdir() if f.name != "metadata.json"}
+    evaluation = tmp_path / "eval"
+    assert evaluate_main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(HAM_FIXTURES / "metadata.csv"),
+                          "--out", str(evaluation), "--model", str(trained)]) == 0
+    result = subprocess.run([sys.executable, "-m", "export", "--model", str(trained), "--out", str(site_model),
+                             "--metadata-only", "--test-metrics", f"low={evaluation / 'metrics.json'}"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metadata = json.loads(metadata_file.read_text())
+    assert (metadata["model_version"], metadata["created"]) == ("2020-01-01-" + first["weights_sha256"][:8], "2020-01-01")
+    assert metadata["quantization"] == first["quantization"]
+    intervals = json.loads((evaluation / "metrics.json").read_text())["confidence_intervals"]
+    assert metadata["metrics"]["test"]["low"]["confidence_intervals"] == intervals
+    assert {f.name: f.read_bytes() for f in site_model.iterdir() if f.name != "metadata.json"} == weights
+    # no exported model to rewrite the metadata of: one clear error
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = subprocess.run([sys.executable, "-m", "export", "--model", str(trained), "--out", str(empty),
+                             "--metadata-only"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "holds no exported model" in result.stderr
+
+
 def test_change_margin_says_why_it_cannot_be_measured(trained, capsys):
     assert change_margin_main(["--model", str(trained)]) == 2
     assert "No lesion has two images" in capsys.readouterr().err

@@ -4,12 +4,15 @@ import { checkFile, imageWarnings, InputProblem } from './checks.js';
 import { decodeImage, ImageDecodeError } from './classifier.js';
 import { combineResults } from './combine.js';
 import { cropSquare } from './cropper.js';
+import { csvRow } from './csv.js';
+import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { exifDate } from './exif.js';
 import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
 import { resultRecord, storedCopy, today } from './history-records.js';
+import { referral, referralBlock, riskMessage } from './referral.js';
 import { openSaveDialog } from './save-dialog.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
-import { $, classNames, el, option, percent, probabilityBars, showAlert } from './ui.js';
+import { $, classNames, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 
 const results = []; // photos shown with a result (including those classified anyway), for the table, CSV and saving
 // Every photo given this session, in order: {name, state: 'shown' | 'rejected' | 'unreadable', item}. The
@@ -23,11 +26,17 @@ function showError(message, kind = 'error') {
   showAlert($('errors'), message, kind);
 }
 
-function riskMessage(result) {
-  return result.flagged
-    ? 'Features associated with skin cancer — please see a dermatologist.'
-    : 'Low risk — keep monitoring; see a doctor if it changes.';
+// The probabilities are calibrated: say how well, from the test split (metadata), once per card.
+function calibrationNote(metadata) {
+  const ece = Object.values(metadata.metrics?.test ?? {}).map((m) => m.ece).filter((v) => v != null);
+  const measured = ece.length ? ` On the test images the stated probabilities were off by ${percent(Math.max(...ece))} ` +
+    'on average (expected calibration error).' : '';
+  return el('p', { class: 'hint calibration' }, `Probabilities are calibrated on the validation split.${measured} ` +
+    'Classes marked “few test images” had too few test cases to judge how often the model is right about them.');
 }
+
+// Each card has an id, so that the combined card can link to the photos it names.
+let cardCount = 0;
 
 // The heatmap of where the model found evidence for a class, over the square it classified, with an
 // opacity slider and a class picker. Everything comes from the single on-device run (no request).
@@ -79,27 +88,29 @@ function explanationFigure(square, result, topIndex) {
 function renderResult(item, url, size, square) {
   const { name, result, forced } = item;
   const { metadata } = classifier;
-  const order = result.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
-  const top = metadata.classes[order[0][1]];
+  const codes = metadata.classes.map((c) => c.code);
+  const parts = referral(result.probabilities, codes, metadata);
+  const top = metadata.classes[codes.indexOf(parts.top.code)];
   const card = document.createElement('article');
   card.className = `result ${result.flagged ? 'flagged' : 'low'}${forced ? ' forced' : ''}`;
+  card.id = item.cardId;
   card.setAttribute('aria-label', `Result for ${name}`);
   const img = document.createElement('img');
   img.src = url;
   img.alt = `Submitted image ${name}`;
   const heading = document.createElement('h3');
-  heading.textContent = `${forced ? 'Unreliable: ' : ''}${top.name} (${percent(order[0][0])})`;
+  heading.textContent = `${forced ? 'Unreliable: ' : ''}${top.name} (${percent(parts.top.p)})`;
   const desc = document.createElement('p');
   desc.textContent = top.description;
   const risk = document.createElement('p');
   risk.className = 'risk';
-  risk.textContent = riskMessage(result);
-  const bars = probabilityBars(metadata.classes.map((c) => c.code), result.probabilities, classNames(metadata));
+  risk.textContent = riskMessage(result.flagged, metadata);
+  const bars = probabilityBars(codes, result.probabilities, metadata);
   const foot = document.createElement('p');
   foot.className = 'small';
   foot.textContent = `Not a diagnosis. Image ${size.width}x${size.height} px. Model ${metadata.model_version}, ` +
     `backend ${classifier.backend}${classifier.simd ? ' (SIMD)' : ''}, computed on this device.`;
-  card.append(img, heading);
+  card.append(img, el('p', { class: 'file-name' }, name), heading);
   if (forced) {
     const note = document.createElement('p');
     note.className = 'forced-note';
@@ -109,14 +120,16 @@ function renderResult(item, url, size, square) {
   }
   const saveButton = el('button', { type: 'button', class: 'secondary save-entry' }, 'Save to my lesions');
   saveButton.addEventListener('click', () => saveItems([item]));
-  card.append(desc, risk, bars, explanationFigure(square, result, order[0][1]), saveButton, foot);
+  card.append(risk, referralBlock(parts), desc, bars, calibrationNote(metadata),
+    explanationFigure(square, result, codes.indexOf(parts.top.code)), saveButton, foot);
   return card;
 }
 
 // Out-of-distribution: no diagnosis-like output unless the user asks for it.
-function renderRejection(name, url, onAnyway) {
+function renderRejection({ name, url, cardId }, onAnyway) {
   const card = document.createElement('article');
   card.className = 'result rejected';
+  card.id = cardId;
   card.setAttribute('aria-label', `Result for ${name}`);
   const img = document.createElement('img');
   img.src = url;
@@ -133,7 +146,7 @@ function renderRejection(name, url, onAnyway) {
   anyway.className = 'secondary classify-anyway';
   anyway.textContent = 'Classify anyway';
   anyway.addEventListener('click', () => onAnyway(card));
-  card.append(img, heading, message, anyway);
+  card.append(img, el('p', { class: 'file-name' }, name), heading, message, anyway);
   return card;
 }
 
@@ -143,8 +156,9 @@ function addSummaryRow(item) {
   const best = result.probabilities.indexOf(Math.max(...result.probabilities));
   results.push(item);
   const row = document.createElement('tr');
-  for (const text of [name, metadata.classes[best].code, percent(result.probabilities[best]),
-    `${result.flagged ? 'see a dermatologist' : 'low'}${forced ? ' (unreliable: not a lesion close-up?)' : ''}`]) {
+  for (const text of [name, metadata.classes[best].code, percent(result.probabilities[best]), score(result.malignancyScore),
+    `${result.flagged ? 'above the threshold: see a dermatologist' : 'below the threshold'}` +
+    `${forced ? ' (unreliable: not a lesion close-up?)' : ''}`]) {
     const cell = document.createElement('td');
     cell.textContent = text;
     row.append(cell);
@@ -170,29 +184,54 @@ function leftOutList(leftOut) {
   return list;
 }
 
+// The photos on the other side of the threshold from the combined answer, each named with its thumbnail and
+// linked to its own card: one photo above the threshold is a reason to look, whatever the combination says.
+function straddleNote(result, used) {
+  const others = used.filter((item) => item.result.flagged !== result.flagged);
+  const box = el('div', { class: 'combined-disagree warning' });
+  const list = el('ul', { class: 'straddling' });
+  list.append(...others.map((item) => {
+    const link = el('a', { href: `#${item.cardId}` });
+    link.append(el('img', { src: item.url, alt: '', class: 'thumb' }), `${item.name} (malignancy score ` +
+      `${score(item.result.malignancyScore)})`);
+    const li = el('li');
+    li.append(link);
+    return li;
+  }));
+  const lead = result.flagged
+    ? `The single photos fall on different sides of the referral threshold: ${result.above} of ${result.photos} on ` +
+      `their own would say “see a dermatologist”, and the combined answer refers. Below the threshold on its own:`
+    : `The single photos fall on different sides of the referral threshold: ${result.above} of ${result.photos} on ` +
+      'their own would say “see a dermatologist”, although the combined answer is below it. Above the threshold on ' +
+      'its own:';
+  const after = result.flagged ? '' : 'One photo above the threshold is a reason to look: examine the lesion, or take ' +
+    'more photos of it, before relying on the combined answer.';
+  box.append(el('p', {}, lead), list);
+  if (after) box.append(el('p', {}, after));
+  return box;
+}
+
 function combinedCard({ result, used, leftOut }) {
   const { metadata } = classifier;
   const names = classNames(metadata);
-  const threshold = metadata.operating_point.threshold;
+  const codes = metadata.classes.map((c) => c.code);
+  const parts = referral(result.probabilities, codes, metadata);
   const card = el('article', { class: `result combined ${result.flagged ? 'flagged' : 'low'}`,
     'aria-label': 'Combined result for one lesion' });
   card.dataset.photos = String(result.photos);
   card.append(
     el('h3', {}, `One lesion, ${result.photos} photos combined: ${names[result.topClass]} ` +
       `(${percent(Math.max(...result.probabilities))})`),
-    el('p', { class: 'risk' }, riskMessage(result)),
+    el('p', { class: 'risk' }, riskMessage(result.flagged, metadata)),
+    referralBlock(parts),
     el('p', { class: 'combined-photos' }, `Combines ${result.photos} photos (${used.map((i) => i.name).join(', ')}) by ` +
       `${ruleName(metadata.combination.rule)}, the rule chosen on the validation lesions; the calibration and the ` +
       'referral threshold are those of a single photo.'),
-    el('p', { class: 'combined-spread' }, `Single photos' malignancy scores range from ${result.lowestScore.toFixed(2)} ` +
-      `to ${result.highestScore.toFixed(2)}; the combined score is ${result.malignancyScore.toFixed(2)} (referral ` +
-      `threshold ${threshold.toFixed(2)}).`),
+    el('p', { class: 'combined-spread' }, `Single photos' malignancy scores range from ${score(result.lowestScore)} ` +
+      `to ${score(result.highestScore)}; the combined score is ${score(result.malignancyScore)} (referral ` +
+      `threshold ${score(metadata.operating_point.threshold)}).`),
   );
-  if (result.straddles) {
-    card.append(el('p', { class: 'combined-disagree warning' }, `The single photos fall on different sides of the ` +
-      `referral threshold: ${result.above} of ${result.photos} on their own would say “see a dermatologist”. ` +
-      'That is common for photos of one unchanged lesion; the combined answer weighs them all.'));
-  }
+  if (result.straddles) card.append(straddleNote(result, used));
   if (result.singleTopClasses.length > 1) {
     card.append(el('p', { class: 'combined-classes warning' }, `The single photos' top classes differ ` +
       `(${result.singleTopClasses.map((c) => names[c]).join('; ')}). If these photos show different lesions, ` +
@@ -201,7 +240,7 @@ function combinedCard({ result, used, leftOut }) {
   if (leftOut.length) card.append(el('p', {}, 'Not in the combined answer:'), leftOutList(leftOut));
   const save = el('button', { type: 'button', class: 'secondary save-visit' }, 'Save as one visit to my lesions');
   save.addEventListener('click', () => saveItems(used, { oneVisit: true }));
-  card.append(probabilityBars(metadata.classes.map((c) => c.code), result.probabilities, names), save,
+  card.append(probabilityBars(codes, result.probabilities, metadata), calibrationNote(metadata), save,
     el('p', { class: 'small' }, `Not a diagnosis. Model ${metadata.model_version}, computed on this device.`));
   return card;
 }
@@ -253,25 +292,20 @@ function clearResults() {
   $('status').textContent = 'Results cleared: choose the photos of the next lesion.';
 }
 
-function csvField(value) {
-  const text = String(value);
-  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 function downloadCsv() {
-  const codes = classifier.metadata.classes.map((c) => c.code);
-  const lines = [['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'ood_distance',
-    'out_of_distribution', 'model_version'].join(',')];
+  const { metadata } = classifier;
+  const codes = metadata.classes.map((c) => c.code);
+  const lines = [csvRow(['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'ood_distance',
+    'out_of_distribution', 'model_version'])];
   for (const { name, result } of results) {
-    lines.push([csvField(name), ...result.probabilities.map((p) => p.toFixed(6)),
-      result.malignancyScore.toFixed(6), result.flagged, result.oodDistance?.toFixed(4) ?? '',
-      result.outOfDistribution, classifier.metadata.model_version].join(','));
+    lines.push(csvRow([name, ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6),
+      result.flagged, result.oodDistance?.toFixed(4) ?? '', result.outOfDistribution, metadata.model_version]));
   }
   if (combined) {
     const { result, used } = combined;
-    lines.push([csvField(`combined: one lesion, ${used.length} photos (${used.map((i) => i.name).join('; ')})`),
+    lines.push(csvRow([`combined: one lesion, ${used.length} photos (${used.map((i) => i.name).join('; ')})`,
       ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6), result.flagged, '', '',
-      classifier.metadata.model_version].join(','));
+      metadata.model_version]));
   }
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
@@ -304,7 +338,8 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
   const result = await classifier.classify(input);
   const size = { width: input.width, height: input.height };
   const square = centreSquareCanvas(input, EXPLAIN_SIDE);
-  const item = { name, result, forced: false, copy: storedCopy(input), ...dated };
+  cardCount += 1;
+  const item = { name, result, forced: false, copy: storedCopy(input), url: shown, cardId: `result-${cardCount}`, ...dated };
   if (!result.outOfDistribution) {
     $('results').prepend(renderResult(item, shown, size, square));
     addSummaryRow(item);
@@ -313,7 +348,7 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
   }
   const photo = { name, state: 'rejected', item };
   photos.push(photo);
-  $('results').prepend(renderRejection(name, shown, (card) => {
+  $('results').prepend(renderRejection(item, (card) => {
     item.forced = true;
     photo.state = 'shown';
     card.replaceWith(renderResult(item, shown, size, square));
@@ -422,6 +457,10 @@ function wireInputs() {
 }
 
 async function start() {
+  if (refuseFramedUse()) return;
+  const shared = sharedOriginWarning();
+  $('save-shared-origin').textContent = shared ?? '';
+  $('save-shared-origin').hidden = !shared;
   wireInputs();
   try {
     classifier = await loadSiteClassifier();

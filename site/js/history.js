@@ -6,6 +6,7 @@ import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
 import { cropSquare } from './cropper.js';
 import { parseHistoryFile } from './history-file.js';
+import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
 import {
   deleteEverything, HistoryUnavailable, openHistory, requestPersistence, storageSummary,
@@ -302,7 +303,7 @@ function comparePane(entry, record, label) {
   }));
   const caption = el('figcaption');
   caption.append(el('strong', {}, `${label}: ${entry.taken}`), ' ', el('span', { class: 'hint' }, `model ${record.modelVersion}`));
-  figure.append(frame, caption, align, probabilityBars(record.classes, record.probabilities, classNames(classifier.metadata)));
+  figure.append(frame, caption, align, probabilityBars(record.classes, record.probabilities, classifier.metadata));
   return figure;
 }
 
@@ -337,7 +338,7 @@ function visitPane(visit, result, label) {
   const caption = el('figcaption');
   caption.append(el('strong', {}, `${label}: ${visit.day}`), ' ', el('span', { class: 'hint' },
     `${visit.entries.length > 1 ? `${visit.entries.length} photos combined` : 'one photo'} · model ${result.modelVersion}`));
-  figure.append(frame, caption, probabilityBars(result.classes, result.probabilities, classNames(classifier.metadata)));
+  figure.append(frame, caption, probabilityBars(result.classes, result.probabilities, classifier.metadata));
   return figure;
 }
 
@@ -452,6 +453,10 @@ function wire() {
 }
 
 async function start() {
+  if (refuseFramedUse()) return;
+  const shared = sharedOriginWarning();
+  $('shared-origin').textContent = shared ?? '';
+  $('shared-origin').hidden = !shared;
   wire();
   try {
     classifier = await loadSiteClassifier();
