@@ -442,6 +442,7 @@ def test_a_full_disk_gets_a_clear_message_and_loses_nothing(page, site_url, tmp_
     assert page.locator("#save-dialog").is_visible()  # the user can cancel, free space, try again
     page.select_option("#save-lesion", "new")  # a new lesion fails with its photo: no empty lesion is left
     page.fill("#new-lesion-name", "Mole on the arm")
+    page.select_option("#new-lesion-site", "upper extremity")
     page.click("#save-confirm")
     page.wait_for_function("() => document.querySelectorAll('#save-errors [role=alert]').length === 1 && "
                            "/no room left/.test(document.getElementById('save-errors').textContent)")

@@ -1,6 +1,7 @@
 // What changed between two photos (or two visits) of one lesion, by the rules the lesion history flags:
-// crossing the operating point upwards, or a rise of the malignancy score beyond the noise that training
-// measured (metadata.change, train/calibration/change_margin.py) or derived for visits (train/calibration/combine.py).
+// crossing the operating point upwards, a rise of the malignancy score beyond the noise that training
+// measured (metadata.change, train/calibration/change_margin.py) or derived for visits (train/calibration/combine.py),
+// or a change of the top class (the model now reads the lesion as something else: a finding to look at).
 
 /** ``before``/``after`` results -> the change and whether it is a reason to see a dermatologist. */
 export function describeChange(before, after, margin) {
@@ -17,6 +18,6 @@ export function describeChange(before, after, margin) {
     crossedUp,
     crossedDown: before.flagged && !after.flagged,
     clearRise,
-    flagged: crossedUp || clearRise,
+    flagged: crossedUp || clearRise || before.topClass !== after.topClass,
   };
 }

@@ -1,6 +1,7 @@
 // The one-file export of the lesion history, and the checks an imported file must pass before anything is
 // written (a foreign, damaged or edited file changes nothing).
 import { imageHash } from './history-records.js';
+import { entryProblem, lesionProblem } from './history-schema.js';
 
 export const FILE_FORMAT = 'lesionlens-history';
 export const FILE_VERSION = 1;
@@ -12,37 +13,33 @@ export function historyFile(lesions) {
   return { format: FILE_FORMAT, version: FILE_VERSION, exported: new Date().toISOString(), lesions };
 }
 
+// Limits a real history stays far below (a photo is ~60-150 kB): a file past them is not one this page wrote.
+export const MAX_FILE_BYTES = 100e6;
+export const MAX_LESIONS = 1000;
+export const MAX_ENTRIES = 20000;
+
 function need(condition, message) {
   if (!condition) throw new ImportError(message);
 }
 
-const isText = (v) => typeof v === 'string';
-const isDay = (v) => isText(v) && /^\d{4}-\d{2}-\d{2}$/.test(v);
-
-function checkResult(result, where) {
-  need(result && isText(result.modelVersion), `${where}: a result has no model version.`);
-  need(Array.isArray(result.classes) && Array.isArray(result.probabilities)
-    && result.classes.length === result.probabilities.length && result.classes.length > 1,
-  `${where}: a result's classes and probabilities do not match.`);
-  need(result.probabilities.every((p) => typeof p === 'number' && p >= 0 && p <= 1)
-    && Math.abs(result.probabilities.reduce((s, p) => s + p, 0) - 1) < 1e-3,
-  `${where}: a result's probabilities are not probabilities.`);
-  need(['malignancyScore', 'threshold'].every((k) => typeof result[k] === 'number') && typeof result.flagged === 'boolean',
-    `${where}: a result has no malignancy score, threshold or flag.`);
+/** Refuses a file too large to be a history export before its text is read. */
+export function checkFileSize(file) {
+  need(file.size <= MAX_FILE_BYTES, `This file is ${(file.size / 1e6).toFixed(0)} MB, more than the ` +
+    `${MAX_FILE_BYTES / 1e6} MB a history export can be: it is not one. Choose a file that "Export everything" saved.`);
 }
 
-async function checkEntry(entry, where) {
-  need(entry && isText(entry.id) && isText(entry.hash) && isDay(entry.taken), `${where}: an entry lacks its id, hash or date.`);
-  need(isText(entry.image) && /^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/.test(entry.image),
-    `${where}: an entry's image is missing or not a JPEG/PNG data URL.`);
+const DAMAGED = 'Nothing was imported: the file was edited or damaged. Import the file as "Export everything" saved it.';
+
+async function checkEntry(entry, where, codes) {
+  const problem = entryProblem(entry, codes);
+  need(!problem, `${where}: ${problem}. ${DAMAGED}`);
   need((await imageHash(entry.image)) === entry.hash,
-    `${where}: an image does not match its content hash (the file was damaged or edited).`);
-  need(Array.isArray(entry.results) && entry.results.length > 0, `${where}: an entry has no result.`);
-  entry.results.forEach((r) => checkResult(r, where));
+    `${where}: the photo does not match its content hash. ${DAMAGED}`);
 }
 
-/** The lesions of an export file's text, fully checked; ImportError with the reason otherwise. */
-export async function parseHistoryFile(text) {
+/** The lesions of an export file's text, every field checked against the history's schema
+ * (history-schema.js) with the model's class ``codes`` and body ``sites``; ImportError with the reason otherwise. */
+export async function parseHistoryFile(text, { codes, sites }) {
   let data;
   try {
     data = JSON.parse(text);
@@ -55,11 +52,25 @@ export async function parseHistoryFile(text) {
   need(data.version === FILE_VERSION, `This export has format version ${data.version}; this page reads version ` +
     `${FILE_VERSION}. Update the site, then import it again.`);
   need(Array.isArray(data.lesions), 'The export has no list of lesions: the file is damaged.');
+  need(data.lesions.length <= MAX_LESIONS, `The export lists ${data.lesions.length} lesions, more than the ` +
+    `${MAX_LESIONS} a history can hold here. ${DAMAGED}`);
+  const ids = new Set();
+  let entries = 0;
   for (const [i, lesion] of data.lesions.entries()) {
     const where = `Lesion ${i + 1}`;
-    need(lesion && isText(lesion.id) && isText(lesion.name) && lesion.name.trim(), `${where} has no id or name.`);
-    need(Array.isArray(lesion.entries), `${where} has no list of entries.`);
-    for (const entry of lesion.entries) await checkEntry(entry, `${where} (${lesion.name})`);
+    const problem = lesionProblem(lesion, sites);
+    need(!problem, `${where}: ${problem}. ${DAMAGED}`);
+    need(Array.isArray(lesion.entries), `${where} (${lesion.name}) has no list of photos. ${DAMAGED}`);
+    entries += lesion.entries.length;
+    need(entries <= MAX_ENTRIES, `The export holds more than ${MAX_ENTRIES} photos. ${DAMAGED}`);
+    need(!ids.has(lesion.id), `${where} (${lesion.name}) has the id of another lesion in the file. ${DAMAGED}`);
+    ids.add(lesion.id);
+    for (const [j, entry] of lesion.entries.entries()) {
+      const place = `${where} (${lesion.name}), photo ${j + 1}`;
+      await checkEntry(entry, place, codes);
+      need(!ids.has(entry.id), `${place} has the id of another record in the file. ${DAMAGED}`);
+      ids.add(entry.id);
+    }
   }
   return data.lesions;
 }

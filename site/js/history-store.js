@@ -3,6 +3,7 @@
 // lesion stay readable. Each change is one transaction, so a failed write (a full disk) loses nothing that
 // was saved before.
 import { historyFile } from './history-file.js';
+import { entryProblem, lesionProblem } from './history-schema.js';
 import { deriveKey, PBKDF2_ITERATIONS, randomSalt, seal, unseal } from './vault.js';
 
 export const DB_NAME = 'lesionlens-history';
@@ -59,10 +60,13 @@ export class History {
   #db;
   #lock;
   #key = null;
+  #model;
 
-  constructor(db, lock) {
+  // ``model``: {codes, sites} of the page's model, to check stored records against (null: types only)
+  constructor(db, lock, model = null) {
     this.#db = db;
     this.#lock = lock;
+    this.#model = model;
     // another tab deleting everything must not be blocked by this open connection
     db.onversionchange = () => db.close();
   }
@@ -98,10 +102,39 @@ export class History {
     return { ...ids, ...(await unseal(this.#key, sealed)) };
   }
 
-  async #all(store, index = null, query = undefined) {
+  // Every stored record of ``store`` read and checked against the schema: {good, bad}, where bad lists
+  // {store, id, problem} for the records that cannot be used (written by an older page, edited, or damaged),
+  // so that one bad record never stops the page from showing, exporting or deleting the rest.
+  async #checked(store, index = null, query = undefined) {
     const tx = this.#db.transaction(store);
     const source = index ? tx.objectStore(store).index(index) : tx.objectStore(store);
-    return Promise.all((await settled(source.getAll(query))).map((r) => this.#unpack(r)));
+    const good = [];
+    const bad = [];
+    for (const stored of await settled(source.getAll(query))) {
+      let record;
+      let problem;
+      try {
+        record = await this.#unpack(stored);
+        problem = store === 'lesions' ? lesionProblem(record, this.#model?.sites)
+          : entryProblem(record, this.#model?.codes);
+      } catch (err) {
+        if (err instanceof HistoryLocked && this.locked) throw err; // sealed, and no lock record: unreadable
+        problem = `it cannot be decrypted or read (${err.message})`;
+      }
+      if (problem) bad.push({ store, id: String(stored?.id ?? '?'), problem });
+      else good.push(record);
+    }
+    return { good, bad };
+  }
+
+  /** The stored records that cannot be used, each {store, id, problem}. */
+  async unreadable() {
+    return [...(await this.#checked('lesions')).bad, ...(await this.#checked('entries')).bad];
+  }
+
+  /** Deletes one stored record by its store and id (an unreadable one). */
+  async deleteRecord(store, id) {
+    await this.#write([store], (tx) => tx.objectStore(store).delete(id));
   }
 
   async #write(stores, work) {
@@ -118,17 +151,16 @@ export class History {
   }
 
   async lesions() {
-    return (await this.#all('lesions')).sort((a, b) => a.name.localeCompare(b.name));
+    return (await this.#checked('lesions')).good.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async lesion(id) {
     if (!id) return null;
-    const stored = await settled(this.#db.transaction('lesions').objectStore('lesions').get(id));
-    return stored ? this.#unpack(stored) : null;
+    return (await this.lesions()).find((l) => l.id === id) ?? null;
   }
 
   async entries(lesionId) {
-    return (await this.#all('entries', 'lesionId', lesionId)).sort(byTakenNewestFirst);
+    return (await this.#checked('entries', 'lesionId', lesionId)).good.sort(byTakenNewestFirst);
   }
 
   // [store, record] pairs, packed (encrypted under a lock) and ready for #putAll
@@ -201,6 +233,9 @@ export class History {
    * the photos it lacks (by content hash). Returns {lesions, entries} added. */
   async importLesions(lesions) {
     const have = new Set((await this.lesions()).map((l) => l.id));
+    // an imported photo whose id another lesion's photo already has gets a new id, or it would overwrite that one
+    const taken = new Set(await settled(this.#db.transaction('entries').objectStore('entries').getAllKeys()));
+    lesions = lesions.map((l) => ({ ...l, entries: l.entries.map((e) => (taken.has(e.id) ? { ...e, id: crypto.randomUUID() } : e)) }));
     const records = [];
     const added = { lesions: 0, entries: 0 };
     for (const { entries, ...lesion } of lesions) {
@@ -217,9 +252,10 @@ export class History {
   }
 
   // Every record re-written with ``key`` (null: in the clear), and the lock record, in one transaction.
+  // Unreadable records (``unreadable()``) are left as they are: they cannot be re-sealed, and must not stop the lock.
   async #rewrite(key, lock) {
-    const lesions = await this.#all('lesions');
-    const entries = await this.#all('entries');
+    const lesions = (await this.#checked('lesions')).good;
+    const entries = (await this.#checked('entries')).good;
     const records = [
       ...await Promise.all(lesions.map(({ id, ...c }) => this.#pack({ id }, c, key).then((r) => ['lesions', r]))),
       ...await Promise.all(entries.map(({ id, lesionId, ...c }) => (
@@ -257,7 +293,7 @@ export function newLesion({ name, site, note }) {
 }
 
 /** The history, or null when none exists yet and ``create`` is false (a visit alone stores nothing). */
-export async function openHistory({ create = true } = {}) {
+export async function openHistory({ create = true, model = null } = {}) {
   if (!globalThis.indexedDB) {
     throw new HistoryUnavailable('This browser gives the page no on-device database (IndexedDB), so the lesion ' +
       'history cannot be kept. Use a current Chrome, Edge, Firefox or Safari, not a private window.');
@@ -271,7 +307,7 @@ export async function openHistory({ create = true } = {}) {
       'windows and pages opened straight from a file may not allow it: open the site over http(s) in a normal window.');
   }
   const lock = await settled(db.transaction('meta').objectStore('meta').get('lock'));
-  return new History(db, lock ?? null);
+  return new History(db, lock ?? null, model);
 }
 
 /** Deletes the whole database; resolves once nothing is left. */

@@ -5,7 +5,7 @@ import { describeChange } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
 import { cropSquare } from './cropper.js';
-import { parseHistoryFile } from './history-file.js';
+import { checkFileSize, parseHistoryFile } from './history-file.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from './history-store.js';
 import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
-import { $, classNames, confirmDialog, el, option, percent, probabilityBars, showAlert } from './ui.js';
+import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 import { PBKDF2_ITERATIONS } from './vault.js';
 import { comparableRecords, visitResult, visitsOf } from './visits.js';
 
@@ -46,11 +46,17 @@ function verdict(record) {
 function resultLine(record) {
   const guard = record.guard?.outOfDistribution ? ' Not recognised as a lesion close-up (shown on request).' : '';
   return `Model ${record.modelVersion}: ${className(record.topClass)} ${percent(topProbability(record))}, ` +
-    `malignancy score ${record.malignancyScore.toFixed(2)} (${verdict(record)}).${guard}`;
+    `malignancy score ${score(record.malignancyScore)} (${verdict(record)}).${guard}`;
+}
+
+// The page's model, for checking stored and imported records against its classes and body sites.
+function model() {
+  const { metadata } = classifier;
+  return { codes: metadata.classes.map((c) => c.code), sites: metadata.dataset.localizations };
 }
 
 async function ensureHistory() {
-  history ??= await openHistory();
+  history ??= await openHistory({ model: model() });
   return history;
 }
 
@@ -81,12 +87,30 @@ async function renderManage() {
   $('lock-set').hidden = Boolean(history?.locked);
   $('export').disabled = !history?.readable;
   $('lock-remove').hidden = !history?.locked || !history.readable;
+  await renderUnreadable();
   const storage = await storageSummary();
   $('storage-usage').textContent = storage
     ? `This site stores ${(storage.usage / 1e6).toFixed(1)} MB on this device (the model and offline copy ` +
       `included). Persistent storage: ${storage.persisted ? 'granted, the browser will not clear it to free space'
         : 'not granted, the browser may clear it when the disk is nearly full: export a copy'}.`
     : 'This browser does not say how much it stores.';
+}
+
+async function renderUnreadable() {
+  const bad = history?.readable ? await history.unreadable() : [];
+  $('unreadable').hidden = bad.length === 0;
+  $('unreadable-list').replaceChildren(...bad.map((record) => {
+    const remove = el('button', { type: 'button', class: 'secondary delete-record' }, 'Delete this record');
+    remove.addEventListener('click', () => act(async () => {
+      await history.deleteRecord(record.store, record.id);
+      await render();
+      say('The unreadable record was deleted.');
+    }));
+    const li = el('li', {}, `${record.store === 'lesions' ? 'Lesion' : 'Photo'} ${record.id}: ${record.problem}. `);
+    li.dataset.id = record.id;
+    li.append(remove);
+    return li;
+  }));
 }
 
 // ---- one lesion: chart and timeline
@@ -97,6 +121,9 @@ function entryItem(entry, lesion) {
   li.dataset.entryId = entry.id;
   li.dataset.hash = entry.hash;
   const img = el('img', { src: entry.image, alt: `Photo of ${lesion.name} taken ${entry.taken}` });
+  const enlarge = el('button', { type: 'button', class: 'thumb-button', 'aria-label': `Enlarge the photo of ${entry.taken}` });
+  enlarge.append(img);
+  enlarge.addEventListener('click', () => showPhoto(entry, lesion));
   const date = el('input', { type: 'date', id: `taken-${entry.id}` });
   date.value = entry.taken;
   date.addEventListener('change', () => act(async () => {
@@ -120,8 +147,16 @@ function entryItem(entry, lesion) {
   dated.append(el('label', { for: date.id }, 'Taken on '), date, el('span', { class: 'hint' }, ` (${source})`));
   const controls = el('p', { class: 'entry-controls' });
   controls.append(pick, el('label', { for: pick.id }, ' Compare'), ' ', remove);
-  li.append(img, dated, results, controls);
+  li.append(enlarge, dated, results, controls);
   return li;
+}
+
+// The stored copy at full size (up to 768 px), in a dialog that Escape or "Close" closes.
+function showPhoto(entry, lesion) {
+  $('photo-title').textContent = `${lesion.name}, ${entry.taken}${entry.name ? ` · ${entry.name}` : ''}`;
+  $('photo-large').src = entry.image;
+  $('photo-large').alt = `Photo of ${lesion.name} taken ${entry.taken}, enlarged`;
+  $('photo-dialog').showModal();
 }
 
 function visitAnswer(visit) {
@@ -132,9 +167,9 @@ function visitAnswer(visit) {
 function visitSummary(visit, { result, sameModel }) {
   const n = visit.entries.length;
   const top = `${className(result.topClass)} ${percent(Math.max(...result.probabilities))}, malignancy score ` +
-    `${result.malignancyScore.toFixed(2)} (${verdict(result)})`;
+    `${score(result.malignancyScore)} (${verdict(result)})`;
   if (n === 1) return `One photo: ${top}.`;
-  const spread = ` Single photos ${result.lowestScore.toFixed(2)} to ${result.highestScore.toFixed(2)}` +
+  const spread = ` Single photos ${score(result.lowestScore)} to ${score(result.highestScore)}` +
     (result.straddles ? ', on both sides of the operating point.' : '.');
   const models = sameModel ? '' : ' Scored by different models: re-score them for a like-for-like answer.';
   return `Combined answer of ${n} photos (model ${result.modelVersion}): ${top}.${spread}${models}`;
@@ -181,7 +216,7 @@ async function renderLesion(id) {
     `photo(s) in ${visits.length} visit(s)`;
   const answers = visits.map(visitAnswer);
   const points = answers.map(({ result }, i) => ({ day: visits[i].day, score: result.malignancyScore,
-    top: Math.max(...result.probabilities) })).reverse();
+    top: Math.max(...result.probabilities), code: result.topClass })).reverse();
   $('chart').replaceChildren(...(points.length ? [scoreChart(points, classifier.metadata.operating_point.threshold)] : []));
   const version = classifier.metadata.model_version;
   const stale = entries.filter((e) => !resultBy(e, version));
@@ -248,10 +283,14 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
   box.dataset.flagged = String(change.flagged);
   box.dataset.margin = String(margin?.margin ?? '');
   if (change.flagged) {
-    const reason = change.crossedUp ? `the later ${unit} crossed the operating point`
-      : `the malignancy score rose by ${change.delta.toFixed(2)}, more than ${unit}-to-${unit} noise (${margin.margin.toFixed(2)})`;
+    const reasons = [
+      change.crossedUp && `the later ${unit} crossed the operating point`,
+      change.clearRise && `the malignancy score rose by ${score(change.delta)}, more than ${unit}-to-${unit} noise ` +
+        `(${score(margin.margin)})`,
+      change.topChanged && `the top class changed from ${className(change.topBefore)} to ${className(change.topAfter)}`,
+    ].filter(Boolean);
     box.append(el('p', { class: 'change-flag', role: 'alert' },
-      `This change is a reason to see a dermatologist: ${reason}.`));
+      `This change is a reason to see a dermatologist: ${reasons.join('; ')}.`));
   } else {
     box.append(el('p', { class: 'change-steady' }, `No change beyond what two ${unit}s of an unchanged lesion ` +
       'usually show. Keep monitoring.'));
@@ -261,8 +300,8 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
   list.append(
     el('li', {}, change.topChanged ? `Top class changed: ${className(change.topBefore)} → ${className(change.topAfter)}.`
       : `Top class unchanged: ${className(change.topAfter)}.`),
-    el('li', { class: 'score-change' }, `Malignancy score ${change.scoreBefore.toFixed(2)} → ${change.scoreAfter.toFixed(2)} ` +
-      `(${change.delta >= 0 ? 'up' : 'down'} ${sign}${Math.abs(change.delta).toFixed(2)}).`),
+    el('li', { class: 'score-change' }, `Malignancy score ${score(change.scoreBefore)} → ${score(change.scoreAfter)} ` +
+      `(${change.delta >= 0 ? 'up' : 'down'} ${sign}${score(Math.abs(change.delta))}).`),
     el('li', {}, change.crossedUp ? `Crossed the operating point upwards: the later ${unit} says “see a dermatologist”.`
       : change.crossedDown ? 'Crossed the operating point downwards.'
         : `Stayed ${after.flagged ? 'above' : 'below'} the operating point.`),
@@ -277,7 +316,7 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
 }
 
 function noiseNote(margin) {
-  const within = `differ by up to ${margin.margin.toFixed(2)} in malignancy score in ${Math.round(margin.quantile * 100)}% ` +
+  const within = `differ by up to ${score(margin.margin)} in malignancy score in ${Math.round(margin.quantile * 100)}% ` +
     `of cases and fall on different sides of the operating point in ${percent(margin.crossing_rate)}`;
   const source = margin.derived
     ? `Two visits of ${margin.photos} photos each of the same unchanged lesion, each combined, ${within} (derived ` +
@@ -394,7 +433,8 @@ function download(data) {
 }
 
 async function importFile(file) {
-  const lesions = await parseHistoryFile(await file.text());
+  checkFileSize(file);
+  const lesions = await parseHistoryFile(await file.text(), model());
   const target = await ensureHistory();
   if (!target.readable) throw new Error('Unlock your history before importing into it.');
   const added = await target.importLesions(lesions);
@@ -460,12 +500,14 @@ async function start() {
   wire();
   try {
     classifier = await loadSiteClassifier();
-    history = await openHistory({ create: false });
+    history = await openHistory({ create: false, model: model() });
     if (history) await requestPersistence();
     await render();
     say(history ? 'Your history, kept on this device.' : 'Nothing saved yet.');
     document.body.dataset.ready = 'true';
   } catch (err) {
+    // Export and "Delete everything" stay reachable whatever went wrong, so no stored data can brick the page.
+    show('manage-view');
     say(err instanceof HistoryUnavailable ? 'The lesion history is unavailable here.' : 'The page could not start.');
     report(err);
   }

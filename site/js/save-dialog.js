@@ -67,6 +67,7 @@ async function save(items, rows, visit) {
   if (isNew) {
     const name = $('new-lesion-name').value.trim();
     if (!name) throw new Error('Give the new lesion a name (e.g. "mole on the left shoulder").');
+    if (!$('new-lesion-site').value) throw new Error('Pick the body site of the new lesion, or “unknown”.');
     lesion = newLesion({ name, site: $('new-lesion-site').value, note: $('new-lesion-note').value.trim() });
   } else {
     lesion = await history.lesion($('save-lesion').value);
@@ -93,7 +94,8 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false } = {}
   }
   $('save-unlock').hidden = history.readable;
   $('save-passphrase').value = '';
-  $('new-lesion-site').replaceChildren(...bodySites.map((s) => option(s, s)));
+  // no site until the user picks one: a silent default ("face", the first in the list) would be saved as fact
+  $('new-lesion-site').replaceChildren(option('', 'Choose a body site…', true), ...bodySites.map((s) => option(s, s)));
   $('new-lesion-name').value = '';
   $('new-lesion-note').value = '';
   await fillLesions($('save-lesion'));

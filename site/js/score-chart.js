@@ -1,4 +1,6 @@
 // A small SVG line chart of a lesion's scores over time, with the operating point as a line.
+import { score } from './ui.js';
+
 const NS = 'http://www.w3.org/2000/svg';
 const W = 320;
 const H = 160;
@@ -10,7 +12,19 @@ function node(tag, attributes) {
   return n;
 }
 
-/** ``points``: [{day: 'YYYY-MM-DD', score, top}] oldest first; ``threshold``: the operating point. */
+// Runs of consecutive points with the same top class: the top-class line is drawn per run, so it never joins
+// the probability of one class to another's.
+function classRuns(points) {
+  const runs = [];
+  points.forEach((p, i) => {
+    if (i && p.code === points[i - 1].code) runs.at(-1).push(i);
+    else runs.push([i]);
+  });
+  return runs;
+}
+
+/** ``points``: [{day: 'YYYY-MM-DD', score, top, code}] oldest first (``top``: the probability of the top class
+ * ``code``); ``threshold``: the operating point. */
 export function scoreChart(points, threshold) {
   const svg = node('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
   const days = points.map((p) => Date.parse(p.day));
@@ -27,9 +41,18 @@ export function scoreChart(points, threshold) {
     svg.append(label);
   }
   svg.append(node('line', { x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold), class: 'operating-point' }));
-  for (const [key, cls] of [['score', 'score-line'], ['top', 'top-line']]) {
-    svg.append(node('polyline', { points: points.map((p, i) => `${x(i)},${y(p[key])}`).join(' '), class: cls }));
-    points.forEach((p, i) => svg.append(node('circle', { cx: x(i), cy: y(p[key]), r: 3, class: cls })));
+  svg.append(node('polyline', { points: points.map((p, i) => `${x(i)},${y(p.score)}`).join(' '), class: 'score-line' }));
+  points.forEach((p, i) => svg.append(node('circle', { cx: x(i), cy: y(p.score), r: 3, class: 'score-line' })));
+  const runs = classRuns(points);
+  for (const run of runs) {
+    svg.append(node('polyline', { points: run.map((i) => `${x(i)},${y(points[i].top)}`).join(' '), class: 'top-line' }));
+    run.forEach((i) => svg.append(node('circle', { cx: x(i), cy: y(points[i].top), r: 3, class: 'top-line' })));
+    // right of its point in the chart's left half, left of it in the right half: inside the chart either way
+    const right = x(run[0]) < W / 2;
+    const label = node('text', { x: x(run[0]) + (right ? 4 : -4), y: y(points[run[0]].top) - 5,
+      'text-anchor': right ? 'start' : 'end', class: 'axis class-label' });
+    label.textContent = points[run[0]].code;
+    svg.append(label);
   }
   for (const i of new Set([0, points.length - 1])) {
     // the first date starts at its point and the last ends at its own, so neither sticks out of the chart
@@ -40,7 +63,9 @@ export function scoreChart(points, threshold) {
   }
   const last = points[points.length - 1];
   svg.setAttribute('aria-label', `Malignancy score over ${points.length} photo(s), from ` +
-    `${points[0].score.toFixed(2)} on ${points[0].day} to ${last.score.toFixed(2)} on ${last.day}; operating point ` +
-    `${threshold.toFixed(2)}.`);
+    `${score(points[0].score)} on ${points[0].day} to ${score(last.score)} on ${last.day}; operating point ` +
+    `${score(threshold)}. Top class ${runs.length > 1 ? `changed: ${runs.map((r) => points[r[0]].code).join(' → ')}`
+      : `${points[0].code} throughout`}.`);
+  svg.dataset.classRuns = String(runs.length);
   return svg;
 }
