@@ -118,7 +118,8 @@ export class History {
         problem = store === 'lesions' ? lesionProblem(record, this.#model?.sites)
           : entryProblem(record, this.#model?.codes);
       } catch (err) {
-        if (err instanceof HistoryLocked && this.locked) throw err; // sealed, and no lock record: unreadable
+        // locked and not yet unlocked: the page asks for the passphrase; a sealed record without a lock is unreadable
+        if (err instanceof HistoryLocked && this.locked) throw err;
         problem = `it cannot be decrypted or read (${err.message})`;
       }
       if (problem) bad.push({ store, id: String(stored?.id ?? '?'), problem });
