@@ -8,8 +8,12 @@ DATA ?= ../shared/data/ham10000
 SHARP ?= ../shared/data/ham10000_224_subset/images
 WEIGHTS ?= ../shared/weights/mobilenet_v2_1.0_224_torchvision_imagenet1k_v1_keras_no_top.h5
 MODEL := models/ham10000
+# Dermoscopy from other clinics (ISIC Archive): its committed split's external test part is the `external` condition.
+EXTRA ?= ../shared/data/isic2017_256
+EXTERNAL_LABELS := train/data/splits/isic2017_256_test.csv
+EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 
-.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial
+.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -57,8 +61,9 @@ change-margin: install
 combine: install
 	$(BIN)/python -m train.calibration.combine --model $(MODEL)
 
-# Two evaluation conditions, always side by side: `low` (the 200x150 copies, all test images) and `sharp`
-# (the 224 px crops of the originals, the test images that have one, with their 200x150 copies scored too).
+# Three evaluation conditions, always side by side: `low` (the 200x150 copies, all test images), `sharp`
+# (the 224 px crops of the originals, the test images that have one, with their 200x150 copies scored too) and
+# `external` (other clinics: the ISIC Archive's external test part, train/data/splits/, never trained on).
 TEST_LABELS := $(MODEL)/test_labels.csv
 LOW_IMAGES := $(DATA)/images
 # The sharp condition: the 224 crops where they exist, each with its 200x150 copy scored under `paired`.
@@ -66,8 +71,10 @@ SHARP_PAIRS := --images $(SHARP) --missing skip --paired-images $(LOW_IMAGES)
 evaluate: install
 	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/keras/low
 	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/keras/sharp
+	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/keras/external
 
-TEST_METRICS := --test-metrics low=reports/test/keras/low/metrics.json sharp=reports/test/keras/sharp/metrics.json
+TEST_METRICS := --test-metrics low=reports/test/keras/low/metrics.json sharp=reports/test/keras/sharp/metrics.json \
+	external=reports/test/keras/external/metrics.json
 export: install
 	$(BIN)/python -m export --model $(MODEL) --out site/model $(TEST_METRICS)
 
@@ -79,6 +86,7 @@ metadata: install
 reports: evaluate export
 	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/browser/low --runtime browser
 	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/browser/sharp --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/browser/external --runtime browser
 	$(BIN)/python -m export.parity --images $(LOW_IMAGES) --labels $(MODEL)/val_labels.csv --n 200 --out reports/parity.json
 	$(BIN)/python -m export.parity --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip --n 200 --out reports/parity_sharp.json
 	$(BIN)/python -m export.studies.quantization_test --out reports/quantization_test.json
@@ -202,6 +210,27 @@ input-size-trial: install
 	$(BIN)/python -m train.guard.ood --model $(SMALL)
 	$(BIN)/python -m export --model $(SMALL) --out $(SMALL)/tfjs --quantize float16
 	$(BIN)/python -m export.studies.bench --site-model $(SMALL)/tfjs --out reports/paired/size144-seed7-bench.json
+
+# Another clinic's dermatoscope (#37): the shipped recipe plus the ISIC Archive's training part (--extra-data), with
+# the shipped seed and seed 11 (about 40 minutes each on 2 cores), each with its own guard, compared with the shipped
+# run on HAM10000 validation (train.studies.paired) and scored on the external test part and the HAM10000 test split.
+# extra-aspect-trial: the same with random aspect-ratio changes (the ISIC copies are squashed to squares).
+EXTRA_SEEDS := 7 11
+define extra_trial
+	$(TRAIN_SAME) --out $(COMPARE)/$(1) $(RECIPE) --extra-data $(EXTRA) $(2)
+	$(BIN)/python -m train.guard.ood --model $(COMPARE)/$(1)
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/$(1) --out reports/paired/$(1).json
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(EXTERNAL) \
+		--out reports/paired/$(1)-test/external
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
+		--out reports/paired/$(1)-test/low
+endef
+extra-data-trials: install
+	$(call extra_trial,1.0-160-extra-seed7,--seed 7)
+	$(call extra_trial,1.0-160-extra-seed11,--seed 11)
+
+extra-aspect-trial: install
+	$(call extra_trial,1.0-160-extra-aspect-seed7,--seed 7 --aspect)
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''

@@ -21,7 +21,8 @@ PAGES = ("index.html", "history.html", "classes.html", "model-card.html", "priva
 # ES-module entry point of a page -> the classic-script bundle its page runs when opened from file://
 FILE_BUNDLES = {"app.js": "app.file.js", "history.js": "history.file.js"}
 REPORTS = ROOT / "reports"
-CONDITIONS = ("low", "sharp")  # evaluation conditions `make reports` writes under reports/test/<runtime>/
+# evaluation conditions `make reports` writes under reports/test/<runtime>/, and how the pages name them
+CONDITIONS = {"low": "200x150 copies", "sharp": "sharp crops", "external": "other clinics (ISIC Archive)"}
 # (report file, caption) shown on the model card when present
 FIGURES = (
     ("test/browser/low/confusion_matrix.png", "Confusion matrix on the test split, 200x150 copies (shipped model, in the browser)"),
@@ -147,6 +148,8 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     figures = copy_figures(reports, out)
     env = Environment(loader=FileSystemLoader(templates), autoescape=True, undefined=StrictUndefined)
     env.filters["score"] = score_text
+    env.filters["condition"] = lambda name: CONDITIONS.get(name, name)
+    env.filters["basename"] = lambda path: Path(path).name
     # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
     favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
     context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, "favicon": favicon,

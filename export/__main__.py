@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             chosen = export_model(args)
         metadata = keep_version(build_metadata(args.model, args.out, chosen, test_metrics), args.out / "metadata.json")
-        (args.out / "metadata.json").write_text(json.dumps(metadata, indent=2))
+        # allow_nan=False: the browser's JSON.parse refuses NaN, so a figure that is not a number fails here, loudly
+        (args.out / "metadata.json").write_text(json.dumps(metadata, indent=2, allow_nan=False))
     except (DataError, ExportError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -23,13 +23,20 @@ HEADLINE_KEYS = ("n_images", "balanced_accuracy", "accuracy", "macro_auc", "ece"
 
 
 def headline(metrics: dict) -> dict:
+    """The figures the pages quote. Per-class figures only for the classes the condition has images of (the
+    external condition has three): a class without images has no sensitivity, and the page must not read one."""
     out = {k: metrics[k] for k in HEADLINE_KEYS if k in metrics}
-    out["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items()}
+    present = {c for c, v in metrics["per_class"].items() if v.get("support", 1)}
+    out["recall"] = {c: v["recall"] for c, v in metrics["per_class"].items() if c in present}
     # confidence_intervals: the page words its risk message from the melanoma sensitivity's interval and marks the
     # classes whose per-class intervals are too wide to judge (train/evaluation/intervals.py)
     for key in ("melanoma", "malignant", "ood", "confidence_intervals"):
         if key in metrics:
             out[key] = metrics[key]
+    if "confidence_intervals" in out and "per_class" in out["confidence_intervals"]:
+        intervals = out["confidence_intervals"]
+        out["confidence_intervals"] = {**intervals,
+                                       "per_class": {c: v for c, v in intervals["per_class"].items() if c in present}}
     return out
 
 

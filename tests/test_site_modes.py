@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from build import PAGES
+from build import PAGES, REPORTS, test_reports
 from export.browser import serve
 from tests.conftest import ROOT
 from tests.test_site import IMAGES, INPUT, open_app, shown_probabilities
@@ -83,6 +83,18 @@ def test_model_card_shows_both_sources_overfitting_and_per_class_certainty(page,
         # each value with its interval, e.g. "0.613 (0.49–0.73)"
         assert re.search(r"0\.\d{3} \(0\.\d{2}.[01]\.\d{2}\)", rows.first.inner_text())
     assert "too few images to judge" in text
+
+
+def test_model_card_shows_other_clinics_beside_ham10000(page, site_url):
+    page.goto(site_url + "model-card.html")
+    external = test_reports(REPORTS)["external"]  # the figures the build quotes: browser runtime, else Keras
+    text = page.locator("main").inner_text()
+    assert f"other clinics (ISIC Archive) (n={external['n_images']})" in text
+    guard = page.get_by_role("row", name=re.compile('^turned away by the "not a lesion" guard')).inner_text()
+    assert f"{100 * external['ood']['rejected_fraction']:.1f}%" in guard
+    # per class only the three classes the ISIC part has
+    rows = page.locator("#per-class-external tbody tr")
+    assert sorted(rows.nth(i).locator("td").first.inner_text() for i in range(rows.count())) == ["bkl", "mel", "nv"]
 
 
 def test_model_card_says_how_stable_the_answer_is_and_how_the_weights_were_shrunk(page, site_url):

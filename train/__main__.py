@@ -69,6 +69,13 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--override-images", default=defaults.override_images,
                    help="second image folder whose files replace DATA's images of the same id (e.g. sharper copies: "
                         "../shared/data/ham10000_224_subset/images); used for training, validation and the guard")
+    p.add_argument("--extra-data", action="append", default=[], metavar="DIR",
+                   help="a labelled folder from another clinic (labels.csv + images; repeatable) whose committed "
+                        "split's training part joins training; HAM10000's validation and test splits stay as they are "
+                        "(train/data/sources.py: python -m train.data.sources DIR writes the split once)")
+    p.add_argument("--aspect", action="store_true",
+                   help="random aspect-ratio changes of every training image (height and width zoomed apart), "
+                        "so that photos squashed from another shape look like the rest")
     p.add_argument("--acquisition", action="store_true",
                    help="random down-then-up scaling, blur, sharpening, sensor noise and JPEG re-compression of "
                         "the training stream, so that sharp and blurry sources look alike to the network")
@@ -107,6 +114,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     if args["acquisition_changes"] != defaults.acquisition_changes and not args["acquisition"]:
         p.error("--acquisition-changes picks among the changes that --acquisition applies: add --acquisition")
     args["fine_tune_from"] = args["fine_tune_from"] or None
+    args["extra_data"] = tuple(args["extra_data"])
     if args["backbone_weights"] == "none":
         args["backbone_weights"] = None
     return TrainConfig(**{f.name: args[f.name] for f in fields(TrainConfig) if f.name in args})

@@ -40,7 +40,8 @@ export function measuredMelanomaSensitivity(metadata) {
   return rows.sort((a, b) => a.sensitivity - b.sensitivity)[0] ?? null;
 }
 
-const CONDITION_NAMES = { low: 'the 200x150 test copies', sharp: 'the sharp test crops' };
+const CONDITION_NAMES = { low: 'the 200x150 test copies', sharp: 'the sharp test crops',
+  external: 'the images from other clinics (ISIC Archive)' };
 
 /** The risk message of a result: above the threshold, a referral; below it, what the threshold misses. */
 export function riskMessage(flagged, metadata) {

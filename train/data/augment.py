@@ -8,14 +8,19 @@ import keras
 import tensorflow as tf
 
 
-def geometric_augmenter(seed: int) -> keras.Sequential:
+ZOOM = (-0.25, 0.05)
+
+
+def geometric_augmenter(seed: int, aspect: bool = False) -> keras.Sequential:
     """Dermoscopy has no canonical orientation, so any rotation/flip is a valid view of the same lesion;
-    zoom stands in for random crops. Any channel count: a lesion mask stacked on the image moves with it."""
+    zoom stands in for random crops. Any channel count: a lesion mask stacked on the image moves with it.
+    With ``aspect`` height and width are zoomed apart (up to 1.4:1): the ISIC Archive copies were squashed
+    to squares from originals of other shapes, and a model should not learn the squash as a sign of source."""
     return keras.Sequential(
         [
             keras.layers.RandomFlip("horizontal_and_vertical", seed=seed),
             keras.layers.RandomRotation(0.5, fill_mode="reflect", seed=seed + 1),
-            keras.layers.RandomZoom((-0.25, 0.05), fill_mode="reflect", seed=seed + 2),
+            keras.layers.RandomZoom(ZOOM, ZOOM if aspect else None, fill_mode="reflect", seed=seed + 2),
         ],
         name="augment_geometry",
     )

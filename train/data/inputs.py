@@ -131,7 +131,7 @@ def training_stream(
     With ``config.consistency`` that order is always drawn up front, for half a batch of images each, and every
     image is followed by a partner of its lesion (``lesions``, train/data/pairs.py)."""
     batch_size = batch_size or config.batch_size
-    geometry, colour = geometric_augmenter(config.seed), colour_augmenter(config.seed)
+    geometry, colour = geometric_augmenter(config.seed, config.aspect), colour_augmenter(config.seed)
     columns = (images, labels) if masks is None else (images, labels, masks)
     steps = int(np.ceil(len(labels) / batch_size))
     decoders = (file_decoder(prep), None, file_decoder(prep, channels=1))

@@ -172,6 +172,9 @@ def load_labelled_images(images_dir: Path, labels_file: Path, missing: str = "er
     frame["label"] = [CLASSES.index(d) for d in frame["dx"]]
     if "lesion_id" not in frame.columns:
         frame["lesion_id"] = frame["image_id"]
+    # An empty lesion id (the ISIC Archive leaves most empty) means "its own lesion", never one shared lesion
+    # of every image without an id, which would merge them in splits, bootstraps and combined results.
+    frame["lesion_id"] = frame["lesion_id"].where(frame["lesion_id"].notna(), frame["image_id"]).astype(str)
     unlabelled = len(set(index) - set(labels["image_id"]).union(*excluded_ids.values()))
     if unlabelled > 0:
         excluded["images without a label"] = unlabelled

@@ -28,6 +28,8 @@ class TrainConfig:
     consistency: float = 0.0  # weight of the same-lesion pair divergence (train/model/consistency.py)
     masks: str | None = None
     override_images: str | None = None
+    extra_data: tuple[str, ...] = ()  # labelled folders from other clinics, training side only (train/data/sources.py)
+    aspect: bool = False  # random aspect-ratio changes (train/data/augment.py)
     acquisition: bool = False
     acquisition_changes: tuple[str, ...] = tuple(ACQUISITION)  # which of them, for ablations
     strategy: str = "auto"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from train.calibration.calibrate import (
@@ -19,9 +20,10 @@ from train.calibration.calibrate import (
     training_prior,
 )
 from train.data.arrays import resized_pixels
-from train.data.inputs import training_stream, validation_inputs
+from train.data.inputs import sampling_weights, training_stream, validation_inputs
 from train.data.loading import CLASSES, DataError, load_training_data
-from train.data.preprocess import normalise
+from train.data.preprocess import Preprocessing, normalise
+from train.data.sources import HAM10000, class_mix, extra_frame
 from train.data.split import load_or_create_split
 from train.evaluation.metrics import balanced_accuracy, classification_metrics, softmax
 from train.model.config import TrainConfig
@@ -30,6 +32,7 @@ from train.model.distribute import distribution_strategy, learning_rate_scale
 from train.model.guided import (
     guided_trainer,
     mask_paths,
+    no_mask_file,
     outside_mask_share,
     resized_masks,
 )
@@ -150,6 +153,21 @@ def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict)
     return {**metrics, "ece_uncalibrated": raw["ece"], "balanced_accuracy_uncalibrated": raw["balanced_accuracy"]}
 
 
+def inner_check(model: keras.Model, rows: pd.DataFrame, prep: Preprocessing, calibration: dict) -> dict:
+    """Each extra source's inner-check images scored as the saved model will score them: the measure of the
+    gap between HAM10000 and other clinics that trials may look at (the external test part stays unseen)."""
+    from train.evaluation.evaluate import evaluation_metrics, headline_values
+
+    out = {}
+    for origin, part in rows.groupby("origin"):
+        logits = predicted_logits(model, validation_inputs(part["path"].tolist(), prep))
+        metrics = evaluation_metrics(part["label"].to_numpy(), calibrated_probabilities(logits, calibration),
+                                     calibration["operating_point"])
+        out[origin] = {"n_images": len(part), **headline_values(metrics),
+                       "melanoma_specificity": metrics["melanoma"]["specificity"]}
+    return out
+
+
 def train(config: TrainConfig) -> dict:
     """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
     if config.mask_weight and config.imbalance == "weights":
@@ -169,10 +187,16 @@ def train(config: TrainConfig) -> dict:
 
     dataset = load_training_data(Path(config.data), Path(config.override_images) if config.override_images else None)
     split = load_or_create_split(dataset.frame, Path(config.split or out / "split.csv"), seed=config.seed)
-    frame = dataset.frame.merge(split[["image_id", "split"]], on="image_id")
+    frame = dataset.frame.merge(split[["image_id", "split"]], on="image_id").assign(origin=HAM10000)
     frame[frame["split"] == "test"][["image_id", "dx", "lesion_id"]].to_csv(out / "test_labels.csv", index=False)
     frame[frame["split"] == "val"][["image_id", "dx", "lesion_id"]].to_csv(out / "val_labels.csv", index=False)
-    train_rows, val_rows = frame[frame["split"] == "train"], frame[frame["split"] == "val"]
+    extra = extra_frame(config.extra_data, frame["image_id"]) if config.extra_data else frame.iloc[:0]
+    train_rows = pd.concat([frame[frame["split"] == "train"], extra[extra["split"] == "train"]], ignore_index=True)
+    val_rows, inner_rows = frame[frame["split"] == "val"], extra[extra["split"] == "val"]
+    if config.extra_data:
+        print(f"extra sources: {len(train_rows) - int((frame['split'] == 'train').sum())} training images from "
+              f"{', '.join(config.extra_data)}; {len(inner_rows)} kept as the inner check, "
+              f"{int((extra['split'] == 'test').sum())} external test images left untouched", flush=True)
     print(f"data: {len(train_rows)} train / {len(val_rows)} val images, "
           f"{int((frame['source'] == 'override').sum())} of all {len(frame)} from {config.override_images or 'no override folder'} "
           f"(test split of {int((frame['split'] == 'test').sum())} images left untouched)"
@@ -181,9 +205,17 @@ def train(config: TrainConfig) -> dict:
           f"learning rates x{scale}", flush=True)
 
     # Checked before the slow decode, so a missing mask fails in seconds.
+    maskless = train_rows.loc[train_rows["origin"] != HAM10000, "image_id"]
+    no_mask = no_mask_file(out) if config.mask_weight and len(maskless) else None
     mask_files = mask_paths(Path(config.masks) if config.masks else Path(config.data) / "masks",
-                            train_rows["image_id"].tolist()) if config.mask_weight else None
+                            train_rows["image_id"].tolist(), dict.fromkeys(maskless, no_mask)) if config.mask_weight else None
     y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
+    present, shares = sampling_weights(y_train)
+    stream_share = np.zeros(len(CLASSES))
+    stream_share[present] = shares if config.imbalance == "sampling" else np.bincount(y_train)[present] / len(y_train)
+    mix = class_mix(train_rows, stream_share)
+    print(f"training class mix: {mix['images']}; share of the stream: "
+          + ", ".join(f"{c} {p:.3f}" for c, p in mix["stream_share"].items()), flush=True)
     t0 = time.time()
     if config.stream:
         x_train, masks = train_rows["path"].to_numpy(str), np.asarray(mask_files, dtype=str) if mask_files else None
@@ -267,6 +299,8 @@ def train(config: TrainConfig) -> dict:
     logits = predicted_logits(model, x_val)
     calibration = calibrate(logits, y_val, prior, config.min_sensitivity, config.melanoma_floor)
     val_metrics = validation_metrics(logits, y_val, calibration)
+    if len(inner_rows):
+        val_metrics["inner_check"] = inner_check(model, inner_rows, prep, calibration)
 
     # A fresh, uncompiled copy: the saved file then holds no optimizer state (half the size).
     shipped = build_classifier(config.alpha, config.size, None, style, config.dropout)
@@ -274,7 +308,7 @@ def train(config: TrainConfig) -> dict:
     shipped.save(out / "model.keras")
     (out / "config.json").write_text(json.dumps(
         {**asdict(config), "backbone_style": style, "preprocessing": prep.to_dict(), "classes": list(CLASSES),
-         "replicas": replicas, "global_batch_size": config.batch_size * replicas, "learning_rate_scale": scale,
+         "class_mix": mix, "replicas": replicas, "global_batch_size": config.batch_size * replicas, "learning_rate_scale": scale,
          "tensorflow": tf.__version__, "keras": keras.__version__}, indent=2))
     (out / "calibration.json").write_text(json.dumps(calibration, indent=2))
     (out / "val_metrics.json").write_text(json.dumps(val_metrics, indent=2))

@@ -27,12 +27,25 @@ MASK_SUFFIX = "_segmentation.png"
 LOSS_SIDE = 40  # the CAM and the mask are compared at this resolution (5x5 maps upsample smoothly to it)
 
 
-def mask_paths(masks_dir: Path, image_ids: list[str]) -> list[str]:
-    """``<masks_dir>/<image_id>_segmentation.png`` for every id; a DataError if the folder or any mask is missing."""
+NO_MASK_NAME = "no_mask.png"
+
+
+def no_mask_file(folder: Path) -> Path:
+    """A mask that calls the whole image lesion, for images that have none (the extra sources): the term's
+    outside-the-lesion share is then exactly 0 whatever the map, so those images train on the label alone."""
+    path = Path(folder) / NO_MASK_NAME
+    path.write_bytes(tf.io.encode_png(tf.fill((8, 8, 1), tf.constant(255, tf.uint8))).numpy())
+    return path
+
+
+def mask_paths(masks_dir: Path, image_ids: list[str], maskless: dict[str, Path] | None = None) -> list[str]:
+    """``<masks_dir>/<image_id>_segmentation.png`` for every id, or ``maskless[id]`` for the ids known to have
+    none; a DataError if the folder or any other mask is missing."""
+    maskless = maskless or {}
     if not masks_dir.is_dir():
         raise DataError(f"Lesion mask folder {masks_dir} not found. Mask-guided training (--mask-weight) needs "
                         f"the HAM10000 segmentations as <image_id>{MASK_SUFFIX}; pass --masks DIR or --mask-weight 0.")
-    paths = [masks_dir / f"{image_id}{MASK_SUFFIX}" for image_id in image_ids]
+    paths = [maskless.get(image_id) or masks_dir / f"{image_id}{MASK_SUFFIX}" for image_id in image_ids]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise DataError(f"{len(missing)} of {len(paths)} training images have no lesion mask in {masks_dir} "
