@@ -13,7 +13,7 @@ EXTRA ?= ../shared/data/isic2017_256
 EXTERNAL_LABELS := train/data/splits/isic2017_256_test.csv
 EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 
-.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial
+.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -224,10 +224,22 @@ define extra_trial
 		--out reports/paired/$(1)-test/external
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
 		--out reports/paired/$(1)-test/low
+	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out reports/paired/$(1)-ood
 endef
 extra-data-trials: install
 	$(call extra_trial,1.0-160-extra-seed7,--seed 7)
 	$(call extra_trial,1.0-160-extra-seed11,--seed 11)
+
+# The shipped network with its guard refitted on the ISIC training part too (0.98 and 0.95 quantiles of each
+# source's validation), scored on the external test part and the non-lesion set (docs/decisions.md).
+OOD_EVAL_SETS := --ood-set runs/ood_set --images low=$(LOW_IMAGES) sharp=$(SHARP) --labels $(TEST_LABELS)
+extra-guard-trial: install
+	$(BIN)/python -m train.guard.ood_set --out runs/ood_set --lesion-images $(LOW_IMAGES) --lesion-labels $(TEST_LABELS)
+	for q in 0.98 0.95; do name=shipped-guard-isic$$( [ $$q = 0.98 ] || echo -q$${q#0.} ); \
+		mkdir -p $(COMPARE)/$$name && cp $(MODEL)/* $(COMPARE)/$$name/ && \
+		$(BIN)/python -m train.guard.ood --model $(COMPARE)/$$name --extra-data $(EXTRA) --val-quantile $$q && \
+		$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$$name $(EXTERNAL) --out reports/paired/$$name-test/external && \
+		$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$$name $(OOD_EVAL_SETS) --out reports/paired/$$name-ood || exit 1; done
 
 extra-aspect-trial: install
 	$(call extra_trial,1.0-160-extra-aspect-seed7,--seed 7 --aspect)
