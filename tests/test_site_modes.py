@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from build import PAGES, REPORTS, test_reports
+import build
+from build import PAGES
 from export.browser import serve
 from tests.conftest import ROOT
 from tests.test_site import IMAGES, INPUT, open_app, shown_probabilities
@@ -87,7 +88,7 @@ def test_model_card_shows_both_sources_overfitting_and_per_class_certainty(page,
 
 def test_model_card_shows_other_clinics_beside_ham10000(page, site_url):
     page.goto(site_url + "model-card.html")
-    external = test_reports(REPORTS)["external"]  # the figures the build quotes: browser runtime, else Keras
+    external = build.test_reports(build.REPORTS)["external"]  # the figures the build quotes: browser runtime, else Keras
     text = page.locator("main").inner_text()
     assert f"other clinics (ISIC Archive) (n={external['n_images']})" in text
     guard = page.get_by_role("row", name=re.compile('^turned away by the "not a lesion" guard')).inner_text()
