@@ -102,10 +102,12 @@ explain: install
 tta: install
 	$(BIN)/python -m train.studies.tta --model $(MODEL) --bench reports/bench.json --out reports/tta.json
 
+# The non-lesion set and the lesions every guard is scored on (ood-eval and the extra-data trials).
+OOD_SET := $(BIN)/python -m train.guard.ood_set --out runs/ood_set --lesion-images $(LOW_IMAGES) --lesion-labels $(TEST_LABELS)
+OOD_EVAL_SETS := --ood-set runs/ood_set --images low=$(LOW_IMAGES) sharp=$(SHARP) --labels $(TEST_LABELS)
 ood-eval: install
-	$(BIN)/python -m train.guard.ood_set --out runs/ood_set --lesion-images $(LOW_IMAGES) --lesion-labels $(TEST_LABELS)
-	$(BIN)/python -m train.guard.ood_eval --model $(MODEL) --ood-set runs/ood_set --images low=$(LOW_IMAGES) sharp=$(SHARP) \
-		--labels $(TEST_LABELS) --out reports/ood
+	$(OOD_SET)
+	$(BIN)/python -m train.guard.ood_eval --model $(MODEL) $(OOD_EVAL_SETS) --out reports/ood
 
 eda: install
 	$(BIN)/python -m train.studies.eda --data $(DATA) --out reports/eda
@@ -227,14 +229,14 @@ define extra_trial
 	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out reports/paired/$(1)-ood
 endef
 extra-data-trials: install
+	$(OOD_SET)
 	$(call extra_trial,1.0-160-extra-seed7,--seed 7)
 	$(call extra_trial,1.0-160-extra-seed11,--seed 11)
 
 # The shipped network with its guard refitted on the ISIC training part too (0.98 and 0.95 quantiles of each
 # source's validation), scored on the external test part and the non-lesion set (docs/decisions.md).
-OOD_EVAL_SETS := --ood-set runs/ood_set --images low=$(LOW_IMAGES) sharp=$(SHARP) --labels $(TEST_LABELS)
 extra-guard-trial: install
-	$(BIN)/python -m train.guard.ood_set --out runs/ood_set --lesion-images $(LOW_IMAGES) --lesion-labels $(TEST_LABELS)
+	$(OOD_SET)
 	for q in 0.98 0.95; do name=shipped-guard-isic$$( [ $$q = 0.98 ] || echo -q$${q#0.} ); \
 		mkdir -p $(COMPARE)/$$name && cp $(MODEL)/* $(COMPARE)/$$name/ && \
 		$(BIN)/python -m train.guard.ood --model $(COMPARE)/$$name --extra-data $(EXTRA) --val-quantile $$q && \
