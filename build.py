@@ -54,6 +54,17 @@ class BuildError(RuntimeError):
     pass
 
 
+def known_site(sites: list[str]):
+    """The body map's filter: a region's site must be one of the model's (HAM10000's localisation names), so
+    that the map and the training data agree."""
+    def check(name: str) -> str:
+        if name not in sites:
+            raise BuildError(f"the body map names the site {name!r}, which metadata.json's dataset.localizations "
+                             f"lacks ({', '.join(sites)}): rename the region in templates/body-map.html.j2.")
+        return name
+    return check
+
+
 def load_metadata(site: Path) -> dict:
     path = site / "model" / "metadata.json"
     if not path.is_file():
@@ -150,6 +161,7 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     env.filters["score"] = score_text
     env.filters["condition"] = lambda name: CONDITIONS.get(name, name)
     env.filters["basename"] = lambda path: Path(path).name
+    env.filters["site"] = known_site(metadata["dataset"]["localizations"])
     # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
     favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
     context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, "favicon": favicon,

@@ -2,15 +2,18 @@
 import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera.js';
 import { checkFile, imageWarnings, InputProblem } from './checks.js';
 import { decodeImage, ImageDecodeError } from './classifier.js';
-import { combineResults } from './combine.js';
+import { combineResults, ruleName } from './combine.js';
 import { cropSquare } from './cropper.js';
+import { currentContext, resetSite, shownContext, wireContextForm } from './context-form.js';
 import { csvRow } from './csv.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { exifDate } from './exif.js';
 import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
 import { resultRecord, storedCopy, today } from './history-records.js';
+import { ContextProblem, contextLine } from './patient.js';
 import { referral, referralBlock, riskMessage } from './referral.js';
-import { openSaveDialog } from './save-dialog.js';
+import { printReport, visitReport } from './report.js';
+import { openSaveDialog, visitDate } from './save-dialog.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 
@@ -85,6 +88,56 @@ function explanationFigure(square, result, topIndex) {
   return figure;
 }
 
+// ---- patient context and the printed report
+
+const CONTEXT_INVALID = 'Patient: a value given above cannot be kept; correct it (see the message beside it).';
+
+function contextParagraph() {
+  const context = shownContext();
+  return el('p', { class: 'context-line' }, context ? contextLine(context) : CONTEXT_INVALID);
+}
+
+function refreshContext() {
+  const context = shownContext();
+  for (const line of document.querySelectorAll('.context-line')) {
+    line.textContent = context ? contextLine(context) : CONTEXT_INVALID;
+  }
+}
+
+// The context for an action, or null (the message is beside the field) when a value cannot be kept.
+function contextOrStop(what) {
+  try {
+    return currentContext();
+  } catch (err) {
+    if (!(err instanceof ContextProblem)) throw err;
+    $('status').textContent = `${what}: ${err.message}`;
+    return null;
+  }
+}
+
+// A photo as the report shows it: beside the heatmap its card shows now (the class the user chose to explain).
+function reportPhoto(item) {
+  const canvas = $(item.cardId)?.querySelector('canvas.heatmap');
+  return {
+    name: item.name,
+    taken: item.taken,
+    src: item.url,
+    score: item.result.malignancyScore,
+    heatmap: canvas ? { src: canvas.toDataURL('image/png'), code: canvas.dataset.classCode } : null,
+    guard: { outOfDistribution: item.result.outOfDistribution, distance: item.result.oodDistance, forced: item.forced },
+  };
+}
+
+function printItems(title, items, result, combinedResult, taken) {
+  const context = contextOrStop('Nothing printed');
+  if (!context) return;
+  const { metadata } = classifier;
+  const codes = metadata.classes.map((c) => c.code);
+  printReport(visitReport({ title, context, taken, photos: items.map(reportPhoto),
+    result: { ...result, classes: codes }, combined: combinedResult }, metadata));
+  $('status').textContent = 'The report is in the print dialog: print it, or choose “Save as PDF” to file it.';
+}
+
 function renderResult(item, url, size, square) {
   const { name, result, forced } = item;
   const { metadata } = classifier;
@@ -120,8 +173,10 @@ function renderResult(item, url, size, square) {
   }
   const saveButton = el('button', { type: 'button', class: 'secondary save-entry' }, 'Save to my lesions');
   saveButton.addEventListener('click', () => saveItems([item]));
-  card.append(risk, referralBlock(parts), desc, bars, calibrationNote(metadata),
-    explanationFigure(square, result, codes.indexOf(parts.top.code)), saveButton, foot);
+  const printButton = el('button', { type: 'button', class: 'secondary print-entry' }, 'Print / save as PDF');
+  printButton.addEventListener('click', () => printItems('result', [item], result, null, item.taken));
+  card.append(risk, referralBlock(parts), contextParagraph(), desc, bars, calibrationNote(metadata),
+    explanationFigure(square, result, codes.indexOf(parts.top.code)), saveButton, ' ', printButton, foot);
   return card;
 }
 
@@ -173,10 +228,6 @@ const LEFT_OUT_REASONS = {
   rejected: 'not recognised as a skin-lesion close-up, so left out (choose “Classify anyway” on its card to include it)',
   unreadable: 'could not be read as an image, so left out',
 };
-
-function ruleName(rule) {
-  return { mean_logits: 'the mean of their logits', mean_probabilities: 'the mean of their probabilities' }[rule] ?? rule;
-}
 
 function leftOutList(leftOut) {
   const list = el('ul', { class: 'left-out' });
@@ -240,7 +291,10 @@ function combinedCard({ result, used, leftOut }) {
   if (leftOut.length) card.append(el('p', {}, 'Not in the combined answer:'), leftOutList(leftOut));
   const save = el('button', { type: 'button', class: 'secondary save-visit' }, 'Save as one visit to my lesions');
   save.addEventListener('click', () => saveItems(used, { oneVisit: true }));
-  card.append(probabilityBars(codes, result.probabilities, metadata), calibrationNote(metadata), save,
+  const print = el('button', { type: 'button', class: 'secondary print-visit' }, 'Print / save as PDF');
+  print.addEventListener('click', () => printItems('one-lesion report', used, result, result, visitDate(used).taken));
+  card.append(contextParagraph(), probabilityBars(codes, result.probabilities, metadata), calibrationNote(metadata), save,
+    ' ', print,
     el('p', { class: 'small' }, `Not a diagnosis. Model ${metadata.model_version}, computed on this device.`));
   return card;
 }
@@ -289,23 +343,29 @@ function clearResults() {
   $('summary-table').tBodies[0].replaceChildren();
   $('summary').hidden = true;
   renderCombined();
-  $('status').textContent = 'Results cleared: choose the photos of the next lesion.';
+  resetSite();
+  $('status').textContent = 'Results cleared: choose the photos of the next lesion (its body site is unknown again; ' +
+    'age and sex are kept).';
 }
 
 function downloadCsv() {
   const { metadata } = classifier;
   const codes = metadata.classes.map((c) => c.code);
+  const context = contextOrStop('No CSV written');
+  if (!context) return;
+  // unknown context stays an empty cell, never a guessed value
+  const patient = [context.age ?? '', context.sex ?? '', context.site ?? ''];
   const lines = [csvRow(['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'ood_distance',
-    'out_of_distribution', 'model_version'])];
+    'out_of_distribution', 'age', 'sex', 'body_site', 'model_version'])];
   for (const { name, result } of results) {
     lines.push(csvRow([name, ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6),
-      result.flagged, result.oodDistance?.toFixed(4) ?? '', result.outOfDistribution, metadata.model_version]));
+      result.flagged, result.oodDistance?.toFixed(4) ?? '', result.outOfDistribution, ...patient, metadata.model_version]));
   }
   if (combined) {
     const { result, used } = combined;
     lines.push(csvRow([`combined: one lesion, ${used.length} photos (${used.map((i) => i.name).join('; ')})`,
       ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6), result.flagged, '', '',
-      metadata.model_version]));
+      ...patient, metadata.model_version]));
   }
   const link = document.createElement('a');
   link.href = URL.createObjectURL(new Blob([`${lines.join('\n')}\n`], { type: 'text/csv' }));
@@ -317,8 +377,10 @@ function downloadCsv() {
 // The photos go to the on-device history only when the user asks, with the result they were shown.
 async function saveItems(items, options = {}) {
   const { metadata } = classifier;
+  const context = contextOrStop('Nothing saved');
+  if (!context) return;
   const chosen = items.map((item) => ({ ...item, record: resultRecord(item.result, metadata, item.forced) }));
-  const saved = await openSaveDialog(chosen, metadata.dataset.localizations, options);
+  const saved = await openSaveDialog(chosen, metadata.dataset.localizations, { ...options, context });
   if (!saved) return;
   const skipped = saved.skipped ? ` (${saved.skipped} already there)` : '';
   $('status').replaceChildren(`Saved ${saved.added} photo(s) to “${saved.lesion.name}”${skipped}, on this device only. `,
@@ -465,6 +527,7 @@ async function start() {
   try {
     classifier = await loadSiteClassifier();
     const m = classifier.metadata;
+    wireContextForm(m.dataset.localizations, refreshContext);
     $('status').textContent = `Model ${m.model_version} ready (backend ${classifier.backend}` +
       `${classifier.simd ? ' with SIMD' : ''}). Your images stay on this device.`;
     globalThis.lesionlens = classifier; // for the benchmark and for inspection in DevTools

@@ -2,6 +2,7 @@
 // crossing the operating point upwards, a rise of the malignancy score beyond the noise that training
 // measured (metadata.change, train/calibration/change_margin.py) or derived for visits (train/calibration/combine.py),
 // or a change of the top class (the model now reads the lesion as something else: a finding to look at).
+import { score } from './ui.js';
 
 /** ``before``/``after`` results -> the change and whether it is a reason to see a dermatologist. */
 export function describeChange(before, after, margin) {
@@ -20,4 +21,16 @@ export function describeChange(before, after, margin) {
     clearRise,
     flagged: crossedUp || clearRise || before.topClass !== after.topClass,
   };
+}
+
+/** The reasons a flagged ``change`` is flagged, as phrases; ``unit`` is "photo" or "visit", ``names`` maps
+ * class codes to names. */
+export function changeReasons(change, margin, unit, names) {
+  return [
+    change.crossedUp && `the later ${unit} crossed the operating point`,
+    change.clearRise && `the malignancy score rose by ${score(change.delta)}, more than ${unit}-to-${unit} noise ` +
+      `(${score(margin)})`,
+    change.topChanged && `the top class changed from ${names[change.topBefore] ?? change.topBefore} to ` +
+      `${names[change.topAfter] ?? change.topAfter}`,
+  ].filter(Boolean);
 }

@@ -23,6 +23,11 @@ export function combineProbabilities(rows, rule) {
   throw new Error(`Unknown combination rule “${rule}”: this page is older than its model. Reload the page.`);
 }
 
+/** How a page names a combination rule. */
+export function ruleName(rule) {
+  return { mean_logits: 'the mean of their logits', mean_probabilities: 'the mean of their probabilities' }[rule] ?? rule;
+}
+
 const argmaxIndex = (probabilities) => probabilities.indexOf(Math.max(...probabilities));
 
 /**

@@ -3,6 +3,7 @@
 // sort or a view that would throw. A hand-written table rather than a validator library: three record kinds
 // with a dozen fields each, and a library would have to be vendored (the page loads nothing from outside).
 // Each check returns null when the value is fine, else what is wrong, in words a user can act on.
+import { isAge, SEXES } from './patient.js';
 
 // Ids end up in the page's address (#lesion/<id>/...), which the router splits on "/".
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -13,6 +14,10 @@ const TAKEN_SOURCES = ['exif', 'added', 'edited'];
 const isText = (v) => typeof v === 'string';
 const isNumber = (v) => typeof v === 'number' && Number.isFinite(v);
 const optional = (check) => (v) => v === undefined || check(v);
+const isDay = (v) => isText(v) && DAY.test(v) && !Number.isNaN(Date.parse(v));
+const isFraction = (v) => isNumber(v) && v >= 0 && v <= 1;
+const isMapPoint = (v) => v !== null && typeof v === 'object' && ['front', 'back'].includes(v.view)
+  && isFraction(v.x) && isFraction(v.y);
 
 // field -> [check, what it must be]
 const LESION = {
@@ -21,12 +26,16 @@ const LESION = {
   site: [isText, 'a body site (text)'],
   note: [optional(isText), 'a note as text'],
   created: [optional(isText), 'a creation time as text'],
+  sex: [optional((v) => SEXES.includes(v)), `a sex of ${SEXES.join(' or ')} (or none, when unknown)`],
+  mapPoint: [optional(isMapPoint), 'a body-map point {view: front or back, x and y from 0 to 1}'],
+  nextCheck: [optional(isDay), 'the next check date (YYYY-MM-DD)'],
 };
 const ENTRY = {
   id: [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'],
   hash: [(v) => isText(v) && /^[0-9a-f]{64}$/.test(v), 'a sha256 content hash'],
   name: [optional(isText), 'a file name as text'],
-  taken: [(v) => isText(v) && DAY.test(v) && !Number.isNaN(Date.parse(v)), 'the date taken (YYYY-MM-DD)'],
+  taken: [isDay, 'the date taken (YYYY-MM-DD)'],
+  age: [optional(isAge), 'the age at the photo, a whole number of years from 0 to 120 (or none, when unknown)'],
   takenSource: [(v) => TAKEN_SOURCES.includes(v), `where the date came from (${TAKEN_SOURCES.join(', ')})`],
   added: [(v) => isText(v) && !Number.isNaN(Date.parse(v)), 'the time it was added'],
   image: [(v) => isText(v) && IMAGE.test(v), 'the photo as a JPEG or PNG data URL'],

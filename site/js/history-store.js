@@ -198,12 +198,13 @@ export class History {
     await this.#putAll([await this.#entryRecord(entry)]);
   }
 
-  /** Adds entries to ``lesion`` in one transaction, with the lesion itself when it ``isNew`` (so a failed
-   * write leaves no empty lesion behind); photos it already has are skipped. Returns {added, skipped}. */
-  async addEntries(lesion, entries, isNew = false) {
+  /** Adds entries to ``lesion`` in one transaction, with the lesion record itself when ``writeLesion`` (a new
+   * lesion, so a failed write leaves no empty lesion behind, or one the save updated); photos it already has are
+   * skipped. Returns {added, skipped}. */
+  async addEntries(lesion, entries, writeLesion = false) {
     const records = await this.#newEntryRecords(lesion.id, entries);
     const added = records.length;
-    if (isNew) records.push(await this.#lesionRecord(lesion));
+    if (writeLesion) records.push(await this.#lesionRecord(lesion));
     await this.#putAll(records);
     return { added, skipped: entries.length - added };
   }
@@ -288,9 +289,11 @@ export class History {
   }
 }
 
-/** A new lesion with a fresh id; it is stored with its first entries (History.addEntries). */
-export function newLesion({ name, site, note }) {
-  return { id: crypto.randomUUID(), name, site, note, created: new Date().toISOString() };
+/** A new lesion with a fresh id; it is stored with its first entries (History.addEntries). Unknown (null)
+ * sex and map point are left out, not stored as a value. */
+export function newLesion({ name, site, note, sex = null, mapPoint = null }) {
+  return { id: crypto.randomUUID(), name, site, note, created: new Date().toISOString(),
+    ...(sex ? { sex } : {}), ...(mapPoint ? { mapPoint } : {}) };
 }
 
 /** The history, or null when none exists yet and ``create`` is false (a visit alone stores nothing). */

@@ -1,10 +1,13 @@
 // The "My lesions" page: the on-device lesion history (history-store.js) as a list of lesions, a timeline
 // with a score chart per lesion, a side-by-side comparison of two photos, re-scoring with the shipped model,
 // export/import, deletion and the passphrase lock. No history action makes a network request.
-import { describeChange } from './change.js';
+import { changeReasons, describeChange } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
+import { mapDots, mapPicker } from './body-map.js';
+import { icsCalendar } from './calendar.js';
 import { cropSquare } from './cropper.js';
+import { addMonths, dueState, FOLLOW_UP_MONTHS } from './follow-up.js';
 import { checkFileSize, parseHistoryFile } from './history-file.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
@@ -14,12 +17,16 @@ import {
 import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
+import { ContextProblem, contextParts, parseAge, parseSex, sexOptions } from './patient.js';
+import { printReport } from './report.js';
 import { PBKDF2_ITERATIONS } from './vault.js';
+import { savedVisitReport } from './visit-report.js';
 import { comparableRecords, visitResult, visitsOf } from './visits.js';
 
 const VIEWS = ['unlock-view', 'list-view', 'lesion-view', 'compare-view', 'manage-view'];
 let classifier;
 let history = null; // null until something is saved (a visit alone stores nothing)
+let editMap = null; // the lesion form's body map, wired once
 
 // The status line describes the view: every caller updates the view first, so whoever reads the status
 // (a screen reader, a test) meets the view it describes.
@@ -62,24 +69,74 @@ async function ensureHistory() {
 
 // ---- the list of lesions
 
+function nextCheckText(lesion, day = today()) {
+  const state = dueState(lesion.nextCheck, day);
+  if (state === 'overdue') return `check overdue since ${lesion.nextCheck}`;
+  if (state === 'due') return 'check due today';
+  return state ? `next check ${lesion.nextCheck}` : '';
+}
+
+function lesionLink(lesion) {
+  return el('a', { href: `#lesion/${lesion.id}` }, lesion.name);
+}
+
+// The lesions due or overdue for a check, the earliest first.
+function renderDue(lesions) {
+  const day = today();
+  const due = lesions.filter((l) => ['due', 'overdue'].includes(dueState(l.nextCheck, day)))
+    .sort((a, b) => a.nextCheck.localeCompare(b.nextCheck));
+  $('due').hidden = due.length === 0;
+  $('due-list').replaceChildren(...due.map((lesion) => {
+    const li = el('li', { class: dueState(lesion.nextCheck, day) });
+    li.append(lesionLink(lesion), ` — ${lesion.site}: ${nextCheckText(lesion, day)}`);
+    return li;
+  }));
+}
+
 async function renderList() {
   const lesions = history ? await history.lesions() : [];
   $('list-empty').hidden = lesions.length > 0;
-  const items = await Promise.all(lesions.map(async (lesion) => {
+  const rows = await Promise.all(lesions.map(async (lesion) => {
     const entries = await history.entries(lesion.id);
-    const li = el('li');
-    const link = el('a', { href: `#lesion/${lesion.id}` }, lesion.name);
     const [visit] = visitsOf(entries);
-    const latest = visit && visitAnswer(visit).result;
+    return { lesion, entries, visit, latest: visit && visitAnswer(visit).result };
+  }));
+  $('lesion-list').replaceChildren(...rows.map(({ lesion, entries, visit, latest }) => {
+    const li = el('li');
+    const check = lesion.nextCheck ? `; ${nextCheckText(lesion)}` : '';
     const summary = latest ? ` — ${lesion.site}, ${entries.length} photo(s), latest visit ${visit.day}` +
       `${visit.entries.length > 1 ? ` (${visit.entries.length} photos combined)` : ''}: ` +
-      `${className(latest.topClass)}, ${latest.flagged ? 'see a dermatologist' : 'low risk'}` : ` — ${lesion.site}, no photos`;
-    li.append(link, summary);
+      `${className(latest.topClass)}, ${latest.flagged ? 'see a dermatologist' : 'low risk'}${check}`
+      : ` — ${lesion.site}, no photos${check}`;
+    li.append(lesionLink(lesion), summary);
     return li;
   }));
-  $('lesion-list').replaceChildren(...items);
+  renderDue(lesions);
+  $('calendar-row').hidden = !lesions.some((l) => l.nextCheck);
+  $('export-calendar').onclick = () => act(async () => {
+    exportCalendar(lesions);
+    say('Exported the check dates as a calendar file: open it with your calendar app.');
+  });
   show('list-view', 'manage-view');
+  // after show(): the map measures its regions to place dots without a marked point
+  $('lesion-map-section').hidden = lesions.length === 0;
+  const offMap = mapDots($('lesion-map'), rows.map(({ lesion, latest }) => ({ ...lesion, flagged: Boolean(latest?.flagged) })),
+    (lesion) => `#lesion/${lesion.id}`);
+  $('off-map').hidden = offMap.length === 0;
+  $('off-map').replaceChildren(...(offMap.length ? ['Not on the map (body site without a place on it): ',
+    ...offMap.flatMap((l, i) => [i ? ', ' : '', lesionLink(l), ` (${l.site})`])] : []));
   await renderManage();
+}
+
+function exportCalendar(lesions) {
+  const events = lesions.filter((l) => l.nextCheck).map((l) => ({
+    uid: `${l.id}@lesionlens`,
+    day: l.nextCheck,
+    summary: `Skin check: ${l.name}`,
+    description: `Next check of “${l.name}” (body site: ${l.site}), set in LesionLens, My lesions. Its photos and ` +
+      'results stay in that browser.',
+  }));
+  download(new Blob([icsCalendar(events)], { type: 'text/calendar' }), 'lesionlens-checks.ics');
 }
 
 async function renderManage() {
@@ -145,10 +202,40 @@ function entryItem(entry, lesion) {
   results.append(...entry.results.map((r) => el('li', {}, resultLine(r))));
   const dated = el('p');
   dated.append(el('label', { for: date.id }, 'Taken on '), date, el('span', { class: 'hint' }, ` (${source})`));
+  li.append(enlarge, dated, ageField(entry, lesion));
   const controls = el('p', { class: 'entry-controls' });
   controls.append(pick, el('label', { for: pick.id }, ' Compare'), ' ', remove);
-  li.append(enlarge, dated, results, controls);
+  li.append(results, controls);
   return li;
+}
+
+// The patient's age at this photo, optional; a value that cannot be kept is refused beside the field.
+function ageField(entry, lesion) {
+  const input = el('input', { type: 'text', inputmode: 'numeric', size: '4', id: `age-${entry.id}`,
+    class: 'entry-age', 'aria-describedby': `age-error-${entry.id}` });
+  input.value = entry.age ?? '';
+  const error = el('span', { class: 'error field-error', id: `age-error-${entry.id}`, role: 'alert' });
+  error.hidden = true;
+  input.addEventListener('change', () => act(async () => {
+    let age;
+    try {
+      age = parseAge(input.value);
+    } catch (err) {
+      if (!(err instanceof ContextProblem)) throw err;
+      error.textContent = `${err.message} Nothing was saved.`;
+      error.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+      return;
+    }
+    const { age: _old, ...rest } = entry;
+    await history.saveEntry(age == null ? rest : { ...rest, age });
+    await renderLesion(lesion.id);
+    say(age == null ? 'Age at this photo cleared (unknown).' : `Age at this photo saved: ${age} years.`);
+  }));
+  const p = el('p');
+  p.append(el('label', { for: input.id }, 'Patient\'s age at this photo '), input,
+    el('span', { class: 'hint' }, ' years (optional)'), error);
+  return p;
 }
 
 // The stored copy at full size (up to 768 px), in a dialog that Escape or "Close" closes.
@@ -176,7 +263,7 @@ function visitSummary(visit, { result, sameModel }) {
 }
 
 // One visit: its combined answer, a tick box to compare it, and its photos.
-function visitItem(visit, answer, lesion) {
+function visitItem(visit, answer, lesion, previous) {
   const li = el('li', { class: `visit ${answer.result.flagged ? 'flagged' : 'low'}` });
   li.dataset.day = visit.day;
   li.dataset.photos = String(visit.entries.length);
@@ -184,7 +271,12 @@ function visitItem(visit, answer, lesion) {
   const pick = el('input', { type: 'checkbox', class: 'visit-pick', id: `visit-pick-${visit.day}` });
   pick.addEventListener('change', updateCompareButton);
   const controls = el('p', { class: 'visit-controls' });
-  controls.append(pick, el('label', { for: pick.id }, ' Compare this visit'));
+  const print = el('button', { type: 'button', class: 'secondary print-visit' }, 'Print / save as PDF');
+  print.addEventListener('click', () => act(async () => {
+    printReport(await savedVisitReport(visit, previous, lesion, classifier));
+    say('The visit report is in the print dialog: print it, or choose “Save as PDF” to file it.');
+  }));
+  controls.append(pick, el('label', { for: pick.id }, ' Compare this visit'), ' ', print);
   const photos = el('ol', { class: 'visit-photos', 'aria-label': `Photos of ${visit.day}` });
   photos.append(...visit.entries.map((e) => entryItem(e, lesion)));
   li.append(el('h3', {}, `Visit of ${visit.day} · ${visit.entries.length} photo(s)`),
@@ -212,8 +304,9 @@ async function renderLesion(id) {
   const entries = await history.entries(id);
   const visits = visitsOf(entries);
   $('lesion-title').textContent = lesion.name;
-  $('lesion-meta').textContent = `${lesion.site}${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} ` +
-    `photo(s) in ${visits.length} visit(s)`;
+  $('lesion-meta').textContent = `Body site ${lesion.site} · sex ${contextParts(lesion).sex}` +
+    `${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} photo(s) in ${visits.length} visit(s)`;
+  renderFollowUp(lesion);
   const answers = visits.map(visitAnswer);
   const points = answers.map(({ result }, i) => ({ day: visits[i].day, score: result.malignancyScore,
     top: Math.max(...result.probabilities), code: result.topClass })).reverse();
@@ -223,7 +316,7 @@ async function renderLesion(id) {
   $('rescore').hidden = stale.length === 0;
   $('rescore').textContent = `Re-score ${stale.length} photo(s) with the current model ${version}`;
   $('rescore').onclick = () => act(() => rescore(stale, lesion.id));
-  $('timeline').replaceChildren(...visits.map((v, i) => visitItem(v, answers[i], lesion)));
+  $('timeline').replaceChildren(...visits.map((v, i) => visitItem(v, answers[i], lesion, visits[i + 1] ?? null)));
   updateCompareButton();
   $('compare-button').onclick = () => {
     const visitDays = ticked('.visit-pick').map((p) => p.closest('.visit').dataset.day);
@@ -236,13 +329,17 @@ async function renderLesion(id) {
   };
   $('edit-name').value = lesion.name;
   $('edit-site').replaceChildren(...classifier.metadata.dataset.localizations.map((site) => option(site, site, site === lesion.site)));
+  editMap.set(lesion.site, lesion.mapPoint ?? null);
+  $('edit-sex').replaceChildren(...sexOptions(lesion.sex));
   $('edit-note').value = lesion.note ?? '';
   $('lesion-form').onsubmit = (event) => {
     event.preventDefault();
     act(async () => {
       if (!$('edit-name').value.trim()) throw new Error('Give the lesion a name.');
-      await history.saveLesion({ ...lesion, name: $('edit-name').value.trim(), site: $('edit-site').value,
-        note: $('edit-note').value.trim() });
+      const { sex: _sex, mapPoint: _point, ...rest } = lesion;
+      const sex = parseSex($('edit-sex').value);
+      await history.saveLesion({ ...rest, name: $('edit-name').value.trim(), site: $('edit-site').value,
+        note: $('edit-note').value.trim(), ...(sex ? { sex } : {}), ...(editMap.point ? { mapPoint: editMap.point } : {}) });
       await renderLesion(id);
       say('Lesion details saved.');
     });
@@ -255,6 +352,35 @@ async function renderLesion(id) {
     say(`“${lesion.name}” deleted.`);
   });
   show('lesion-view');
+}
+
+// ---- follow-up: the lesion's next check date
+
+async function setNextCheck(lesion, day) {
+  const { nextCheck: _old, ...rest } = lesion;
+  await history.saveLesion(day ? { ...rest, nextCheck: day } : rest);
+  await renderLesion(lesion.id);
+  say(day ? `Next check of “${lesion.name}” set for ${day}.` : `No next check set for “${lesion.name}”.`);
+}
+
+function renderFollowUp(lesion) {
+  const day = today();
+  const state = dueState(lesion.nextCheck, day);
+  const text = nextCheckText(lesion, day);
+  $('follow-up-state').textContent = state ? `${text[0].toUpperCase()}${text.slice(1)}.` : 'No next check set.';
+  $('follow-up-state').className = state ?? '';
+  $('follow-up-picks').replaceChildren(...FOLLOW_UP_MONTHS.map((months) => {
+    const target = addMonths(day, months);
+    const button = el('button', { type: 'button', class: 'secondary follow-up-pick', 'aria-label':
+      `Next check in ${months} months, on ${target}` }, `${months} months`);
+    button.dataset.months = String(months);
+    button.addEventListener('click', () => act(() => setNextCheck(lesion, target)));
+    return button;
+  }));
+  $('next-check').value = lesion.nextCheck ?? '';
+  $('next-check').onchange = () => act(() => setNextCheck(lesion, $('next-check').value || null));
+  $('clear-next-check').hidden = !lesion.nextCheck;
+  $('clear-next-check').onclick = () => act(() => setNextCheck(lesion, null));
 }
 
 // Old entries keep their original result; the new model's result is added next to it.
@@ -283,12 +409,7 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
   box.dataset.flagged = String(change.flagged);
   box.dataset.margin = String(margin?.margin ?? '');
   if (change.flagged) {
-    const reasons = [
-      change.crossedUp && `the later ${unit} crossed the operating point`,
-      change.clearRise && `the malignancy score rose by ${score(change.delta)}, more than ${unit}-to-${unit} noise ` +
-        `(${score(margin.margin)})`,
-      change.topChanged && `the top class changed from ${className(change.topBefore)} to ${className(change.topAfter)}`,
-    ].filter(Boolean);
+    const reasons = changeReasons(change, margin?.margin, unit, classNames(classifier.metadata));
     box.append(el('p', { class: 'change-flag', role: 'alert' },
       `This change is a reason to see a dermatologist: ${reasons.join('; ')}.`));
   } else {
@@ -425,9 +546,9 @@ async function act(action) {
   }
 }
 
-function download(data) {
-  const link = el('a', { download: `lesionlens-history-${today()}.json` });
-  link.href = URL.createObjectURL(new Blob([JSON.stringify(data)], { type: 'application/json' }));
+function download(blob, name) {
+  const link = el('a', { download: name });
+  link.href = URL.createObjectURL(blob);
   link.click();
   URL.revokeObjectURL(link.href);
 }
@@ -447,6 +568,7 @@ async function importFile(file) {
 
 function wire() {
   window.addEventListener('hashchange', () => act(render));
+  editMap = mapPicker($('edit-map'), $('edit-site'));
   $('unlock-form').addEventListener('submit', (event) => {
     event.preventDefault();
     act(async () => {
@@ -457,7 +579,8 @@ function wire() {
     });
   });
   $('export').addEventListener('click', () => act(async () => {
-    download(await history.exportData());
+    download(new Blob([JSON.stringify(await history.exportData())], { type: 'application/json' }),
+      `lesionlens-history-${today()}.json`);
     say('Exported everything to one file (unencrypted: keep it private).');
   }));
   $('import-file').addEventListener('change', (event) => act(async () => {

@@ -2,15 +2,7 @@
 // point's classes, classifier.js riskDecision) against the referral threshold, which classes carry it, a plain
 // sentence when the referral and the top class disagree, and a below-threshold message worded from the miss
 // rate the test split measured. Every figure comes from metadata.json.
-import { el, percent, score } from './ui.js';
-
-const SVG_NS = 'http://www.w3.org/2000/svg';
-
-function svgNode(tag, attributes) {
-  const n = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, String(v));
-  return n;
-}
+import { el, percent, score, svgNode } from './ui.js';
 
 /** The referral's parts for one probability vector over ``codes``. */
 export function referral(probabilities, codes, metadata) {
@@ -40,7 +32,7 @@ export function measuredMelanomaSensitivity(metadata) {
   return rows.sort((a, b) => a.sensitivity - b.sensitivity)[0] ?? null;
 }
 
-const CONDITION_NAMES = { low: 'the 200x150 test copies', sharp: 'the sharp test crops',
+export const CONDITION_NAMES = { low: 'the 200x150 test copies', sharp: 'the sharp test crops',
   external: 'the images from other clinics (ISIC Archive)' };
 
 /** The risk message of a result: above the threshold, a referral; below it, what the threshold misses. */
@@ -95,18 +87,19 @@ export function disagreement(parts) {
   return null;
 }
 
+/** The sentence that makes the malignancy score and sets it against the threshold. */
+export function scoreLine(parts) {
+  const sum = parts.parts.map((part) => `${part.code} ${score(part.p)}`).join(' + ');
+  return `Malignancy score ${score(parts.score)} = ${sum} (the malignant classes' probabilities added up), ` +
+    `${parts.flagged ? 'at or above' : 'below'} the referral threshold ${score(parts.threshold)}.`;
+}
+
 /** The block every result card shows: the scale, the sum that makes the score, and the disagreement if any. */
 export function referralBlock(parts) {
   const box = el('div', { class: `referral ${parts.flagged ? 'flagged' : 'low'}` });
   box.dataset.score = String(parts.score);
   box.dataset.threshold = String(parts.threshold);
-  const sum = parts.parts.map((part) => `${part.code} ${score(part.p)}`).join(' + ');
-  box.append(
-    el('p', { class: 'score-line' }, `Malignancy score ${score(parts.score)} = ${sum} (the malignant classes' ` +
-      `probabilities added up), ${parts.flagged ? 'at or above' : 'below'} the referral threshold ` +
-      `${score(parts.threshold)}.`),
-    scoreScale(parts.score, parts.threshold),
-  );
+  box.append(el('p', { class: 'score-line' }, scoreLine(parts)), scoreScale(parts.score, parts.threshold));
   const sentence = disagreement(parts);
   if (sentence) box.append(el('p', { class: 'disagreement warning' }, sentence));
   return box;

@@ -34,13 +34,13 @@ async function fillLesions(select) {
   $('save-new').hidden = select.value !== NEW;
 }
 
-// A visit's date: the earliest date a photo carries, else today's.
-function visitDate(items) {
+/** A visit's date: the earliest date a photo carries, else today's. */
+export function visitDate(items) {
   const dated = items.filter((i) => i.takenSource === 'exif').map((i) => i.taken).sort();
   return dated.length ? { taken: dated[0], takenSource: 'exif' } : { taken: items[0].taken, takenSource: items[0].takenSource };
 }
 
-async function entriesFor(items, rows, visit) {
+async function entriesFor(items, rows, visit, age) {
   const chosen = items.map((item, i) => ({ item, row: rows[i] })).filter(({ row }) => row.querySelector('[type=checkbox]').checked);
   return Promise.all(chosen.map(async ({ item, row }) => {
     const given = visit ?? item;
@@ -53,13 +53,31 @@ async function entriesFor(items, rows, visit) {
       added: new Date().toISOString(),
       image: item.copy,
       results: [item.record],
+      ...(age == null ? {} : { age }),
     };
   }));
 }
 
-async function save(items, rows, visit) {
+// The lesion the photos go to, with the page's sex and site where the lesion had none; a known value that
+// differs from the page's is refused (the photos may belong to another lesion or patient).
+function withContext(lesion, context) {
+  const updated = { ...lesion };
+  for (const [field, what] of [['sex', 'sex'], ['site', 'body site']]) {
+    const given = context[field];
+    const recorded = lesion[field] && lesion[field] !== 'unknown' ? lesion[field] : null;
+    if (given && recorded && given !== recorded) {
+      throw new Error(`“${lesion.name}” is recorded with ${what} ${recorded}, but the page says ${given}. Pick the ` +
+        `right lesion, or correct the ${what} on the page.`);
+    }
+    if (given && !recorded) updated[field] = given;
+  }
+  if (updated.site !== lesion.site && context.mapPoint) updated.mapPoint = context.mapPoint;
+  return updated;
+}
+
+async function save(items, rows, visit, context) {
   if (history.locked && !history.readable) await history.unlock($('save-passphrase').value);
-  const entries = await entriesFor(items, rows, visit);
+  const entries = await entriesFor(items, rows, visit, context.age);
   if (!entries.length) throw new Error('No photo is ticked: tick at least one to save.');
   if (entries.some((e) => !e.taken)) throw new Error('Every ticked photo needs the date it was taken.');
   const isNew = $('save-lesion').value === NEW;
@@ -68,18 +86,24 @@ async function save(items, rows, visit) {
     const name = $('new-lesion-name').value.trim();
     if (!name) throw new Error('Give the new lesion a name (e.g. "mole on the left shoulder").');
     if (!$('new-lesion-site').value) throw new Error('Pick the body site of the new lesion, or “unknown”.');
-    lesion = newLesion({ name, site: $('new-lesion-site').value, note: $('new-lesion-note').value.trim() });
+    const site = $('new-lesion-site').value;
+    lesion = newLesion({ name, site, note: $('new-lesion-note').value.trim(), sex: context.sex,
+      mapPoint: site === context.site ? context.mapPoint : null });
   } else {
     lesion = await history.lesion($('save-lesion').value);
   }
-  const outcome = await history.addEntries(lesion, entries, isNew);
+  const updated = isNew ? lesion : withContext(lesion, context);
+  const changed = isNew || JSON.stringify(updated) !== JSON.stringify(lesion);
+  const outcome = await history.addEntries(updated, entries, changed);
   await requestPersistence();
-  return { lesion, ...outcome };
+  return { lesion: updated, ...outcome };
 }
 
 /** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record}); resolves with {lesion, added,
- * skipped} once saved, or null if the user cancelled. With ``oneVisit`` the photos get one date. */
-export async function openSaveDialog(items, bodySites, { oneVisit = false } = {}) {
+ * skipped} once saved, or null if the user cancelled. With ``oneVisit`` the photos get one date. ``context``
+ * ({age, sex, site, mapPoint}, null where unknown) is the page's patient context: the photos keep the age,
+ * the lesion the sex, site and map point. */
+export async function openSaveDialog(items, bodySites, { oneVisit = false, context = {} } = {}) {
   const dialog = $('save-dialog');
   const errors = $('save-errors');
   errors.replaceChildren();
@@ -95,7 +119,8 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false } = {}
   $('save-unlock').hidden = history.readable;
   $('save-passphrase').value = '';
   // no site until the user picks one: a silent default ("face", the first in the list) would be saved as fact
-  $('new-lesion-site').replaceChildren(option('', 'Choose a body site…', true), ...bodySites.map((s) => option(s, s)));
+  $('new-lesion-site').replaceChildren(option('', 'Choose a body site…', !context.site),
+    ...bodySites.map((s) => option(s, s, s === context.site)));
   $('new-lesion-name').value = '';
   $('new-lesion-note').value = '';
   await fillLesions($('save-lesion'));
@@ -127,7 +152,7 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false } = {}
       event.preventDefault();
       errors.replaceChildren();
       try {
-        const outcome = await save(items, rows, visit);
+        const outcome = await save(items, rows, visit, context);
         dialog.close('saved');
         resolve(outcome);
       } catch (err) {

@@ -1,16 +1,9 @@
 // A small SVG line chart of a lesion's scores over time, with the operating point as a line.
-import { score } from './ui.js';
+import { score, svgNode } from './ui.js';
 
-const NS = 'http://www.w3.org/2000/svg';
 const W = 320;
 const H = 160;
 const PAD = { left: 30, right: 10, top: 10, bottom: 24 };
-
-function node(tag, attributes) {
-  const n = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attributes)) n.setAttribute(k, String(v));
-  return n;
-}
 
 // Runs of consecutive points with the same top class: the top-class line is drawn per run, so it never joins
 // the probability of one class to another's.
@@ -26,7 +19,7 @@ function classRuns(points) {
 /** ``points``: [{day: 'YYYY-MM-DD', score, top, code}] oldest first (``top``: the probability of the top class
  * ``code``); ``threshold``: the operating point. */
 export function scoreChart(points, threshold) {
-  const svg = node('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
+  const svg = svgNode('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
   const days = points.map((p) => Date.parse(p.day));
   const first = Math.min(...days);
   const span = Math.max(...days) - first;
@@ -35,21 +28,21 @@ export function scoreChart(points, threshold) {
     * (points.length === 1 ? 0.5 : span ? (days[i] - first) / span : i / (points.length - 1));
   const y = (v) => PAD.top + (H - PAD.top - PAD.bottom) * (1 - v);
   for (const v of [0, 0.5, 1]) {
-    svg.append(node('line', { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: 'grid' }));
-    const label = node('text', { x: PAD.left - 4, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' });
+    svg.append(svgNode('line', { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: 'grid' }));
+    const label = svgNode('text', { x: PAD.left - 4, y: y(v) + 4, 'text-anchor': 'end', class: 'axis' });
     label.textContent = v.toFixed(1);
     svg.append(label);
   }
-  svg.append(node('line', { x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold), class: 'operating-point' }));
-  svg.append(node('polyline', { points: points.map((p, i) => `${x(i)},${y(p.score)}`).join(' '), class: 'score-line' }));
-  points.forEach((p, i) => svg.append(node('circle', { cx: x(i), cy: y(p.score), r: 3, class: 'score-line' })));
+  svg.append(svgNode('line', { x1: PAD.left, x2: W - PAD.right, y1: y(threshold), y2: y(threshold), class: 'operating-point' }));
+  svg.append(svgNode('polyline', { points: points.map((p, i) => `${x(i)},${y(p.score)}`).join(' '), class: 'score-line' }));
+  points.forEach((p, i) => svg.append(svgNode('circle', { cx: x(i), cy: y(p.score), r: 3, class: 'score-line' })));
   const runs = classRuns(points);
   for (const run of runs) {
-    svg.append(node('polyline', { points: run.map((i) => `${x(i)},${y(points[i].top)}`).join(' '), class: 'top-line' }));
-    run.forEach((i) => svg.append(node('circle', { cx: x(i), cy: y(points[i].top), r: 3, class: 'top-line' })));
+    svg.append(svgNode('polyline', { points: run.map((i) => `${x(i)},${y(points[i].top)}`).join(' '), class: 'top-line' }));
+    run.forEach((i) => svg.append(svgNode('circle', { cx: x(i), cy: y(points[i].top), r: 3, class: 'top-line' })));
     // right of its point in the chart's left half, left of it in the right half: inside the chart either way
     const right = x(run[0]) < W / 2;
-    const label = node('text', { x: x(run[0]) + (right ? 4 : -4), y: y(points[run[0]].top) - 5,
+    const label = svgNode('text', { x: x(run[0]) + (right ? 4 : -4), y: y(points[run[0]].top) - 5,
       'text-anchor': right ? 'start' : 'end', class: 'axis class-label' });
     label.textContent = points[run[0]].code;
     svg.append(label);
@@ -57,7 +50,7 @@ export function scoreChart(points, threshold) {
   for (const i of new Set([0, points.length - 1])) {
     // the first date starts at its point and the last ends at its own, so neither sticks out of the chart
     const anchor = points.length === 1 ? 'middle' : i === 0 ? 'start' : 'end';
-    const label = node('text', { x: x(i), y: H - 6, 'text-anchor': anchor, class: 'axis' });
+    const label = svgNode('text', { x: x(i), y: H - 6, 'text-anchor': anchor, class: 'axis' });
     label.textContent = points[i].day;
     svg.append(label);
   }

@@ -24,6 +24,15 @@ export function option(value, text, selected = false) {
   return o;
 }
 
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** An SVG element with attributes. */
+export function svgNode(tag, attributes = {}) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, String(value));
+  return node;
+}
+
 /** An element with text content and attributes (class, type, ...). */
 export function el(tag, attributes = {}, text = '') {
   const node = document.createElement(tag);

@@ -1,0 +1,158 @@
+// The printable visit report, for the patient's record: what was seen (the photos with their heatmaps), what the
+// model said (the seven calibrated probabilities, the risk message and the operating point it came from, the
+// guard's verdict), who and where (the patient context), and the figures it rests on, all from metadata.json.
+// The print stylesheet lays it out for A4 and US Letter in black and white; the browser's own print dialog
+// prints it or saves it as PDF. Nothing is uploaded and no PDF library is loaded.
+import { ruleName } from './combine.js';
+import { contextParts } from './patient.js';
+import { CONDITION_NAMES, referral, riskMessage, scoreLine } from './referral.js';
+import { $, classNames, el, percent, score } from './ui.js';
+
+function reportRow(label, value) {
+  const tr = el('tr');
+  tr.append(el('th', { scope: 'row' }, label), el('td', {}, value));
+  return tr;
+}
+
+function reportTable(caption, head, rows, className = '') {
+  const t = el('table', { class: className });
+  t.append(el('caption', {}, caption));
+  if (head) {
+    const tr = el('tr');
+    tr.append(...head.map((h) => el('th', { scope: 'col' }, h)));
+    const thead = el('thead');
+    thead.append(tr);
+    t.append(thead);
+  }
+  const body = el('tbody');
+  body.append(...rows);
+  t.append(body);
+  return t;
+}
+
+function guardText(guard, metadata) {
+  if (!guard || guard.distance == null) return 'Guard: not run for this result.';
+  const figures = `distance ${guard.distance.toFixed(2)}, limit ${metadata.ood.threshold.toFixed(2)}`;
+  if (!guard.outOfDistribution) return `Guard: recognised as a skin-lesion close-up (${figures}).`;
+  return `Guard: NOT recognised as a skin-lesion close-up (${figures}); classified on request, so this result is ` +
+    'unreliable.';
+}
+
+function photoFigure(photo, metadata) {
+  const figure = el('figure', { class: 'report-photo' });
+  const pair = el('div', { class: 'report-images' });
+  pair.append(el('img', { src: photo.src, alt: `Photo ${photo.name}` }));
+  if (photo.heatmap) pair.append(el('img', { src: photo.heatmap.src, alt: `Heatmap of ${photo.name}` }));
+  const caption = el('figcaption');
+  const heat = photo.heatmap ? ` Right: where the model found evidence for ${classNames(metadata)[photo.heatmap.code]}` +
+    `${photo.heatmap.note ? ` (${photo.heatmap.note})` : ''}.` : '';
+  caption.append(el('strong', {}, photo.name), ` · taken ${photo.taken}` +
+    `${photo.score == null ? '' : ` · malignancy score ${score(photo.score)}`}.${heat} `, guardText(photo.guard, metadata));
+  figure.append(pair, caption);
+  return figure;
+}
+
+function probabilityTable(result, metadata) {
+  const info = Object.fromEntries(metadata.classes.map((c) => [c.code, c]));
+  const order = result.probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
+  const rows = order.map(([p, i]) => {
+    const code = result.classes[i];
+    const tr = el('tr', { class: 'report-probability' });
+    tr.dataset.code = code;
+    tr.append(el('td', {}, code), el('td', {}, info[code]?.name ?? code),
+      el('td', {}, info[code]?.risk === 'malignant' ? 'malignant' : ''), el('td', { class: 'number' }, percent(p)));
+    return tr;
+  });
+  return reportTable('Calibrated probabilities of the seven classes', ['Code', 'Class', '', 'Probability'], rows);
+}
+
+// The operating point's figures: validation (where it was chosen) and every test condition training measured.
+function evidenceTable(metadata) {
+  const op = metadata.operating_point;
+  const interval = (ci) => (ci ? ` (${percent(ci[0])}–${percent(ci[1])})` : '');
+  const rows = [el('tr')];
+  rows[0].append(el('th', { scope: 'row' }, 'validation (threshold chosen here)'),
+    el('td', {}, String(metadata.metrics?.validation?.n_images ?? '')), el('td', {}, percent(op.validation_sensitivity)),
+    el('td', {}, percent(op.validation_specificity)),
+    el('td', {}, op.validation_melanoma_sensitivity == null ? '' : percent(op.validation_melanoma_sensitivity)));
+  for (const [condition, m] of Object.entries(metadata.metrics?.test ?? {})) {
+    if (!m.malignant) continue;
+    const ci = m.confidence_intervals ?? {};
+    const tr = el('tr');
+    tr.append(el('th', { scope: 'row' }, `test: ${CONDITION_NAMES[condition] ?? condition}`),
+      el('td', {}, String(m.n_images)),
+      el('td', {}, percent(m.malignant.sensitivity) + interval(ci.malignant_sensitivity)),
+      el('td', {}, m.malignant.specificity == null ? '' : percent(m.malignant.specificity) + interval(ci.malignant_specificity)),
+      el('td', {}, m.melanoma ? percent(m.melanoma.sensitivity) + interval(ci.melanoma_sensitivity) : ''));
+    rows.push(tr);
+  }
+  return reportTable('What the referral threshold achieved (95% lesion-bootstrap intervals)',
+    ['Images', 'n', 'Malignant sensitivity', 'Malignant specificity', 'Melanoma sensitivity'], rows, 'evidence');
+}
+
+/**
+ * The report of one result, one combined lesion or one saved visit. ``report``: {title, lesionName, context
+ * {age, sex, site}, taken, nextCheck, photos [{name, taken, src, heatmap {src, code, note}, score, guard}],
+ * result {classes, probabilities, flagged, malignancyScore}, combined {photos, lowestScore, highestScore} or
+ * null, previous {day, text, changeText} or null}.
+ */
+export function visitReport(report, metadata) {
+  const { result } = report;
+  const codes = result.classes;
+  const parts = referral(result.probabilities, codes, metadata);
+  const top = parts.top;
+  const patient = contextParts(report.context);
+  const op = metadata.operating_point;
+  const root = el('article', { class: 'report' });
+  root.append(
+    el('h1', {}, `LesionLens ${report.title}`),
+    el('p', { class: 'report-disclaimer' }, 'Decision support, not a diagnosis: this report supports, and never ' +
+      'replaces, examination by a doctor.'),
+    reportTable('Patient and lesion', null, [
+      ...(report.lesionName ? [reportRow('Lesion', report.lesionName)] : []),
+      reportRow('Age', patient.age), reportRow('Sex', patient.sex), reportRow('Body site', patient.site),
+      reportRow('Date taken', report.taken),
+      ...(report.nextCheck !== undefined ? [reportRow('Next check', report.nextCheck ?? 'not set')] : []),
+    ], 'report-patient'),
+    el('h2', {}, 'Result'),
+    el('p', { class: 'report-verdict' }, parts.flagged ? 'REFER: above the referral threshold.'
+      : 'Below the referral threshold (not an all-clear).'),
+    el('p', { class: 'report-top' }, `Top class: ${top.name} (${top.code}), ${percent(top.p)}.`),
+    el('p', { class: 'report-risk' }, riskMessage(parts.flagged, metadata)),
+    el('p', {}, scoreLine(parts)),
+    el('p', { class: 'report-operating-point' }, `Operating point: refer when the malignant classes ` +
+      `(${op.classes.join(', ')}) together reach ${score(op.threshold)}, chosen on the validation split for ` +
+      `${percent(op.target_sensitivity)} sensitivity to malignant lesions.`),
+  );
+  if (report.combined) {
+    const c = report.combined;
+    root.append(el('p', { class: 'report-combined' }, `Combined answer of ${c.photos} photos of one lesion, by ` +
+      `${ruleName(metadata.combination.rule)}; the single photos' malignancy scores range from ` +
+      `${score(c.lowestScore)} to ${score(c.highestScore)}.`));
+  }
+  root.append(probabilityTable(result, metadata), el('h2', {}, report.photos.length > 1 ? 'Photos' : 'Photo'),
+    ...report.photos.map((p) => photoFigure(p, metadata)));
+  if (report.previous) {
+    root.append(el('h2', {}, 'Previous visit'), el('p', { class: 'report-previous' }, `${report.previous.day}: ` +
+      `${report.previous.text}`), el('p', { class: 'report-change' }, report.previous.changeText));
+  }
+  root.append(el('h2', {}, 'What this rests on'));
+  if (result.modelVersion && result.modelVersion !== metadata.model_version) {
+    root.append(el('p', { class: 'report-older-model' }, `The result above was computed by model ` +
+      `${result.modelVersion}; the figures below are those of the current model: re-score the photos in My lesions ` +
+      'for a like-for-like report.'));
+  }
+  root.append(evidenceTable(metadata),
+    el('p', { class: 'report-model' }, `Model ${metadata.model_version}, weights sha256 ` +
+      `${metadata.weights_sha256.slice(0, 12)}; trained on ${metadata.dataset.name}. Computed on this device; the ` +
+      `photos were not uploaded. Report made ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`));
+  return root;
+}
+
+/** Opens the browser's print dialog on ``node`` alone (print stylesheet: body.printing shows only the report). */
+export function printReport(node) {
+  $('print-report').replaceChildren(node);
+  document.body.classList.add('printing');
+  window.addEventListener('afterprint', () => document.body.classList.remove('printing'), { once: true });
+  window.print();
+}

@@ -1,0 +1,81 @@
+// A saved visit as a printable report (report.js): its photos with heatmaps recomputed on this device from the
+// stored copies (the history keeps no heatmap), the visit's combined answer, the patient context the lesion and
+// its photos carry, the next check date, and the previous visit with the change flag My lesions shows.
+import { changeReasons, describeChange } from './change.js';
+import { decodeImage } from './classifier.js';
+import { visitMargin } from './combine.js';
+import { centreSquareCanvas, classMap, drawOverlay } from './heatmap.js';
+import { dataUrlBlob } from './history-records.js';
+import { visitReport } from './report.js';
+import { classNames, percent, score } from './ui.js';
+import { comparableRecords, visitResult } from './visits.js';
+
+const HEATMAP_SIDE = 256;
+
+async function storedHeatmap(entry, code, classifier) {
+  const index = classifier.metadata.classes.findIndex((c) => c.code === code);
+  if (index < 0) return null; // an older model's class this one lacks
+  const bitmap = await decodeImage(dataUrlBlob(entry.image));
+  try {
+    const { cams } = await classifier.classify(bitmap);
+    const canvas = document.createElement('canvas');
+    canvas.width = HEATMAP_SIDE;
+    canvas.height = HEATMAP_SIDE;
+    drawOverlay(canvas, centreSquareCanvas(bitmap, HEATMAP_SIDE), classMap(cams, index), cams.width, 0.5);
+    return { src: canvas.toDataURL('image/png'), code,
+      note: `recomputed on this device from the stored copy by model ${classifier.metadata.model_version}` };
+  } finally {
+    bitmap.close();
+  }
+}
+
+function answerText(result, names) {
+  return `${names[result.topClass] ?? result.topClass} ${percent(Math.max(...result.probabilities))}, malignancy ` +
+    `score ${score(result.malignancyScore)} (${result.flagged ? 'above' : 'below'} the referral threshold)` +
+    `${result.photos > 1 ? `, ${result.photos} photos combined` : ''}; model ${result.modelVersion}.`;
+}
+
+function changeText(previous, visit, metadata) {
+  const { records, sameModel } = comparableRecords([previous.entries, visit.entries]);
+  const [before, after] = records.map((r) => visitResult(r, metadata));
+  const margin = visitMargin(metadata, previous.entries.length, visit.entries.length);
+  const change = describeChange(before, after, margin?.margin);
+  const names = classNames(metadata);
+  const models = sameModel ? '' : ' (the two visits were scored by different models: re-score them for a ' +
+    'like-for-like comparison)';
+  const scores = `Malignancy score ${score(change.scoreBefore)} → ${score(change.scoreAfter)}`;
+  return {
+    text: answerText(before, names),
+    changeText: change.flagged
+      ? `CHANGE FLAG: a reason to see a dermatologist: ${changeReasons(change, margin?.margin, 'visit', names).join('; ')}. ` +
+        `${scores}${models}.`
+      : `No change flag: no change beyond what two visits of an unchanged lesion usually show. ${scores}${models}.`,
+  };
+}
+
+/** The report of ``visit`` ({day, entries}) of ``lesion``; ``previous`` is the visit before it, or null. */
+export async function savedVisitReport(visit, previous, lesion, classifier) {
+  const { metadata } = classifier;
+  const { records: [records] } = comparableRecords([visit.entries]);
+  const result = visitResult(records, metadata);
+  const photos = await Promise.all(visit.entries.map(async (entry, i) => ({
+    name: entry.name || `photo ${i + 1}`,
+    taken: entry.taken,
+    src: entry.image,
+    score: records[i].malignancyScore,
+    guard: records[i].guard,
+    heatmap: await storedHeatmap(entry, result.topClass, classifier),
+  })));
+  const age = visit.entries.map((e) => e.age).find((a) => a != null) ?? null;
+  return visitReport({
+    title: 'visit report',
+    lesionName: lesion.name,
+    context: { age, sex: lesion.sex ?? null, site: lesion.site },
+    taken: visit.day,
+    nextCheck: lesion.nextCheck ?? null,
+    photos,
+    result,
+    combined: result.photos > 1 ? result : null,
+    previous: previous ? { day: previous.day, ...changeText(previous, visit, metadata) } : null,
+  }, metadata);
+}
