@@ -309,7 +309,7 @@ def test_an_age_in_my_lesions_is_checked_and_a_conflicting_sex_is_refused(page, 
     age = page.locator(".entry-age").first
     age.fill("abc")
     age.press("Enter")  # change
-    alert = page.locator(".entry [role=alert]").first
+    alert = page.locator(".entry .field-error").first
     alert.wait_for()
     assert "Nothing was saved" in alert.inner_text()
     assert json.loads(page.evaluate(READ_DATABASE, DB))["entries"][0]["age"] == 40

@@ -10,8 +10,7 @@ let picker = null;
 
 function mark(field, message) {
   const box = $(`patient-${field}-error`);
-  box.textContent = message ?? '';
-  box.hidden = !message;
+  box.textContent = message ?? ''; // a live region stays in place, empty, so that screen readers announce it
   $(`patient-${field}`).setAttribute('aria-invalid', String(Boolean(message)));
 }
 

@@ -214,8 +214,7 @@ function ageField(entry, lesion) {
   const input = el('input', { type: 'text', inputmode: 'numeric', size: '4', id: `age-${entry.id}`,
     class: 'entry-age', 'aria-describedby': `age-error-${entry.id}` });
   input.value = entry.age ?? '';
-  const error = el('span', { class: 'error field-error', id: `age-error-${entry.id}`, role: 'alert' });
-  error.hidden = true;
+  const error = el('span', { class: 'error field-error', id: `age-error-${entry.id}`, 'aria-live': 'assertive' });
   input.addEventListener('change', () => act(async () => {
     let age;
     try {
@@ -223,7 +222,6 @@ function ageField(entry, lesion) {
     } catch (err) {
       if (!(err instanceof ContextProblem)) throw err;
       error.textContent = `${err.message} Nothing was saved.`;
-      error.hidden = false;
       input.setAttribute('aria-invalid', 'true');
       return;
     }
