@@ -1,7 +1,9 @@
 """python -m train.evaluation.evaluate --images DIR --labels FILE --out DIR [--runtime keras|browser]
 
-Scores a labelled folder with a trained model and writes OUT/metrics.json, a confusion-matrix PNG and a
-classification-report PNG. ``keras`` scores the training output folder (model.keras + calibration);
+Scores a labelled folder with a trained model and writes OUT/metrics.json, OUT/predictions.csv (one row per
+image, the ISIC challenge's columns; train/evaluation/isic.py), a confusion-matrix PNG and a
+classification-report PNG. metrics.json's ``isic`` block is the official ISIC scorer's verdict on the same
+predictions. ``keras`` scores the training output folder (model.keras + calibration);
 ``browser`` scores the shipped TF.js model through the site's own inference module in headless Chromium.
 Both also report how many images the "not a lesion" guard would turn away (``ood`` in metrics.json).
 
@@ -33,7 +35,9 @@ from train.evaluation.figures import (
     confusion_matrix_figure,
 )
 from train.evaluation.intervals import cluster_bootstrap
+from train.evaluation.isic import isic_probabilities, official_scores, predictions_frame
 from train.evaluation.metrics import classification_metrics, sensitivity_specificity
+from train.evaluation.skin_tone import measure_images, skin_tone_table
 
 DEFAULT_KERAS_MODEL = Path("models/ham10000")
 DEFAULT_BROWSER_MODEL = Path("site/model")
@@ -229,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"model folder (default {DEFAULT_KERAS_MODEL} for keras, {DEFAULT_BROWSER_MODEL} for browser)")
     p.add_argument("--missing", choices=("error", "skip"), default="error",
                    help="labelled images absent from --images: an error, or left out and counted in metrics.json")
+    p.add_argument("--masks", type=Path, default=None,
+                   help="HAM10000 lesion masks, for the skin tone around each lesion (else Otsu's; skin_tone.py)")
     p.add_argument("--paired-images", type=Path, default=None,
                    help="also score the same image ids from this folder and report both side by side")
     args = p.parse_args(argv)
@@ -263,11 +269,20 @@ def main(argv: list[str] | None = None) -> int:
                              "ood": guard_summary(paired),
                              "by_lesion": by_lesion_metrics(y_true, paired, lesion_ids, operating_point)
                              if paired.rule else None}
+    image_ids = frame["image_id"].tolist()
+    metrics["isic"] = official_scores(image_ids, y_true, isic_probabilities(image_ids, scores.probabilities))
+    predictions = predictions_frame(image_ids, frame["lesion_id"].astype(str).tolist(), y_true, scores.probabilities,
+                                    malignancy_score(scores.probabilities), operating_point["threshold"],
+                                    scores.ood_distance, scores.ood_threshold)
+    itas = measure_images(dict(zip(image_ids, frame["path"])), args.masks)
+    predictions["skin_ita"] = itas["ita"].to_numpy()
+    metrics["skin_tone"] = skin_tone_table(predictions, itas)
     metrics.update(runtime=args.runtime, seconds=round(time.time() - started, 1), excluded=dataset.excluded,
                    temperature=scores.calibration["temperature"], labels_file=str(args.labels),
                    images=str(args.images))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    predictions.to_csv(args.out / "predictions.csv", index=False)
     title = f"{args.images.name}/{args.labels.name}, {args.runtime} runtime, n={metrics['n_images']}"
     confusion_matrix_figure(np.array(metrics["confusion_matrix"]), list(CLASSES), args.out / "confusion_matrix.png", title)
     classification_report_figure(metrics["per_class"], args.out / "classification_report.png", title)
@@ -275,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
           f"{metrics['accuracy']:.4f}, macro AUC {metrics['macro_auc']:.4f}, melanoma sensitivity "
           f"{metrics['melanoma']['sensitivity']:.3f}, malignant sensitivity {metrics['malignant']['sensitivity']:.3f} "
           f"/ specificity {metrics['malignant']['specificity']:.3f}, ECE {metrics['ece']:.4f} -> {args.out}")
+    print(f"official ISIC scorer ({metrics['isic']['scorer']}): balanced accuracy "
+          f"{metrics['isic']['balanced_accuracy']:.4f} ({metrics['isic']['tied_images']} exact ties)")
+    tone = metrics["skin_tone"]
+    print("skin tone around the lesion (ITA groups): " + ", ".join(
+        f"{name} n={g['n_images']} BA {g['balanced_accuracy']['value'] or float('nan'):.3f}"
+        for name, g in tone["groups"].items()) + f"; not measured {tone['not_measured']}")
     low, high = metrics["confidence_intervals"]["balanced_accuracy"]
     print(f"95% interval of balanced accuracy (bootstrap over {metrics['confidence_intervals']['resampled']}): "
           f"{low:.4f}-{high:.4f}")

@@ -1,0 +1,253 @@
+"""Skin tone of the skin around the lesion (individual typology angle, ITA) and the model's figures per tone.
+
+ITA = atan2(L* - 50, b*) in degrees (Chardon et al. 1991; atan2 so that a bluish cast, b* < 0, which the
+dermatoscope's light gives many HAM10000 images, reads as light skin above 90 degrees rather than wrapping to
+a dark angle), from the median CIELAB L* and b* of the skin pixels: the image without the lesion, without a border strip and without the dark vignette that dermatoscopes
+leave in the corners. Whole-image ITA reads a dark lesion as dark skin; this is why the lesion is masked out.
+The lesion mask is HAM10000's own where one exists (``--masks``); elsewhere (the ISIC Archive copies) Otsu's
+threshold on the image's lightness, the darker side taken as lesion, whose agreement with the HAM10000 masks is
+measured on the validation split (``python -m train.evaluation.skin_tone --check-segmentation``) before it is
+trusted.
+
+Groups follow the ITA categories of Del Bino & Bernerd (2013), used for dermoscopy by Kinyanjui et al. (2020,
+"Fairness of classifiers across skin tones in dermatology"): very light > 55, light 41-55, intermediate 28-41,
+tan 10-28, brown -30-10, dark < -30 degrees. They are the published scale measured on skin colour itself (not
+a self-reported Fitzpatrick type, which HAM10000 does not carry), and the one the dermoscopy fairness papers
+report, so the figures compare.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+from skimage.color import rgb2lab
+from skimage.filters import threshold_otsu
+
+from train.data.loading import CLASSES, DataError, images_by_id
+from train.evaluation.intervals import cluster_bootstrap
+from train.evaluation.metrics import balanced_accuracy, sensitivity_specificity
+
+# (name, lowest ITA in degrees), lightest first; a value belongs to the first group whose bound it exceeds
+ITA_GROUPS = (("very light", 55.0), ("light", 41.0), ("intermediate", 28.0), ("tan", 10.0), ("brown", -30.0),
+              ("dark", -np.inf))
+BORDER = 0.08  # share of each side dropped: frame edges, rulers and the dermatoscope's rim
+VIGNETTE_L = 25.0  # L* below this outside the lesion is the dark vignette or hair, not skin
+MIN_SKIN_PIXELS = 200
+TOO_WIDE = 0.3  # an interval wider than this: too few images to judge (as on the model card)
+MALIGNANT = ("mel", "bcc", "akiec")
+
+
+def ita(lab_pixels: np.ndarray) -> float:
+    """ITA in degrees of skin pixels given as CIELAB rows (L*, a*, b*), from their median L* and b*."""
+    lightness, yellow = np.median(lab_pixels[:, 0]), np.median(lab_pixels[:, 2])
+    return float(np.degrees(np.arctan2(lightness - 50.0, yellow)))
+
+
+def ita_group(angle: float) -> str:
+    return next(name for name, low in ITA_GROUPS if angle > low)
+
+
+def otsu_lesion_mask(lab: np.ndarray) -> np.ndarray:
+    """The lesion as the darker side of Otsu's threshold on L*, inside the border strip."""
+    inner = _inner(lab.shape[:2])
+    threshold = threshold_otsu(lab[..., 0][inner])
+    return (lab[..., 0] < threshold) & inner
+
+
+def _inner(shape: tuple[int, int]) -> np.ndarray:
+    h, w = shape
+    mask = np.zeros(shape, dtype=bool)
+    dy, dx = int(round(h * BORDER)), int(round(w * BORDER))
+    mask[dy:h - dy, dx:w - dx] = True
+    return mask
+
+
+def load_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
+    """A HAM10000 mask (grey PNG, lesion > 128) resized to ``shape``; a sharp crop's mask is the centre square
+    of its 200x150 copy's (data README)."""
+    mask = np.asarray(Image.open(path).convert("L")) > 128
+    h, w = mask.shape
+    if shape[0] == shape[1] and h != w:  # centre-square crop of the full frame
+        side = min(h, w)
+        top, left = (h - side) // 2, (w - side) // 2
+        mask = mask[top:top + side, left:left + side]
+    return np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
+
+
+def skin_ita(image_path: Path, mask_path: Path | None) -> dict:
+    """ITA of the skin around the lesion of one image; the mask used ("ham10000" or "otsu") and the share of
+    the image that counted as skin."""
+    rgb = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float64) / 255.0
+    lab = rgb2lab(rgb)
+    lesion = load_mask(mask_path, lab.shape[:2]) if mask_path is not None else otsu_lesion_mask(lab)
+    skin = _inner(lab.shape[:2]) & ~lesion & (lab[..., 0] >= VIGNETTE_L)
+    if skin.sum() < MIN_SKIN_PIXELS:  # the lesion fills the frame: the border strip is the only skin left
+        skin = ~lesion & (lab[..., 0] >= VIGNETTE_L)
+    if skin.sum() < MIN_SKIN_PIXELS:
+        return {"ita": None, "mask": "ham10000" if mask_path is not None else "otsu", "skin_share": float(skin.mean())}
+    return {"ita": ita(lab[skin]), "mask": "ham10000" if mask_path is not None else "otsu",
+            "skin_share": float(skin.mean())}
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    total = a.sum() + b.sum()
+    return float(2 * (a & b).sum() / total) if total else 1.0
+
+
+def group_metrics(frame: pd.DataFrame, n_resamples: int = 1000) -> dict:
+    """n and, each with a lesion-bootstrap interval, balanced accuracy, malignant sensitivity and specificity at
+    the operating point (the file's ``referred``), melanoma sensitivity and the guard's rejection share, for the
+    rows of one group of a predictions file (with ``dx``)."""
+    labels = frame["dx"].map(CLASSES.index).to_numpy()
+    predicted = frame[[c.upper() for c in CLASSES]].to_numpy().argmax(axis=1)
+    referred = frame["referred"].to_numpy(dtype=bool)
+    malignant = frame["dx"].isin(MALIGNANT).to_numpy()
+    melanoma = (frame["dx"] == "mel").to_numpy()
+    rejected = frame["out_of_distribution"].to_numpy(dtype=bool)
+
+    def values(idx: np.ndarray) -> dict[str, float]:
+        mal = sensitivity_specificity(malignant[idx], referred[idx])
+        mel = sensitivity_specificity(melanoma[idx], referred[idx])
+        return {"balanced_accuracy": balanced_accuracy(labels[idx], predicted[idx]),
+                "malignant_sensitivity": mal["sensitivity"], "malignant_specificity": mal["specificity"],
+                "melanoma_sensitivity": mel["sensitivity"], "guard_rejected": float(rejected[idx].mean())}
+
+    every = np.arange(len(frame))
+    point = values(every)
+    lesions = frame["lesion_id"].fillna(frame["image"]).astype(str).to_numpy()
+    intervals = cluster_bootstrap(values, lesions, n_resamples=n_resamples)
+    out = {"n_images": int(len(frame)), "n_lesions": int(len(set(lesions))),
+           "n_malignant": int(malignant.sum()), "n_melanoma": int(melanoma.sum())}
+    for name, value in point.items():
+        low, high = intervals.get(name, [np.nan, np.nan])
+        value = None if value is None or np.isnan(value) else float(value)
+        wide = value is None or np.isnan(low) or high - low > TOO_WIDE
+        out[name] = {"value": value, "interval": None if np.isnan(low) else [low, high], "too_few_images": bool(wide)}
+    return out
+
+
+def skin_tone_table(predictions: pd.DataFrame, itas: pd.DataFrame, n_resamples: int = 1000) -> dict:
+    """Per ITA group of the scored images, and per quarter of their ITA (the darkest quarter is where a
+    whole-image probe saw the gap), the group's figures (group_metrics); images whose skin could not be
+    measured are counted."""
+    joined = predictions.merge(itas, on="image", how="left")
+    measured = joined[joined["ita"].notna()].copy()
+    measured["group"] = measured["ita"].map(ita_group)
+    groups = {name: group_metrics(measured[measured["group"] == name], n_resamples)
+              for name, _ in ITA_GROUPS if (measured["group"] == name).any()}
+    quarters = pd.qcut(measured["ita"], 4, labels=["darkest quarter", "second", "third", "lightest quarter"])
+    edges = np.percentile(measured["ita"], [0, 25, 50, 75, 100])
+    return {"scale": "Del Bino & Bernerd 2013 ITA categories (as in Kinyanjui et al. 2020)",
+            "bounds_degrees": {name: low for name, low in ITA_GROUPS if np.isfinite(low)},
+            "masks": {k: int(v) for k, v in measured["mask"].value_counts().items()},
+            "not_measured": int(joined["ita"].isna().sum()), "groups": groups,
+            "quarters": {str(q): {"ita_range": [float(edges[i]), float(edges[i + 1])],
+                                  **group_metrics(measured[quarters == q], n_resamples)}
+                         for i, q in enumerate(quarters.cat.categories)},
+            "ita_percentiles": {str(q): float(np.percentile(measured["ita"], q)) for q in (5, 25, 50, 75, 95)}}
+
+
+def measure_images(paths: dict[str, Path], masks: Path | None) -> pd.DataFrame:
+    """ITA of every image (id -> file): with its HAM10000 mask where ``masks`` holds one, else Otsu's."""
+    rows = []
+    for image_id, path in paths.items():
+        mask = masks / f"{image_id}_segmentation.png" if masks is not None else None
+        rows.append({"image": image_id, **skin_ita(Path(path), mask if mask is not None and mask.is_file() else None)})
+    return pd.DataFrame(rows)
+
+
+def measure_folder(image_ids: list[str], images: Path, masks: Path | None) -> pd.DataFrame:
+    """measure_images for the listed ids of an image folder."""
+    index = images_by_id(images)
+    absent = [i for i in image_ids if i not in index]
+    if absent:
+        raise DataError(f"{len(absent)} of the listed images are not in {images} (e.g. {absent[:3]}).")
+    return measure_images({i: index[i] for i in image_ids}, masks)
+
+
+def segmentation_check(image_ids: list[str], images: Path, masks: Path) -> dict:
+    """How far Otsu's lesion mask agrees with the HAM10000 masks (Dice), and how far the ITA it gives is from
+    the ITA with the true mask (and how often the group is the same), over ``image_ids``."""
+    index = images_by_id(images)
+    dices, pairs = [], []
+    for image_id in image_ids:
+        mask_file = masks / f"{image_id}_segmentation.png"
+        lab = rgb2lab(np.asarray(Image.open(index[image_id]).convert("RGB"), dtype=np.float64) / 255.0)
+        dices.append(dice(otsu_lesion_mask(lab), load_mask(mask_file, lab.shape[:2]) & _inner(lab.shape[:2])))
+        with_true, with_otsu = skin_ita(index[image_id], mask_file)["ita"], skin_ita(index[image_id], None)["ita"]
+        if with_true is not None and with_otsu is not None:
+            pairs.append((with_true, with_otsu))
+    true, otsu = np.array(pairs).T
+    return {"n_images": len(image_ids), "dice_median": float(np.median(dices)),
+            "dice_quartiles": [float(np.percentile(dices, 25)), float(np.percentile(dices, 75))],
+            "ita_difference_median": float(np.median(otsu - true)),
+            "ita_difference_abs_p90": float(np.percentile(np.abs(otsu - true), 90)),
+            "same_group_share": float(np.mean([ita_group(a) == ita_group(b) for a, b in pairs]))}
+
+
+def distribution_figure(angles: np.ndarray, out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.hist(angles, bins=np.arange(-40, 91, 2.5), color="#57606a")
+    for name, low in ITA_GROUPS:
+        if np.isfinite(low):
+            ax.axvline(low, color="#000", linestyle="--", linewidth=0.8)
+    edges = [90, *[low for _, low in ITA_GROUPS if np.isfinite(low)], -40]
+    for (name, _), high, low in zip(ITA_GROUPS, edges[:-1], edges[1:]):
+        ax.text((high + low) / 2, ax.get_ylim()[1] * 0.92, name, ha="center", fontsize=8)
+    ax.set_xlim(90, -40)  # light skin on the left, as the scale is read
+    ax.set_xlabel("ITA of the skin around the lesion (degrees)")
+    ax.set_ylabel("images")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m train.evaluation.skin_tone", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--images", required=True, type=Path, help="HAM10000 image folder")
+    p.add_argument("--masks", required=True, type=Path, help="HAM10000 lesion masks (<image_id>_segmentation.png)")
+    p.add_argument("--split", required=True, type=Path, help="the run's split.csv (image_id, lesion_id, dx, split)")
+    p.add_argument("--out", required=True, type=Path, help="folder for segmentation.json, training_ita.json/png")
+    args = p.parse_args(argv)
+    try:
+        if not args.split.is_file():
+            raise DataError(f"Split file not found: {args.split}. Pass the run's split.csv (models/ham10000/split.csv).")
+        if not args.masks.is_dir():
+            raise DataError(f"Mask folder not found: {args.masks}. Pass HAM10000's masks/ folder.")
+        split = pd.read_csv(args.split)
+        val = split.loc[split["split"] == "val", "image_id"].tolist()
+        train = split.loc[split["split"] == "train", "image_id"].tolist()
+        check = segmentation_check(val, args.images, args.masks)
+        angles = measure_folder(train, args.images, args.masks)["ita"].dropna().to_numpy()
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    groups = pd.Series(angles).map(ita_group).value_counts()
+    training = {"n_images": int(len(angles)), "groups": {name: int(groups.get(name, 0)) for name, _ in ITA_GROUPS},
+                "percentiles": {str(q): float(np.percentile(angles, q)) for q in (5, 25, 50, 75, 95)}}
+    (args.out / "segmentation.json").write_text(json.dumps({"split": "validation", **check}, indent=2))
+    (args.out / "training_ita.json").write_text(json.dumps(training, indent=2))
+    distribution_figure(angles, args.out / "training_ita.png",
+                        f"HAM10000 training split, skin around the lesion (n={len(angles)})")
+    print(f"Otsu lesion masks against HAM10000's on {check['n_images']} validation images: median Dice "
+          f"{check['dice_median']:.3f}; ITA off by {check['ita_difference_median']:+.1f} degrees (median), same group "
+          f"{100 * check['same_group_share']:.1f}%")
+    print("training split by ITA group: " + ", ".join(f"{k} {v}" for k, v in training["groups"].items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
