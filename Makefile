@@ -13,7 +13,7 @@ EXTRA ?= ../shared/data/isic2017_256
 EXTERNAL_LABELS := train/data/splits/isic2017_256_test.csv
 EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 
-.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial
+.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -68,10 +68,23 @@ TEST_LABELS := $(MODEL)/test_labels.csv
 LOW_IMAGES := $(DATA)/images
 # The sharp condition: the 224 crops where they exist, each with its 200x150 copy scored under `paired`.
 SHARP_PAIRS := --images $(SHARP) --missing skip --paired-images $(LOW_IMAGES)
+# Each condition also writes predictions.csv, the official ISIC scorer's figures and the skin-tone table (HAM10000's
+# masks for its images; the ISIC part has none, so Otsu's); skin-tone writes the segmentation check on validation
+# and the training split's ITA distribution.
+MASKS := --masks $(DATA)/masks
 evaluate: install
-	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/keras/low
-	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/keras/sharp
+	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) $(MASKS) --out reports/test/keras/low
+	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) $(MASKS) --out reports/test/keras/sharp
 	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/keras/external
+	$(MAKE) skin-tone
+
+skin-tone: install
+	$(BIN)/python -m train.evaluation.skin_tone --images $(LOW_IMAGES) $(MASKS) --split $(MODEL)/split.csv --out reports/skin_tone
+
+browser-evaluate: install
+	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) $(MASKS) --out reports/test/browser/low --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) $(MASKS) --out reports/test/browser/sharp --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/browser/external --runtime browser
 
 TEST_METRICS := --test-metrics low=reports/test/keras/low/metrics.json sharp=reports/test/keras/sharp/metrics.json \
 	external=reports/test/keras/external/metrics.json
@@ -83,10 +96,7 @@ metadata: install
 	$(BIN)/python -m export --model $(MODEL) --out site/model --metadata-only $(TEST_METRICS)
 
 # Everything measured after training, in dependency order (about 35 minutes on 2 cores).
-reports: evaluate export
-	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out reports/test/browser/low --runtime browser
-	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) --out reports/test/browser/sharp --runtime browser
-	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/browser/external --runtime browser
+reports: evaluate export browser-evaluate
 	$(BIN)/python -m export.parity --images $(LOW_IMAGES) --labels $(MODEL)/val_labels.csv --n 200 --out reports/parity.json
 	$(BIN)/python -m export.parity --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip --n 200 --out reports/parity_sharp.json
 	$(BIN)/python -m export.studies.quantization_test --out reports/quantization_test.json
