@@ -35,11 +35,12 @@ FIGURES = (
     ("explain/examples.png", "Heatmaps of the predicted class on test images, correct and wrong, with the lesion mask"),
     ("ood/ood_scores.png", "OOD distance of test lesions (both sources), transformed lesions and non-lesion images"),
     ("backbones/pareto.png", "Backbones: validation balanced accuracy against in-browser latency"),
+    ("skin_tone/training_ita.png", "Skin tone (ITA) around the lesion in the training split, with the Del Bino groups"),
 )
 # JSON reports the model card quotes when present (key -> file under reports/)
 SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json", "bench": "bench.json",
              "overfitting": "training/overfitting.json", "quantization_test": "quantization_test.json",
-             "backbones": "backbones/backbones.json"}
+             "backbones": "backbones/backbones.json", "skin_segmentation": "skin_tone/segmentation.json"}
 
 
 # Malignancy scores and the referral threshold, with the decimals the pages' scripts use (site/js/ui.js score()).
@@ -164,7 +165,9 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     env.filters["site"] = known_site(metadata["dataset"]["localizations"])
     # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
     favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
-    context = {"metadata": metadata, "results": test_reports(reports), "figures": figures, "favicon": favicon,
+    results = test_reports(reports)
+    context = {"metadata": metadata, "results": results, "figures": figures, "favicon": favicon,
+               "skin_tone": {name: r["skin_tone"] for name, r in results.items() if "skin_tone" in r},
                "consistency": consistency_trials(reports), **summaries(reports)}
     for page in PAGES:
         (out / page).write_text(env.get_template(f"{page}.j2").render(**context))

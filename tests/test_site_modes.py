@@ -112,3 +112,48 @@ def test_model_card_says_how_stable_the_answer_is_and_how_the_weights_were_shrun
         "seed 7", "seed 11", "control: the same pairs, no pair term (seed 7)"]
     weights = page.get_by_role("row", name=re.compile(rf"^Weights {metadata['quantization']}")).inner_text()
     assert f"{len(metadata['uint8_layers'])} of the backbone's pointwise convolutions stored in 8 bits" in weights
+
+
+def test_the_model_card_headline_is_on_the_first_screen_with_the_reports_figures(browser, site_url):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.goto(site_url + "model-card.html")
+    box = page.locator("#headline").bounding_box()
+    assert box["y"] + box["height"] <= 800  # above the fold
+    results = build.test_reports(build.REPORTS)
+    conditions = page.locator("#headline-figures thead th[data-condition]").evaluate_all(
+        "(ths) => ths.map((th) => th.dataset.condition)")
+    assert conditions == list(results)
+    for column, (name, r) in enumerate(results.items()):
+        for metric, value in (("malignant_sensitivity", r["malignant"]["sensitivity"]),
+                              ("malignant_specificity", r["malignant"]["specificity"]),
+                              ("melanoma_sensitivity", r["melanoma"]["sensitivity"])):
+            cell = page.locator(f"#headline-figures tr[data-metric={metric}] td").nth(column)
+            assert float(cell.locator(".figure").get_attribute("data-value")) == pytest.approx(value, abs=1e-12)
+            low, high = r["confidence_intervals"][metric]
+            assert squash(cell.inner_text()) == f"{100 * value:.1f}% ({100 * low:.0f}–{100 * high:.0f}%)"
+    quarters = results["low"]["skin_tone"]["quarters"]
+    shown = page.locator("#headline-skin-tone .figure").evaluate_all("(fs) => fs.map((f) => Number(f.dataset.value))")
+    assert shown == [quarters["darkest quarter"]["balanced_accuracy"]["value"],
+                     quarters["lightest quarter"]["balanced_accuracy"]["value"]]
+    context.close()
+
+
+def test_the_model_card_shows_results_by_skin_tone_in_every_condition(page, site_url):
+    page.goto(site_url + "model-card.html")
+    for name, r in build.test_reports(build.REPORTS).items():
+        tone = r["skin_tone"]
+        rows = page.locator(f"#skin-tone-{name} tbody tr")
+        assert rows.count() == len(tone["groups"]) + len(tone["quarters"])
+        for group, figures in {**tone["groups"], **tone["quarters"]}.items():
+            row = page.locator(f"#skin-tone-{name} tr[data-group='{group}']")
+            assert row.locator("td").first.inner_text() == str(figures["n_images"])
+            values = [figures[k] for k in ("balanced_accuracy", "malignant_sensitivity", "malignant_specificity",
+                                           "melanoma_sensitivity", "guard_rejected")]
+            # a figure the group cannot give (no melanoma in it) shows a dash; the others their mark where too wide
+            assert row.inner_text().count("too few images") == sum(v["too_few_images"] for v in values if v["value"] is not None)
+    assert "median Dice" in page.locator("main").inner_text()
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())

@@ -9,6 +9,10 @@ threshold on the image's lightness, the darker side taken as lesion, whose agree
 measured on the validation split (``python -m train.evaluation.skin_tone --check-segmentation``) before it is
 trusted.
 
+Many HAM10000 images have a bluish cast (b* < 0 around the lesion, |ITA| > 90): atan2 keeps their angle
+defined, the table reports their share, and they fall in the end groups; a colour-calibrated dermatoscope would
+not need this caveat.
+
 Groups follow the ITA categories of Del Bino & Bernerd (2013), used for dermoscopy by Kinyanjui et al. (2020,
 "Fairness of classifiers across skin tones in dermatology"): very light > 55, light 41-55, intermediate 28-41,
 tan 10-28, brown -30-10, dark < -30 degrees. They are the published scale measured on skin colour itself (not
@@ -39,6 +43,8 @@ BORDER = 0.08  # share of each side dropped: frame edges, rulers and the dermato
 VIGNETTE_L = 25.0  # L* below this outside the lesion is the dark vignette or hair, not skin
 MIN_SKIN_PIXELS = 200
 TOO_WIDE = 0.3  # an interval wider than this: too few images to judge (as on the model card)
+# a group this small is too few whatever its interval: four images that are all right give a zero-width interval
+MIN_GROUP_IMAGES = 30
 MALIGNANT = ("mel", "bcc", "akiec")
 
 
@@ -46,6 +52,11 @@ def ita(lab_pixels: np.ndarray) -> float:
     """ITA in degrees of skin pixels given as CIELAB rows (L*, a*, b*), from their median L* and b*."""
     lightness, yellow = np.median(lab_pixels[:, 0]), np.median(lab_pixels[:, 2])
     return float(np.degrees(np.arctan2(lightness - 50.0, yellow)))
+
+
+def bluish(angle: float) -> bool:
+    """b* < 0: outside the scale's own range (|ITA| > 90), a cast of the dermatoscope's light, not skin."""
+    return abs(angle) > 90
 
 
 def ita_group(angle: float) -> str:
@@ -126,7 +137,7 @@ def group_metrics(frame: pd.DataFrame, n_resamples: int = 1000) -> dict:
     for name, value in point.items():
         low, high = intervals.get(name, [np.nan, np.nan])
         value = None if value is None or np.isnan(value) else float(value)
-        wide = value is None or np.isnan(low) or high - low > TOO_WIDE
+        wide = value is None or np.isnan(low) or high - low > TOO_WIDE or len(frame) < MIN_GROUP_IMAGES
         out[name] = {"value": value, "interval": None if np.isnan(low) else [low, high], "too_few_images": bool(wide)}
     return out
 
@@ -146,6 +157,7 @@ def skin_tone_table(predictions: pd.DataFrame, itas: pd.DataFrame, n_resamples: 
             "bounds_degrees": {name: low for name, low in ITA_GROUPS if np.isfinite(low)},
             "masks": {k: int(v) for k, v in measured["mask"].value_counts().items()},
             "not_measured": int(joined["ita"].isna().sum()), "groups": groups,
+            "bluish_share": float(measured["ita"].map(bluish).mean()),
             "quarters": {str(q): {"ita_range": [float(edges[i]), float(edges[i + 1])],
                                   **group_metrics(measured[quarters == q], n_resamples)}
                          for i, q in enumerate(quarters.cat.categories)},
