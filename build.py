@@ -181,11 +181,35 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     return out
 
 
+SCREENSHOT_PHOTO = ROOT / "tests" / "fixtures" / "ham10000" / "images" / "ISIC_0024323.jpg"
+
+
+def screenshot(site: Path, out: Path, photo: Path = SCREENSHOT_PHOTO) -> Path:
+    """A PNG of the built classify page with one fixture photo classified (the README's picture)."""
+    from playwright.sync_api import sync_playwright
+
+    from export.browser import launch_options, serve
+
+    with serve(site) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(**launch_options())
+        page = browser.new_page(viewport={"width": 1100, "height": 1500})
+        page.goto(url + "index.html")
+        page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+        page.set_input_files("#file-input", str(photo))
+        page.locator(".result").wait_for()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.locator(".result").first.screenshot(path=str(out))
+        browser.close()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python build.py", description=__doc__)
     p.add_argument("--out", type=Path, default=ROOT / "dist")
     p.add_argument("--serve", action="store_true", help="serve the built folder on 127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--screenshot", type=Path, default=None, metavar="PNG",
+                   help="also save a picture of the classify page with a fixture photo classified (docs/classify-page.png)")
     args = p.parse_args(argv)
     try:
         out = build(args.out)
@@ -193,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"built {out}")
+    if args.screenshot:
+        print(f"screenshot {screenshot(out, args.screenshot)}")
     if args.serve:
         from export.browser import serve
 
