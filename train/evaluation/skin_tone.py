@@ -32,6 +32,7 @@ from PIL import Image
 from skimage.color import rgb2lab
 from skimage.filters import threshold_otsu
 
+from train.cli import reports_data_errors
 from train.data.loading import CLASSES, DataError, images_by_id
 from train.evaluation.intervals import cluster_bootstrap
 from train.evaluation.metrics import balanced_accuracy, sensitivity_specificity
@@ -225,6 +226,7 @@ def distribution_figure(angles: np.ndarray, out: Path, title: str) -> None:
     plt.close(fig)
 
 
+@reports_data_errors
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluation.skin_tone", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -233,19 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", required=True, type=Path, help="the run's split.csv (image_id, lesion_id, dx, split)")
     p.add_argument("--out", required=True, type=Path, help="folder for segmentation.json, training_ita.json/png")
     args = p.parse_args(argv)
-    try:
-        if not args.split.is_file():
-            raise DataError(f"Split file not found: {args.split}. Pass the run's split.csv (models/ham10000/split.csv).")
-        if not args.masks.is_dir():
-            raise DataError(f"Mask folder not found: {args.masks}. Pass HAM10000's masks/ folder.")
-        split = pd.read_csv(args.split)
-        val = split.loc[split["split"] == "val", "image_id"].tolist()
-        train = split.loc[split["split"] == "train", "image_id"].tolist()
-        check = segmentation_check(val, args.images, args.masks)
-        angles = measure_folder(train, args.images, args.masks)["ita"].dropna().to_numpy()
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    if not args.split.is_file():
+        raise DataError(f"Split file not found: {args.split}. Pass the run's split.csv (models/ham10000/split.csv).")
+    if not args.masks.is_dir():
+        raise DataError(f"Mask folder not found: {args.masks}. Pass HAM10000's masks/ folder.")
+    split = pd.read_csv(args.split)
+    val = split.loc[split["split"] == "val", "image_id"].tolist()
+    train = split.loc[split["split"] == "train", "image_id"].tolist()
+    check = segmentation_check(val, args.images, args.masks)
+    angles = measure_folder(train, args.images, args.masks)["ita"].dropna().to_numpy()
     args.out.mkdir(parents=True, exist_ok=True)
     groups = pd.Series(angles).map(ita_group).value_counts()
     training = {"n_images": int(len(angles)), "groups": {name: int(groups.get(name, 0)) for name, _ in ITA_GROUPS},

@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from train.cli import reports_data_errors
 from train.data.loading import CLASSES, DataError, images_by_id, labels_from_csv
 from train.evaluation.evaluate import DEFAULT_BROWSER_MODEL, DEFAULT_KERAS_MODEL, browser_scores, keras_scores
 from train.evaluation.isic import isic_probabilities, official_scores, read_predictions
@@ -31,6 +32,7 @@ def score_file(predictions_file: Path, labels_file: Path) -> dict:
     return official_scores(ids, known.loc[ids].to_numpy(), predictions)
 
 
+@reports_data_errors
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluation.submission", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,27 +48,22 @@ def main(argv: list[str] | None = None) -> int:
         p.error("give --images and --out (predict a folder), or --score FILE with --labels")
     if args.score is not None and args.labels is None:
         p.error("--score needs --labels")
-    try:
-        target = args.score
-        if target is None:
-            index = images_by_id(args.images)
-            ids = sorted(index)
-            score = keras_scores if args.runtime == "keras" else browser_scores
-            model = args.model or (DEFAULT_KERAS_MODEL if args.runtime == "keras" else DEFAULT_BROWSER_MODEL)
-            scores = score(model, [str(index[i]) for i in ids])
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            isic_probabilities(ids, scores.probabilities).to_csv(args.out)
-            print(f"wrote {len(ids)} predictions to {args.out}")
-            target = args.out
-        if args.labels is not None:
-            result = score_file(target, args.labels)
-            print(f"official ISIC scorer ({result['scorer']}): balanced accuracy {result['balanced_accuracy']:.4f}, "
-                  f"macro AUC {result['macro_average']['auc']:.4f} over {len(result['per_class'])} classes present")
-    except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    target = args.score
+    if target is None:
+        index = images_by_id(args.images)
+        ids = sorted(index)
+        score = keras_scores if args.runtime == "keras" else browser_scores
+        model = args.model or (DEFAULT_KERAS_MODEL if args.runtime == "keras" else DEFAULT_BROWSER_MODEL)
+        scores = score(model, [str(index[i]) for i in ids])
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        isic_probabilities(ids, scores.probabilities).to_csv(args.out)
+        print(f"wrote {len(ids)} predictions to {args.out}")
+        target = args.out
+    if args.labels is not None:
+        result = score_file(target, args.labels)
+        print(f"official ISIC scorer ({result['scorer']}): balanced accuracy {result['balanced_accuracy']:.4f}, "
+              f"macro AUC {result['macro_average']['auc']:.4f} over {len(result['per_class'])} classes present")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())
