@@ -214,7 +214,7 @@ function ageField(entry, lesion) {
   const input = el('input', { type: 'text', inputmode: 'numeric', size: '4', id: `age-${entry.id}`,
     class: 'entry-age', 'aria-describedby': `age-error-${entry.id}` });
   input.value = entry.age ?? '';
-  const error = el('span', { class: 'error field-error', id: `age-error-${entry.id}`, 'aria-live': 'assertive' });
+  const error = el('span', { class: 'field-error', id: `age-error-${entry.id}`, 'aria-live': 'assertive' });
   input.addEventListener('change', () => act(async () => {
     let age;
     try {
