@@ -156,7 +156,7 @@ def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict)
 def inner_check(model: keras.Model, rows: pd.DataFrame, prep: Preprocessing, calibration: dict) -> dict:
     """Each extra source's inner-check images scored as the saved model will score them: the measure of the
     gap between HAM10000 and other clinics that trials may look at (the external test part stays unseen)."""
-    from train.evaluation.evaluate import evaluation_metrics, headline_values
+    from train.evaluation.decision_metrics import evaluation_metrics, headline_values
 
     out = {}
     for origin, part in rows.groupby("origin"):
