@@ -13,7 +13,7 @@ EXTRA ?= ../shared/data/isic2017_256
 EXTERNAL_LABELS := train/data/splits/isic2017_256_test.csv
 EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 
-.PHONY: install serve build test train evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -47,6 +47,12 @@ train: install
 	$(BIN)/python -m train.guard.ood --model $(MODEL)
 	$(BIN)/python -m train.calibration.change_margin --model $(MODEL)
 	$(BIN)/python -m train.calibration.combine --model $(MODEL)
+	$(BIN)/python -m train.context --model $(MODEL)
+
+# Age, sex and body site folded into the estimate, fitted and judged by the ship rule (part of `make train`;
+# train/context/): writes $(MODEL)/context.json and reports/context/validation.json.
+context: install
+	$(BIN)/python -m train.context --model $(MODEL)
 
 # The OOD guard's statistics (part of `make train`; rerun after changing the guard).
 ood: install
@@ -72,9 +78,11 @@ SHARP_PAIRS := --images $(SHARP) --missing skip --paired-images $(LOW_IMAGES)
 # masks for its images; the ISIC part has none, so Otsu's); skin-tone writes the segmentation check on validation
 # and the training split's ITA distribution.
 MASKS := --masks $(DATA)/masks
+# HAM10000's age, sex and body site: the with_context figures (train/context/); the ISIC part has too little of them.
+CONTEXT := --context $(DATA)/metadata.csv
 evaluate: install
-	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) $(MASKS) --out reports/test/keras/low
-	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) $(MASKS) --out reports/test/keras/sharp
+	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) $(MASKS) $(CONTEXT) --out reports/test/keras/low
+	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) $(MASKS) $(CONTEXT) --out reports/test/keras/sharp
 	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/keras/external
 	$(MAKE) skin-tone
 
@@ -82,8 +90,8 @@ skin-tone: install
 	$(BIN)/python -m train.evaluation.skin_tone --images $(LOW_IMAGES) $(MASKS) --split $(MODEL)/split.csv --out reports/skin_tone
 
 browser-evaluate: install
-	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) $(MASKS) --out reports/test/browser/low --runtime browser
-	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) $(MASKS) --out reports/test/browser/sharp --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate --images $(LOW_IMAGES) --labels $(TEST_LABELS) $(MASKS) $(CONTEXT) --out reports/test/browser/low --runtime browser
+	$(BIN)/python -m train.evaluation.evaluate $(SHARP_PAIRS) --labels $(TEST_LABELS) $(MASKS) $(CONTEXT) --out reports/test/browser/sharp --runtime browser
 	$(BIN)/python -m train.evaluation.evaluate $(EXTERNAL) --out reports/test/browser/external --runtime browser
 
 TEST_METRICS := --test-metrics low=reports/test/keras/low/metrics.json sharp=reports/test/keras/sharp/metrics.json \

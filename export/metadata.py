@@ -69,6 +69,8 @@ def build_metadata(train_dir: Path, tfjs_dir: Path, quantization: str, test_metr
         "change": json.loads(change.read_text()) if (change := train_dir / "change_margin.json").is_file() else None,
         # how several photos of one lesion give one answer, and a combined visit's noise (train/calibration/combine.py)
         "combination": json.loads(rule.read_text()) if (rule := train_dir / "combination.json").is_file() else None,
+        # age, sex and body site folded in (train/context/): coefficients, and whether the ship rule let the page use them
+        "context": json.loads(fusion.read_text()) if (fusion := train_dir / "context.json").is_file() else None,
         "metrics": {"validation": headline(val_metrics), "test": {condition: headline(m) for condition, m in test_metrics.items()} if test_metrics else None},
         "backbone": {"architecture": "MobileNetV2", "alpha": config["alpha"], "weights": config["backbone_style"],
                      "fine_tune_from": config["fine_tune_from"], "input_size": config["size"]},

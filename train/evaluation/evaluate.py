@@ -22,21 +22,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from train.calibration.calibrate import (
-    calibrated_probabilities,
-    is_malignant,
-    malignancy_score,
-)
+from train.calibration.calibrate import calibrated_probabilities, malignancy_score
 from train.calibration.combine import combine_groups, lesion_rows, multi_photo_mask
+from train.context.encoding import Encoding, absent_rates, context_matrix, read_context_file
+from train.context.scoring import context_figures
 from train.data.loading import CLASSES, DataError, images_by_id, load_labelled_images
 from train.evaluation.figures import (
     classification_report_figure,
     confusion_matrix_figure,
 )
+from train.evaluation.decision_metrics import evaluation_metrics, headline_values
 from train.evaluation.intervals import cluster_bootstrap
 from train.evaluation.isic import isic_probabilities, official_scores, predictions_frame
-from train.evaluation.metrics import classification_metrics, sensitivity_specificity
+from train.evaluation.metrics import classification_metrics
 from train.evaluation.skin_tone import measure_images, skin_tone_table
 
 DEFAULT_KERAS_MODEL = Path("models/ham10000")
@@ -120,27 +120,6 @@ def guard_summary(scores: Scores) -> dict | None:
             "threshold": scores.ood_threshold, "n": len(scores.ood_distance)}
 
 
-def evaluation_metrics(y_true: np.ndarray, probs: np.ndarray, operating_point: dict) -> dict:
-    metrics = classification_metrics(y_true, probs, CLASSES)
-    flagged = malignancy_score(probs) >= operating_point["threshold"]
-    metrics["malignant"] = sensitivity_specificity(is_malignant(y_true), flagged)
-    metrics["melanoma"] = sensitivity_specificity(y_true == CLASSES.index("mel"), flagged)
-    metrics["operating_point"] = operating_point
-    return metrics
-
-
-def headline_values(metrics: dict) -> dict[str, float]:
-    """The figures the targets and the model card quote, flat."""
-    return {
-        "balanced_accuracy": metrics["balanced_accuracy"],
-        "accuracy": metrics["accuracy"],
-        "macro_auc": metrics["macro_auc"],
-        "melanoma_sensitivity": metrics["melanoma"]["sensitivity"],
-        "malignant_sensitivity": metrics["malignant"]["sensitivity"],
-        "malignant_specificity": metrics["malignant"]["specificity"],
-    }
-
-
 PER_CLASS_VALUES = {"sensitivity": "recall", "specificity": "specificity", "precision": "precision", "auc": "auc"}
 TOO_WIDE = 0.3  # a per-class interval wider than this: too few test images to judge that class
 
@@ -212,6 +191,24 @@ def by_lesion_metrics(y_true: np.ndarray, scores: Scores, lesion_ids: np.ndarray
     }
 
 
+def context_inputs(path: Path, image_ids: pd.Series, model: Path, runtime: str
+                   ) -> tuple[np.ndarray, dict, Encoding, dict[str, float]]:
+    """The scored images' context features, the runtime's fusion (the run's context.json, or the exported
+    metadata.json's ``context``), its encoding, and how often each field is absent in the whole context file."""
+    table = read_context_file(path)
+    absent = image_ids[~image_ids.isin(table.index)]
+    if len(absent):
+        raise DataError(f"{len(absent)} scored images have no row in the context file {path} (e.g. "
+                        f"{absent.tolist()[:3]}); pass the metadata CSV of the same data set.")
+    source = model / ("context.json" if runtime == "keras" else "metadata.json")
+    fusion = json.loads(source.read_text()) if source.is_file() else {}
+    fusion = fusion if runtime == "keras" else fusion.get("context")
+    if not fusion:
+        raise DataError(f"{source} holds no context fusion; fit one with python -m train.context (and export it).")
+    encoding = Encoding.from_json(fusion["encoding"])
+    return context_matrix(encoding, table.loc[image_ids]), fusion, encoding, absent_rates(table)
+
+
 def paired_paths(image_ids: list[str], folder: Path) -> list[str]:
     """The files of the same image ids in ``folder``; every one must exist."""
     index = images_by_id(folder)
@@ -235,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="labelled images absent from --images: an error, or left out and counted in metrics.json")
     p.add_argument("--masks", type=Path, default=None,
                    help="HAM10000 lesion masks, for the skin tone around each lesion (else Otsu's; skin_tone.py)")
+    p.add_argument("--context", type=Path, default=None,
+                   help="HAM10000 metadata CSV (image_id, age, sex, localization): also score the patient-context "
+                        "fusion against image-only (with_context in metrics.json; train/context/)")
     p.add_argument("--paired-images", type=Path, default=None,
                    help="also score the same image ids from this folder and report both side by side")
     args = p.parse_args(argv)
@@ -251,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         both = score(model, frame["path"].tolist() + (other or []),
                      lesions + ([f"paired/{i}" for i in lesions] if other else []))
         scores, paired = both.rows(slice(0, len(frame))), both.rows(slice(len(frame), None)) if other else None
+        context = context_inputs(args.context, frame["image_id"], model, args.runtime) if args.context else None
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -269,6 +270,15 @@ def main(argv: list[str] | None = None) -> int:
                              "ood": guard_summary(paired),
                              "by_lesion": by_lesion_metrics(y_true, paired, lesion_ids, operating_point)
                              if paired.rule else None}
+    if context is not None:
+        x, fusion, encoding, rates = context
+        metrics["with_context"] = {
+            "context_file": str(args.context),
+            "fused_in": "python (train/context/fusion.py), from this runtime's image probabilities; the page's "
+                        "context-fusion.js equals it to 1e-6 (tests/test_context.py)",
+            "shipped": fusion["ship"]["passed"],
+            **context_figures(y_true, scores.probabilities, x, fusion, encoding, operating_point, lesion_ids, rates,
+                              scores.rule)}
     image_ids = frame["image_id"].tolist()
     metrics["isic"] = official_scores(image_ids, y_true, isic_probabilities(image_ids, scores.probabilities))
     predictions = predictions_frame(image_ids, frame["lesion_id"].astype(str).tolist(), y_true, scores.probabilities,
@@ -308,6 +318,12 @@ def main(argv: list[str] | None = None) -> int:
         print("no combination rule with this model (python -m train.calibration.combine writes one): by_lesion not scored")
     if metrics["ood"]:
         print(f"guard rejects {metrics['ood']['rejected_fraction']:.3f} of {metrics['ood']['n']} images")
+    if context is not None:
+        w = metrics["with_context"]["all"]
+        low, high = w["gain_interval"]["balanced_accuracy"]
+        print(f"with age, sex and body site: balanced accuracy {w['with_context']['balanced_accuracy']:.4f} against "
+              f"{w['image_only']['balanced_accuracy']:.4f} image-only (gain 95% interval {low:+.4f} to {high:+.4f}); "
+              f"fusion {'shipped' if metrics['with_context']['shipped'] else 'not shipped'}")
     if paired is not None:
         print(f"same images from {args.paired_images}: balanced accuracy {metrics['paired']['balanced_accuracy']:.4f}, "
               f"macro AUC {metrics['paired']['macro_auc']:.4f}"
