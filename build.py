@@ -40,7 +40,8 @@ FIGURES = (
 # JSON reports the model card quotes when present (key -> file under reports/)
 SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json", "bench": "bench.json",
              "overfitting": "training/overfitting.json", "quantization_test": "quantization_test.json",
-             "backbones": "backbones/backbones.json", "skin_segmentation": "skin_tone/segmentation.json"}
+             "backbones": "backbones/backbones.json", "skin_segmentation": "skin_tone/segmentation.json",
+             "context_validation": "context/validation.json"}
 
 
 # Malignancy scores and the referral threshold, with the decimals the pages' scripts use (site/js/ui.js score()).

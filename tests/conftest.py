@@ -41,6 +41,19 @@ def site_url(built_site):
         yield url
 
 
+@pytest.fixture(scope="session")
+def fixture_evaluation(tmp_path_factory) -> Path:
+    """``python -m train.evaluation.evaluate`` of the shipped run on the 28 fixture images, with their masks and
+    their patient context: run once (a few minutes), read by several tests. Returns the output folder."""
+    from train.evaluation import evaluate
+
+    out = tmp_path_factory.mktemp("evaluation")
+    labels = HAM_FIXTURES / "metadata.csv"
+    assert evaluate.main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(labels), "--masks",
+                          str(HAM_FIXTURES / "masks"), "--context", str(labels), "--out", str(out)]) == 0
+    return out
+
+
 @pytest.fixture
 def page(page):
     """pytest-playwright's page, collecting uncaught page errors in ``page.console_errors``."""
