@@ -11,10 +11,10 @@ from PIL import Image
 
 from tests.conftest import HAM_FIXTURES
 from train.data.loading import CLASSES
-from train.evaluation import evaluate, submission
+from train.evaluation import submission
 from train.evaluation.isic import ISIC_COLUMNS, PredictionsError, isic_probabilities, official_scores, read_predictions
 from train.evaluation.metrics import classification_metrics
-from train.evaluation.skin_tone import MIN_GROUP_IMAGES, ita, ita_group, skin_ita, skin_tone_table
+from train.evaluation.skin_tone import MIN_GROUP_IMAGES, group_metrics, ita, ita_group, skin_ita, skin_tone_table
 
 RNG = np.random.default_rng(3)
 
@@ -52,11 +52,9 @@ def test_an_exact_tie_is_wrong_for_the_scorer_and_the_first_class_for_us():
     assert ours - official["balanced_accuracy"] == pytest.approx(1 / (len(CLASSES) * (labels == 0).sum()), abs=1e-9)
 
 
-def test_evaluate_writes_predictions_that_round_trip_through_the_official_scorer(tmp_path):
-    out = tmp_path / "eval"
+def test_evaluate_writes_predictions_that_round_trip_through_the_official_scorer(fixture_evaluation):
+    out = fixture_evaluation
     labels = HAM_FIXTURES / "metadata.csv"
-    assert evaluate.main(["--images", str(HAM_FIXTURES / "images"), "--labels", str(labels),
-                          "--masks", str(HAM_FIXTURES / "masks"), "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     table = pd.read_csv(out / "predictions.csv")
     assert list(table.columns[:10]) == ["image", "lesion_id", "dx", *ISIC_COLUMNS]
@@ -132,3 +130,17 @@ def test_the_skin_tone_table_counts_every_image_in_one_group():
     assert sum(q["n_images"] for q in table["quarters"].values()) == n
     assert table["groups"]["dark"]["guard_rejected"]["value"] == pytest.approx(
         frame["out_of_distribution"][itas["ita"] < -30].mean())
+
+
+def test_each_skin_tone_figure_is_judged_by_its_own_count():
+    # 200 images, 5 of them melanomas, every answer right: every interval is a point, yet 5 melanomas are too
+    # few to show a sensitivity while 200 images show a balanced accuracy
+    dx = ["mel"] * 5 + ["nv"] * 195
+    frame = pd.DataFrame({"image": [f"ISIC_{i:07d}" for i in range(200)], "lesion_id": None, "dx": dx,
+                          "referred": [d == "mel" for d in dx], "out_of_distribution": False})
+    for c in CLASSES:
+        frame[c.upper()] = [float(d == c) for d in dx]
+    group = group_metrics(frame, n_resamples=50)
+    assert group["malignant_sensitivity"]["interval"] == [1.0, 1.0]
+    assert group["malignant_sensitivity"]["too_few_images"] and group["melanoma_sensitivity"]["too_few_images"]
+    assert not group["balanced_accuracy"]["too_few_images"] and not group["malignant_specificity"]["too_few_images"]

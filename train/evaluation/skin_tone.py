@@ -135,10 +135,13 @@ def group_metrics(frame: pd.DataFrame, n_resamples: int = 1000) -> dict:
     intervals = cluster_bootstrap(values, lesions, n_resamples=n_resamples)
     out = {"n_images": int(len(frame)), "n_lesions": int(len(set(lesions))),
            "n_malignant": int(malignant.sum()), "n_melanoma": int(melanoma.sum())}
+    # each figure is judged by its own denominator: 40 images with 3 malignant ones cannot show a sensitivity
+    counted = {"balanced_accuracy": len(frame), "guard_rejected": len(frame), "malignant_sensitivity": int(malignant.sum()),
+               "malignant_specificity": int((~malignant).sum()), "melanoma_sensitivity": int(melanoma.sum())}
     for name, value in point.items():
         low, high = intervals.get(name, [np.nan, np.nan])
         value = None if value is None or np.isnan(value) else float(value)
-        wide = value is None or np.isnan(low) or high - low > TOO_WIDE or len(frame) < MIN_GROUP_IMAGES
+        wide = value is None or np.isnan(low) or high - low > TOO_WIDE or counted[name] < MIN_GROUP_IMAGES
         out[name] = {"value": value, "interval": None if np.isnan(low) else [low, high], "too_few_images": bool(wide)}
     return out
 
