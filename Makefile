@@ -13,7 +13,7 @@ EXTRA ?= ../shared/data/isic2017_256
 EXTERNAL_LABELS := train/data/splits/isic2017_256_test.csv
 EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 
-.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -213,6 +213,15 @@ consistency-trials: install
 pairs-only-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-pairs-only-seed7 $(RECIPE) --consistency 1e-9
 	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-pairs-only-seed7 --out reports/paired/pairs-only-seed7.json
+
+# The pair term late only (#36): 3 epochs from the shipped model's weights with it, two seeds, and the control (the
+# same epochs, a negligible term), each compared with the shipped run on validation.
+LATE := --init-from $(MODEL) --consistency-epochs 3 --late-lr 1e-5
+late-consistency-trials: install
+	for run in "consistency 1 seed 7" "consistency 1 seed 11" "consistency 1e-9 seed 7"; do \
+		set -- $$run; name=late-consistency$$2-seed$$4; \
+		$(TRAIN_SAME) --out $(COMPARE)/1.0-160-$$name $(RECIPE) $(LATE) --consistency $$2 --seed $$4 || exit 1; \
+		$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-$$name --out reports/paired/$$name.json || exit 1; done
 
 # A lighter pair term (the pair term is what costs accuracy, see pairs-only-trial), with the shipped seed.
 consistency-weight-trial: install

@@ -120,3 +120,48 @@ def test_a_short_consistency_run_is_deterministic_and_streams_the_same(tmp_path)
         assert np.array_equal(a, b)
     for a, b in zip(weights["one"], weights["stream"]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--consistency", "1", "--consistency-epochs", "-2"], "'-2' is not a number of epochs"),
+    (["--consistency", "1", "--consistency-epochs", "two"], "'two' is not a number of epochs"),
+    (["--consistency-epochs", "2"], "give its weight with --consistency W"),
+    (["--consistency", "1", "--init-from", "runs/x"], "give their number with --consistency-epochs"),
+])
+def test_bad_late_consistency_options_are_refused(extra, message, capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--out", "o", *extra])
+    assert message in capsys.readouterr().err
+
+
+def pair_terms(run) -> list[float]:
+    return pd.read_csv(run / "training_log.csv")["logits_pair_term"].tolist()
+
+
+@pytest.mark.slow
+def test_the_late_pair_term_is_off_until_fine_tuning_ends_and_on_after_and_reproducible(tmp_path):
+    assert WEIGHTS_035.is_file(), f"{WEIGHTS_035} missing: the test needs the shared ImageNet weights"
+    short = ["--data", str(HAM_FIXTURES), "--alpha", "0.35", "--size", "48", "--batch-size", "8", "--deterministic",
+             "--backbone-weights", str(WEIGHTS_035), "--mask-weight", "1", "--consistency", "1"]
+    for run in ("one", "two"):
+        assert train_main([*short, "--out", str(tmp_path / run), "--head-epochs", "1", "--fine-tune-epochs", "1",
+                           "--consistency-epochs", "2"]) == 0
+    terms = pair_terms(tmp_path / "one")
+    assert terms[:2] == [0.0, 0.0] and all(t > 0 for t in terms[2:]) and len(terms) == 4
+    weights = {run: keras.saving.load_model(tmp_path / run / "model.keras", compile=False).get_weights() for run in ("one", "two")}
+    assert all(np.array_equal(a, b) for a, b in zip(weights["one"], weights["two"]))
+    # the same late epochs started from the finished run: only they are trained, the term on in each
+    assert train_main([*short, "--out", str(tmp_path / "late"), "--init-from", str(tmp_path / "one"),
+                       "--consistency-epochs", "1"]) == 0
+    assert len(pair_terms(tmp_path / "late")) == 1 and pair_terms(tmp_path / "late")[0] > 0
+    assert not (tmp_path / "late" / "head.weights.h5").exists()
+
+
+def test_a_late_phase_from_a_different_network_is_refused(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.keras").write_bytes(b"")
+    (tmp_path / "run" / "config.json").write_text(json.dumps({"alpha": 1.0, "size": 160, "dropout": 0.2}))
+    assert train_main(["--data", str(HAM_FIXTURES), "--out", str(tmp_path / "late"), "--alpha", "0.35", "--size", "48",
+                       "--backbone-weights", str(WEIGHTS_035), "--consistency", "1", "--consistency-epochs", "1",
+                       "--init-from", str(tmp_path / "run")]) == 2
+    assert "is a different network: alpha 1.0 there, 0.35 here, size 160 there, 48 here" in capsys.readouterr().err

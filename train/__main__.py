@@ -34,6 +34,16 @@ def consistency_weight(text: str) -> float:
     return weight
 
 
+def epoch_count(text: str) -> int:
+    try:
+        epochs = int(text)
+    except ValueError:
+        epochs = -1
+    if epochs < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of epochs: give a whole number >= 0 (0: no late epochs)")
+    return epochs
+
+
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig(data="", out="")
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__)
@@ -64,6 +74,13 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    help="weight of a loss that asks two photos of one training lesion for the same answer (symmetric "
                         "KL of their predictions; train/model/consistency.py); batches become same-lesion pairs, "
                         "class balance unchanged (0: off)")
+    p.add_argument("--consistency-epochs", type=epoch_count, default=defaults.consistency_epochs, metavar="EPOCHS",
+                   help="turn the --consistency term on late: only in this many more epochs after fine-tuning, "
+                        "starting from its best checkpoint (the earlier phases train exactly as without it)")
+    p.add_argument("--late-lr", type=float, default=defaults.late_lr, help="learning rate of the --consistency-epochs")
+    p.add_argument("--init-from", default=defaults.init_from, metavar="RUN",
+                   help="with --consistency-epochs: start them from this finished run's model (its model.keras), "
+                        "skipping the head and fine-tuning phases")
     p.add_argument("--masks", default=defaults.masks,
                    help="folder of <image_id>_segmentation.png lesion masks (default DATA/masks)")
     p.add_argument("--override-images", default=defaults.override_images,
@@ -111,6 +128,10 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                 "drop --cache")
     if args["consistency"] and args["batch_size"] % 2:
         p.error(f"--consistency trains on pairs of photos: --batch-size must be even, not {args['batch_size']}")
+    if args["consistency_epochs"] and not args["consistency"]:
+        p.error("--consistency-epochs runs the pair term in late epochs: give its weight with --consistency W")
+    if args["init_from"] and not args["consistency_epochs"]:
+        p.error("--init-from starts the late epochs from a finished run: give their number with --consistency-epochs")
     if args["acquisition_changes"] != defaults.acquisition_changes and not args["acquisition"]:
         p.error("--acquisition-changes picks among the changes that --acquisition applies: add --acquisition")
     args["fine_tune_from"] = args["fine_tune_from"] or None

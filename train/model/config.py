@@ -26,6 +26,9 @@ class TrainConfig:
     monitor: str = "raw"
     mask_weight: float = 0.0
     consistency: float = 0.0  # weight of the same-lesion pair divergence (train/model/consistency.py)
+    consistency_epochs: int = 0  # >0: the pair term only in this many epochs after fine-tuning, from its best checkpoint
+    late_lr: float = 1e-5  # learning rate of those late epochs
+    init_from: str | None = None  # a finished run whose model starts the late epochs (phases 1 and 2 skipped)
     masks: str | None = None
     override_images: str | None = None
     extra_data: tuple[str, ...] = ()  # labelled folders from other clinics, training side only (train/data/sources.py)

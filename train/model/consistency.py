@@ -32,3 +32,11 @@ def consistent_cross_entropy(weight: float) -> Callable:
         return ce + weight * ops.repeat(pair_divergence(logits), 2, axis=0)
     loss.__name__ = "consistent_cross_entropy"
     return loss
+
+
+def pair_term(weight: float) -> Callable:
+    """The pair part of the loss as a metric, logged per epoch: ``weight`` x the mean pair divergence (0 where
+    the term is off, whatever the batch holds)."""
+    def pair_term(labels: "keras.KerasTensor", logits: "keras.KerasTensor") -> "keras.KerasTensor":
+        return weight * ops.mean(pair_divergence(logits))
+    return pair_term

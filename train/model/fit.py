@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -27,7 +27,7 @@ from train.data.sources import HAM10000, class_mix, extra_frame
 from train.data.split import load_or_create_split
 from train.evaluation.metrics import balanced_accuracy, classification_metrics, softmax
 from train.model.config import TrainConfig
-from train.model.consistency import consistent_cross_entropy
+from train.model.consistency import consistent_cross_entropy, pair_term
 from train.model.distribute import distribution_strategy, learning_rate_scale
 from train.model.guided import (
     guided_trainer,
@@ -168,6 +168,105 @@ def inner_check(model: keras.Model, rows: pd.DataFrame, prep: Preprocessing, cal
     return out
 
 
+def compile_arguments(config: TrainConfig, consistency: float) -> dict:
+    """The loss (with the pair term at weight ``consistency``, or plain cross-entropy at 0) and, in runs that
+    pair photos, the pair term as a logged metric (``pair_term``: 0 in the phases without it)."""
+    ce = (consistent_cross_entropy(consistency) if consistency
+          else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    metrics = [pair_term(consistency)] if config.consistency else []
+    if config.mask_weight:
+        return dict(loss={"logits": ce, "cams": outside_mask_share}, loss_weights={"logits": 1.0, "cams": config.mask_weight},
+                    metrics={"logits": metrics} if metrics else None)
+    return dict(loss=ce, metrics=metrics or None)
+
+
+def head_and_fine_tune(config: TrainConfig, out: Path, model: keras.Model, fitted: keras.Model, stream: tf.data.Dataset,
+                       fine_tune_stream: tf.data.Dataset, steps: int, weights: dict | None, val: "ValidationMetrics",
+                       checkpoint: keras.callbacks.ModelCheckpoint, compile_loss: dict, strategy: tf.distribute.Strategy,
+                       scale: float, replicas: int) -> dict:
+    """Phase 1 (the linear head on the frozen backbone) and phase 2 (fine-tuning); returns their timings."""
+    timings = {}
+    head_done = out / "head.weights.h5"
+    if not head_done.is_file() and not (out / "backup").is_dir():
+        # A fresh run into a folder that holds an earlier run's records (the committed shipped model): its
+        # log would otherwise be appended to (CSVLogger appends so that a resumed run keeps its epochs).
+        (out / "training_log.csv").unlink(missing_ok=True)
+    if head_done.is_file():
+        print("phase 1 already finished in an earlier run; loading its weights", flush=True)
+        fitted.load_weights(head_done)
+    else:
+        print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
+        set_trainable(model, None, train_backbone=False)
+        with strategy.scope():
+            fitted.compile(optimizer(config.head_lr * scale, config.ema), **compile_loss)
+        t0 = time.time()
+        fitted.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
+                  callbacks=phase_callbacks(out, "head", val, checkpoint, config, plateau=True))
+        timings["head_seconds"] = time.time() - t0
+        fitted.save_weights(head_done)
+
+    forget_restored_epoch(fitted)
+    print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
+          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr * scale} ({config.schedule} schedule, "
+          f"weight EMA {config.ema or 'off'}, mask weight {config.mask_weight or 'off'}, "
+          f"consistency weight {config.consistency or 'off'}, "
+          f"checkpoint on {MONITORS[config.monitor]})", flush=True)
+    set_trainable(model, config.fine_tune_from, train_backbone=True)
+    with strategy.scope():
+        fitted.compile(optimizer(fine_tune_learning_rate(config, steps, scale), config.ema), **compile_loss)
+    t0 = time.time()
+    history = fitted.fit(
+        fine_tune_stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
+        steps_per_epoch=steps, class_weight=weights, verbose=2,
+        callbacks=phase_callbacks(out, "fine_tune", val, checkpoint, config, plateau=config.schedule == "plateau"),
+    )
+    timings["fine_tune_seconds"] = time.time() - t0
+    timings["fine_tune_epochs_run"] = len(history.epoch)
+    timings["fine_tune_images_per_second"] = (len(history.epoch) * steps * config.batch_size * replicas
+                                              / timings["fine_tune_seconds"])
+
+    return timings
+
+
+def late_epochs(config: TrainConfig) -> tuple[int, int]:
+    """The first and the end epoch (0-based, end excluded) of the late consistency epochs."""
+    first = 0 if config.init_from else config.head_epochs + config.fine_tune_epochs
+    return first, first + config.consistency_epochs
+
+
+def start_from_run(model: keras.Model, run: Path, config: TrainConfig) -> None:
+    """``model`` takes the weights of a finished run of the same network (``--init-from``)."""
+    saved = run / "model.keras"
+    if not saved.is_file():
+        raise DataError(f"{saved} not found: --init-from needs a finished run's folder (python -m train --out).")
+    other = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
+    differs = {k: (other.get(k), getattr(config, k)) for k in ("alpha", "size", "dropout") if other.get(k) != getattr(config, k)}
+    if differs:
+        raise DataError(f"--init-from {run} is a different network: " + ", ".join(
+            f"{k} {theirs} there, {ours} here" for k, (theirs, ours) in differs.items()) + "; give the same options.")
+    model.set_weights(keras.saving.load_model(saved, compile=False).get_weights())
+    print(f"starting from {saved}: head and fine-tuning phases skipped", flush=True)
+
+
+def late_consistency(config: TrainConfig, out: Path, fitted: keras.Model, stream: tf.data.Dataset, steps: int,
+                     val: "ValidationMetrics", strategy: tf.distribute.Strategy, scale: float) -> dict:
+    """Phase 3: ``config.consistency_epochs`` epochs with the pair term, from the weights ``fitted`` holds, at
+    ``config.late_lr``; keeps the best of them by the monitored validation figure (late.weights.h5)."""
+    forget_restored_epoch(fitted)
+    first, end = late_epochs(config)
+    print(f"phase 3: same-lesion consistency weight {config.consistency}, {config.consistency_epochs} epochs at lr "
+          f"{config.late_lr * scale}, checkpoint on {MONITORS[config.monitor]} among them", flush=True)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(out / "late.weights.h5"), monitor=MONITORS[config.monitor],
+                                                 mode="max", save_best_only=True, save_weights_only=True, verbose=1)
+    with strategy.scope():
+        fitted.compile(optimizer(config.late_lr * scale, config.ema), **compile_arguments(config, config.consistency))
+    t0 = time.time()
+    fitted.fit(stream, epochs=end, initial_epoch=first, steps_per_epoch=steps, verbose=2,
+               callbacks=phase_callbacks(out, "late", val, checkpoint, config, plateau=config.schedule == "plateau"))
+    fitted.load_weights(out / "late.weights.h5")
+    return {"late_seconds": time.time() - t0}
+
+
 def train(config: TrainConfig) -> dict:
     """Run both phases, calibrate on validation, and write the model folder ``config.out``."""
     if config.mask_weight and config.imbalance == "weights":
@@ -232,10 +331,12 @@ def train(config: TrainConfig) -> dict:
         print(f"consistency weight {config.consistency}: {int((photos > 1).sum())} training lesions have several "
               f"photos ({int(photos[photos > 1].sum())} images); the other {int((photos == 1).sum())} images pair "
               "with an augmented copy of themselves", flush=True)
-    stream, steps = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
+    # with late consistency the head and fine-tuning phases train exactly as the recipe without it
+    early = replace(config, consistency=0.0) if config.consistency_epochs else config
+    stream, steps = training_stream(x_train, y_train, early, prep, masks, batch_size=config.batch_size * replicas,
                                     lesions=lesions)
     # phase 2 reads the stream anew: its batches are numbered on from phase 1's, so it draws new changes
-    fine_tune_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
+    fine_tune_stream, _ = training_stream(x_train, y_train, early, prep, masks, batch_size=config.batch_size * replicas,
                                           first_batch=config.head_epochs * steps, lesions=lesions)
     weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
     prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
@@ -249,53 +350,21 @@ def train(config: TrainConfig) -> dict:
         str(out / "best.weights.h5"), monitor=MONITORS[config.monitor], mode="max",
         save_best_only=True, save_weights_only=True, verbose=1,
     )
-    ce = (consistent_cross_entropy(config.consistency) if config.consistency
-          else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    compile_loss = (dict(loss={"logits": ce, "cams": outside_mask_share},
-                         loss_weights={"logits": 1.0, "cams": config.mask_weight})
-                    if config.mask_weight else dict(loss=ce))
+    compile_loss = compile_arguments(config, early.consistency)
     timings = {}
 
-    head_done = out / "head.weights.h5"
-    if not head_done.is_file() and not (out / "backup").is_dir():
-        # A fresh run into a folder that holds an earlier run's records (the committed shipped model): its
-        # log would otherwise be appended to (CSVLogger appends so that a resumed run keeps its epochs).
-        (out / "training_log.csv").unlink(missing_ok=True)
-    if head_done.is_file():
-        print("phase 1 already finished in an earlier run; loading its weights", flush=True)
-        fitted.load_weights(head_done)
+    if config.init_from:
+        start_from_run(model, Path(config.init_from), config)
     else:
-        print(f"phase 1: linear head on the frozen backbone, {config.head_epochs} epochs", flush=True)
-        set_trainable(model, None, train_backbone=False)
-        with strategy.scope():
-            fitted.compile(optimizer(config.head_lr * scale, config.ema), **compile_loss)
-        t0 = time.time()
-        fitted.fit(stream, epochs=config.head_epochs, steps_per_epoch=steps, class_weight=weights, verbose=2,
-                  callbacks=phase_callbacks(out, "head", val, checkpoint, config, plateau=True))
-        timings["head_seconds"] = time.time() - t0
-        fitted.save_weights(head_done)
+        timings.update(head_and_fine_tune(early, out, model, fitted, stream, fine_tune_stream, steps, weights, val,
+                                          checkpoint, compile_loss, strategy, scale, replicas))
+        fitted.load_weights(out / "best.weights.h5")
+    if config.consistency_epochs:
+        late_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
+                                         first_batch=late_epochs(config)[0] * steps,
+                                         batches=late_epochs(config)[1] * steps + 1, lesions=lesions)
+        timings.update(late_consistency(config, out, fitted, late_stream, steps, val, strategy, scale))
 
-    forget_restored_epoch(fitted)
-    print(f"phase 2: fine-tuning from {config.fine_tune_from or 'the first layer'}, "
-          f"{config.fine_tune_epochs} epochs at lr {config.fine_tune_lr * scale} ({config.schedule} schedule, "
-          f"weight EMA {config.ema or 'off'}, mask weight {config.mask_weight or 'off'}, "
-          f"consistency weight {config.consistency or 'off'}, "
-          f"checkpoint on {MONITORS[config.monitor]})", flush=True)
-    set_trainable(model, config.fine_tune_from, train_backbone=True)
-    with strategy.scope():
-        fitted.compile(optimizer(fine_tune_learning_rate(config, steps, scale), config.ema), **compile_loss)
-    t0 = time.time()
-    history = fitted.fit(
-        fine_tune_stream, epochs=config.head_epochs + config.fine_tune_epochs, initial_epoch=config.head_epochs,
-        steps_per_epoch=steps, class_weight=weights, verbose=2,
-        callbacks=phase_callbacks(out, "fine_tune", val, checkpoint, config, plateau=config.schedule == "plateau"),
-    )
-    timings["fine_tune_seconds"] = time.time() - t0
-    timings["fine_tune_epochs_run"] = len(history.epoch)
-    timings["fine_tune_images_per_second"] = (len(history.epoch) * steps * config.batch_size * replicas
-                                              / timings["fine_tune_seconds"])
-
-    fitted.load_weights(out / "best.weights.h5")
     logits = predicted_logits(model, x_val)
     calibration = calibrate(logits, y_val, prior, config.min_sensitivity, config.melanoma_floor)
     val_metrics = validation_metrics(logits, y_val, calibration)
