@@ -215,13 +215,16 @@ pairs-only-trial: install
 	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-pairs-only-seed7 --out reports/paired/pairs-only-seed7.json
 
 # The pair term late only (#36): 3 epochs from the shipped model's weights with it, two seeds, and the control (the
-# same epochs, a negligible term), each compared with the shipped run on validation.
+# same epochs, a negligible term), each compared with the shipped run on validation, per photo (paired) and per
+# lesion in both conditions (the sharp crops and their 200x150 copies; val-pairs/).
 LATE := --init-from $(MODEL) --consistency-epochs 3 --late-lr 1e-5
 late-consistency-trials: install
 	for run in "consistency 1 seed 7" "consistency 1 seed 11" "consistency 1e-9 seed 7"; do \
 		set -- $$run; name=late-consistency$$2-seed$$4; \
 		$(TRAIN_SAME) --out $(COMPARE)/1.0-160-$$name $(RECIPE) $(LATE) --consistency $$2 --seed $$4 || exit 1; \
-		$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-$$name --out reports/paired/$$name.json || exit 1; done
+		$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/1.0-160-$$name --out reports/paired/$$name.json || exit 1; \
+		$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/1.0-160-$$name $(SHARP_PAIRS) \
+			--labels $(MODEL)/val_labels.csv --out $(VAL_PAIRS)/1.0-160-$$name || exit 1; done
 
 # A lighter pair term (the pair term is what costs accuracy, see pairs-only-trial), with the shipped seed.
 consistency-weight-trial: install

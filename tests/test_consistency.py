@@ -143,13 +143,16 @@ def test_the_late_pair_term_is_off_until_fine_tuning_ends_and_on_after_and_repro
     assert WEIGHTS_035.is_file(), f"{WEIGHTS_035} missing: the test needs the shared ImageNet weights"
     short = ["--data", str(HAM_FIXTURES), "--alpha", "0.35", "--size", "48", "--batch-size", "8", "--deterministic",
              "--backbone-weights", str(WEIGHTS_035), "--mask-weight", "1", "--consistency", "1"]
-    for run in ("one", "two"):
+    runs = {"one": [], "two": [], "stream": ["--stream"]}
+    for run, extra in runs.items():
         assert train_main([*short, "--out", str(tmp_path / run), "--head-epochs", "1", "--fine-tune-epochs", "1",
-                           "--consistency-epochs", "2"]) == 0
+                           "--consistency-epochs", "2", *extra]) == 0
     terms = pair_terms(tmp_path / "one")
     assert terms[:2] == [0.0, 0.0] and all(t > 0 for t in terms[2:]) and len(terms) == 4
-    weights = {run: keras.saving.load_model(tmp_path / run / "model.keras", compile=False).get_weights() for run in ("one", "two")}
+    weights = {run: keras.saving.load_model(tmp_path / run / "model.keras", compile=False).get_weights() for run in runs}
     assert all(np.array_equal(a, b) for a, b in zip(weights["one"], weights["two"]))
+    for a, b in zip(weights["one"], weights["stream"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     # the same late epochs started from the finished run: only they are trained, the term on in each
     assert train_main([*short, "--out", str(tmp_path / "late"), "--init-from", str(tmp_path / "one"),
                        "--consistency-epochs", "1"]) == 0

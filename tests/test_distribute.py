@@ -40,7 +40,8 @@ def train_with_two_logical_cpus(out, *options: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-@pytest.mark.parametrize("options", [(), ("--consistency", "1")], ids=["plain", "consistency"])
+@pytest.mark.parametrize("options", [(), ("--consistency", "1"), ("--consistency", "1", "--consistency-epochs", "1")],
+                         ids=["plain", "consistency", "late-consistency"])
 def test_mirrored_training_on_two_replicas_matches_one_device(tmp_path, options):
     import keras
 
@@ -50,7 +51,7 @@ def test_mirrored_training_on_two_replicas_matches_one_device(tmp_path, options)
     # --consistency each replica's 4 images are 2 whole same-lesion pairs.
     train_with_two_logical_cpus(tmp_path / "mirrored", "--strategy", "mirrored", "--batch-size", "4", *options)
     train_with_two_logical_cpus(tmp_path / "one", "--strategy", "one", "--batch-size", "8",
-                                "--head-lr", "2e-3", "--fine-tune-lr", "2e-4", *options)
+                                "--head-lr", "2e-3", "--fine-tune-lr", "2e-4", "--late-lr", "2e-5", *options)
     mirrored = json.loads((tmp_path / "mirrored" / "config.json").read_text())
     one = json.loads((tmp_path / "one" / "config.json").read_text())
     assert (mirrored["replicas"], mirrored["global_batch_size"], mirrored["learning_rate_scale"]) == (2, 8, 2)
