@@ -1,7 +1,8 @@
 // Age, sex and body site folded into the image's estimate by what training fitted (metadata.context,
 // train/context/fusion.py): fused = softmax((log p + weight * (log q(c|context) - log q(c|nothing))) / temperature),
 // q a logistic regression on the one-hot context. With no context at all the image's result is returned as it
-// is, not recomputed: the same numbers. The page folds the context in only where the model's ship rule passed.
+// is, not recomputed: the same numbers. Only a fusion that passed its ship rule (metadata.context.ship) may change
+// what the page shows.
 import { ContextProblem, isAge } from './patient.js';
 
 // The same floor as the Python side: a float32 probability that underflowed to 0 must not give -Infinity.
@@ -12,11 +13,6 @@ const logSoftmax = (values) => {
   const total = values.reduce((s, v) => s + Math.exp(v - top), 0);
   return values.map((v) => v - top - Math.log(total));
 };
-
-/** Whether the model's fusion passed its ship rule, so that the page folds the context in. */
-export function fusionShipped(metadata) {
-  return Boolean(metadata.context?.ship?.passed);
-}
 
 /** The fields of ``context`` that are given, in the fusion's order (age, sex, site). */
 export function givenFields({ age = null, sex = null, site = null } = {}) {
