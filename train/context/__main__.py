@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from train.calibration.calibrate import calibrated_probabilities
-from train.context.encoding import absent_rates, context_matrix, encoding_for, read_context_file
+from train.context.encoding import Encoding, absent_rates, context_matrix, encoding_for, read_context_file
 from train.context.fusion import (
     context_probabilities,
     fit_context_model,
@@ -76,6 +76,26 @@ def ship_verdict(validation: dict) -> dict:
                     f"class's sensitivity down by more than {MAX_RECALL_DROP}"}
 
 
+def candidate(model: dict, probs: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, point: dict) -> dict:
+    """A context model recalibrated on validation, with its validation log loss and balanced accuracy (fused),
+    and the log loss of its context alone."""
+    fusion = recalibrate(model, probs, x_val, y_val, point)
+    fused = fuse(probs, x_val, fusion)
+    return {"fusion": fusion, "log_loss": negative_log_likelihood(fused, y_val),
+            "balanced_accuracy": balanced_accuracy(y_val, fused.argmax(axis=1)),
+            "context_only_log_loss": negative_log_likelihood(context_probabilities(x_val, fusion), y_val)}
+
+
+def boosted_log_loss(x_train: np.ndarray, y_train: np.ndarray, encoding: Encoding, x_val: np.ndarray,
+                     y_val: np.ndarray) -> float:
+    """Validation log loss of gradient boosting on the context alone: the alternative to the regression."""
+    xs, ys = with_dropped_fields(x_train, y_train, encoding)
+    boosted = HistGradientBoostingClassifier(random_state=0).fit(xs, ys)
+    probs = np.zeros((len(x_val), len(CLASSES)))
+    probs[:, boosted.classes_] = boosted.predict_proba(x_val)
+    return negative_log_likelihood(probs, y_val)
+
+
 def split_frames(model_dir: Path, data: Path | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The run's training and validation rows (validation in val_labels.csv order) with their context columns,
     and the data set's whole context table."""
@@ -114,19 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     y_train, y_val = train["label"].to_numpy(), val["label"].to_numpy()
     lesions = val["lesion_id"].astype(str).to_numpy()
     point = calibration["operating_point"]
-    candidates = {}
-    for c in C_GRID:
-        fusion = recalibrate(fit_context_model(x_train, y_train, encoding, c, len(CLASSES)), probs, x_val, y_val, point)
-        fused = fuse(probs, x_val, fusion)
-        candidates[c] = {"fusion": fusion, "log_loss": negative_log_likelihood(fused, y_val),
-                         "balanced_accuracy": balanced_accuracy(y_val, fused.argmax(axis=1)),
-                         "context_only_log_loss": negative_log_likelihood(context_probabilities(x_val, fusion), y_val)}
+    candidates = {c: candidate(fit_context_model(x_train, y_train, encoding, c, len(CLASSES)), probs, x_val, y_val, point)
+                  for c in C_GRID}
     chosen = min(candidates, key=lambda c: candidates[c]["log_loss"])
     fusion = candidates[chosen]["fusion"]
-    xs, ys = with_dropped_fields(x_train, y_train, encoding)
-    boosted = HistGradientBoostingClassifier(random_state=0).fit(xs, ys)
-    boosted_probs = np.zeros_like(probs)
-    boosted_probs[:, boosted.classes_] = boosted.predict_proba(x_val)
     validation = comparison(y_val, probs, fuse(probs, x_val, fusion), point, decision_point(fusion, point, x_val), lesions)
     verdict = ship_verdict(validation)
     combination = args.model / "combination.json"
@@ -137,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         "candidates": {str(c): {k: v for k, v in r.items() if k != "fusion"} | {"weight": r["fusion"]["weight"]}
                        for c, r in candidates.items()},
         # the alternative context model: no better on validation, and trees would not be a few lines of JS
-        "gradient_boosting": {"context_only_log_loss": negative_log_likelihood(boosted_probs, y_val)},
+        "gradient_boosting": {"context_only_log_loss": boosted_log_loss(x_train, y_train, encoding, x_val, y_val)},
         "validation": context_figures(y_val, probs, x_val, fusion, encoding, point, lesions, absent_rates(table), rule),
         "ship": verdict,
     }
