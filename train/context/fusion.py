@@ -22,6 +22,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.linear_model import LogisticRegression
 
 from train.calibration.calibrate import choose_operating_point, fit_temperature
+from train.calibration.calibrate import negative_log_likelihood as logit_log_likelihood
 from train.context.encoding import Encoding
 
 DROP_RATE = 0.3  # each field of each training copy is dropped at this rate
@@ -60,15 +61,19 @@ def fit_context_model(x: np.ndarray, y: np.ndarray, encoding: Encoding, c: float
     return {"coefficients": coef.tolist(), "intercept": intercept.tolist(), "c": c}
 
 
+def context_scores(x: np.ndarray, model: dict) -> np.ndarray:
+    """The regression's logits of each row's context."""
+    return x @ np.asarray(model["coefficients"]).T + np.asarray(model["intercept"])
+
+
 def context_probabilities(x: np.ndarray, model: dict) -> np.ndarray:
     """q(c | context), per row: what the context alone says."""
-    return softmax(x @ np.asarray(model["coefficients"]).T + np.asarray(model["intercept"]), axis=1)
+    return softmax(context_scores(x, model), axis=1)
 
 
 def context_evidence(x: np.ndarray, model: dict) -> np.ndarray:
     """log q(c | context) - log q(c | nothing), per row."""
-    coef, intercept = np.asarray(model["coefficients"]), np.asarray(model["intercept"])
-    return log_softmax(x @ coef.T + intercept, axis=1) - log_softmax(intercept)
+    return log_softmax(context_scores(x, model), axis=1) - log_softmax(np.asarray(model["intercept"]))
 
 
 def fused_logits(probs: np.ndarray, x: np.ndarray, model: dict, weight: float) -> np.ndarray:
@@ -94,7 +99,7 @@ def recalibrate(model: dict, probs: np.ndarray, x: np.ndarray, y: np.ndarray, op
     """Weight, then temperature (both by validation log loss), then the operating point by the image-only
     rule (same target sensitivity and melanoma floor) on the fused validation probabilities."""
     def loss(weight: float) -> float:
-        return negative_log_likelihood(softmax(fused_logits(probs, x, model, weight), axis=1), y)
+        return logit_log_likelihood(fused_logits(probs, x, model, weight), y, 1.0)
 
     weight = float(minimize_scalar(loss, bounds=(0.0, MAX_WEIGHT), method="bounded").x)
     temperature = fit_temperature(fused_logits(probs, x, model, weight), y)

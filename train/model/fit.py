@@ -168,6 +168,12 @@ def inner_check(model: keras.Model, rows: pd.DataFrame, prep: Preprocessing, cal
     return out
 
 
+def best_checkpoint(path: Path, config: TrainConfig) -> keras.callbacks.ModelCheckpoint:
+    """Saves the weights of the best epoch so far by the monitored validation figure."""
+    return keras.callbacks.ModelCheckpoint(str(path), monitor=MONITORS[config.monitor], mode="max",
+                                           save_best_only=True, save_weights_only=True, verbose=1)
+
+
 def compile_arguments(config: TrainConfig, consistency: float) -> dict:
     """The loss (with the pair term at weight ``consistency``, or plain cross-entropy at 0) and, in runs that
     pair photos, the pair term as a logged metric (``pair_term``: 0 in the phases without it)."""
@@ -182,10 +188,11 @@ def compile_arguments(config: TrainConfig, consistency: float) -> dict:
 
 def head_and_fine_tune(config: TrainConfig, out: Path, model: keras.Model, fitted: keras.Model, stream: tf.data.Dataset,
                        fine_tune_stream: tf.data.Dataset, steps: int, weights: dict | None, val: "ValidationMetrics",
-                       checkpoint: keras.callbacks.ModelCheckpoint, compile_loss: dict, strategy: tf.distribute.Strategy,
-                       scale: float, replicas: int) -> dict:
-    """Phase 1 (the linear head on the frozen backbone) and phase 2 (fine-tuning); returns their timings."""
+                       compile_loss: dict, strategy: tf.distribute.Strategy, scale: float, replicas: int) -> dict:
+    """Phase 1 (the linear head on the frozen backbone) and phase 2 (fine-tuning), leaving ``fitted`` with the
+    best checkpoint of both (best.weights.h5); returns their timings."""
     timings = {}
+    checkpoint = best_checkpoint(out / "best.weights.h5", config)
     head_done = out / "head.weights.h5"
     if not head_done.is_file() and not (out / "backup").is_dir():
         # A fresh run into a folder that holds an earlier run's records (the committed shipped model): its
@@ -256,8 +263,7 @@ def late_consistency(config: TrainConfig, out: Path, fitted: keras.Model, stream
     first, end = late_epochs(config)
     print(f"phase 3: same-lesion consistency weight {config.consistency}, {config.consistency_epochs} epochs at lr "
           f"{config.late_lr * scale}, checkpoint on {MONITORS[config.monitor]} among them", flush=True)
-    checkpoint = keras.callbacks.ModelCheckpoint(str(out / "late.weights.h5"), monitor=MONITORS[config.monitor],
-                                                 mode="max", save_best_only=True, save_weights_only=True, verbose=1)
+    checkpoint = best_checkpoint(out / "late.weights.h5", config)
     with strategy.scope():
         fitted.compile(optimizer(config.late_lr * scale, config.ema), **compile_arguments(config, config.consistency))
     t0 = time.time()
@@ -346,10 +352,6 @@ def train(config: TrainConfig) -> dict:
         # With mask guidance fit() drives a two-output view of the same layers; ``model`` shares its weights.
         fitted = guided_trainer(model) if config.mask_weight else model
     val = ValidationMetrics(model, x_val, y_val, prior)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        str(out / "best.weights.h5"), monitor=MONITORS[config.monitor], mode="max",
-        save_best_only=True, save_weights_only=True, verbose=1,
-    )
     compile_loss = compile_arguments(config, early.consistency)
     timings = {}
 
@@ -357,8 +359,7 @@ def train(config: TrainConfig) -> dict:
         start_from_run(model, Path(config.init_from), config)
     else:
         timings.update(head_and_fine_tune(early, out, model, fitted, stream, fine_tune_stream, steps, weights, val,
-                                          checkpoint, compile_loss, strategy, scale, replicas))
-        fitted.load_weights(out / "best.weights.h5")
+                                          compile_loss, strategy, scale, replicas))
     if config.consistency_epochs:
         late_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
                                          first_batch=late_epochs(config)[0] * steps,
