@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from train.model.config import TrainConfig
-from train.model.fit import fine_tune_learning_rate, optimizer, phase_callbacks
+from train.model.fit import fine_tune_learning_rate, head_and_fine_tune, optimizer, phase_callbacks
 from train.model.network import build_classifier
 
 
@@ -25,6 +25,8 @@ def test_plateau_schedule_is_a_constant_rate():
 
 
 class WeightsAtEpochEnd(keras.callbacks.Callback):
+    """Records the trainable weights each epoch ends with; the validation figure rises with the epoch."""
+
     def __init__(self):
         super().__init__()
         self.seen = []
@@ -32,6 +34,18 @@ class WeightsAtEpochEnd(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs["val_balanced_accuracy"] = float(epoch)
         self.seen.append([np.array(w) for w in self.model.trainable_weights])
+
+
+class AllWeightsFallingScore(keras.callbacks.Callback):
+    """Records all weights (the trainable set changes between phases); the validation figure falls with the epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_balanced_accuracy"] = -float(epoch)
+        self.seen.append([np.array(w) for w in self.model.weights])
 
 
 def _seen_after_one_epoch(tmp_path, ema: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -58,3 +72,22 @@ def test_validation_sees_the_moving_average_not_the_last_step(tmp_path):
     moved = lambda seen: max(float(np.abs(a - b).max()) for a, b in zip(seen, start))  # noqa: E731
     assert moved(raw) > 1.0
     assert moved(averaged) < 0.52
+
+
+def test_fine_tuning_leaves_the_model_with_its_best_epoch_not_its_last(tmp_path):
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    model = build_classifier(0.35, 32, None, "keras")
+    rng = np.random.default_rng(0)
+    stream = tf.data.Dataset.from_tensor_slices((rng.normal(size=(8, 32, 32, 3)).astype("float32"),
+                                                 rng.integers(0, 7, 8))).batch(4).repeat()
+    probe = AllWeightsFallingScore()  # the head's epoch 0 scores best, the fine-tuning epochs worse
+    config = TrainConfig(data="", out=str(tmp_path), head_epochs=1, fine_tune_epochs=2, head_lr=0.5, fine_tune_lr=0.5)
+    head_and_fine_tune(config, tmp_path, model, model, stream, stream, 2, None, probe,
+                       dict(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)),
+                       tf.distribute.get_strategy(), 1.0, 1)
+    best, last = probe.seen[0], probe.seen[-1]
+    assert max(float(np.abs(a - b).max()) for a, b in zip(best, last)) > 0.1
+    for now, then in zip(model.weights, best):
+        np.testing.assert_array_equal(np.array(now), then)

@@ -231,7 +231,7 @@ def head_and_fine_tune(config: TrainConfig, out: Path, model: keras.Model, fitte
     timings["fine_tune_epochs_run"] = len(history.epoch)
     timings["fine_tune_images_per_second"] = (len(history.epoch) * steps * config.batch_size * replicas
                                               / timings["fine_tune_seconds"])
-
+    fitted.load_weights(out / "best.weights.h5")
     return timings
 
 
