@@ -12,8 +12,10 @@ MODEL := models/ham10000
 EXTRA ?= ../shared/data/isic2017_256
 EXTERNAL_LABELS := train/data/splits/isic2017_256_test.csv
 EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
+# the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
+INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -248,8 +250,8 @@ input-size-trial: install
 # run on HAM10000 validation (train.studies.paired) and scored on the external test part and the HAM10000 test split.
 # extra-aspect-trial: the same with random aspect-ratio changes (the ISIC copies are squashed to squares).
 EXTRA_SEEDS := 7 11
-define extra_trial
-	$(TRAIN_SAME) --out $(COMPARE)/$(1) $(RECIPE) --extra-data $(EXTRA) $(2)
+define external_trial
+	$(TRAIN_SAME) --out $(COMPARE)/$(1) $(RECIPE) $(2)
 	$(BIN)/python -m train.guard.ood --model $(COMPARE)/$(1)
 	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/$(1) --out reports/paired/$(1).json
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(EXTERNAL) \
@@ -257,11 +259,12 @@ define extra_trial
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) --images $(LOW_IMAGES) --labels $(TEST_LABELS) \
 		--out reports/paired/$(1)-test/low
 	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out reports/paired/$(1)-ood
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(INNER) --out reports/paired/$(1)-inner
 endef
 extra-data-trials: install
 	$(OOD_SET)
-	$(call extra_trial,1.0-160-extra-seed7,--seed 7)
-	$(call extra_trial,1.0-160-extra-seed11,--seed 11)
+	$(call external_trial,1.0-160-extra-seed7,--extra-data $(EXTRA) --seed 7)
+	$(call external_trial,1.0-160-extra-seed11,--extra-data $(EXTRA) --seed 11)
 
 # The shipped network with its guard refitted on the ISIC training part too (0.98 and 0.95 quantiles of each
 # source's validation), scored on the external test part and the non-lesion set (docs/decisions.md).
@@ -274,7 +277,14 @@ extra-guard-trial: install
 		$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$$name $(OOD_EVAL_SETS) --out reports/paired/$$name-ood || exit 1; done
 
 extra-aspect-trial: install
-	$(call extra_trial,1.0-160-extra-aspect-seed7,--seed 7 --aspect)
+	$(call external_trial,1.0-160-extra-aspect-seed7,--extra-data $(EXTRA) --seed 7 --aspect)
+
+# Dermatoscope optics (white balance, tone curve, dark rim) in training, HAM10000 only: how much of the
+# external gap does augmentation close for a clinic whose images we never train on?
+optics-trial: install
+	$(OOD_SET)
+	$(BIN)/python -m train.evaluation.evaluate --model $(MODEL) $(INNER) --out reports/paired/shipped-inner
+	$(call external_trial,1.0-160-optics-seed7,--seed 7 --optics)
 
 all-layers-trial: install
 	$(TRAIN_SAME) --out $(COMPARE)/1.0-160-all-layers $(RECIPE) --fine-tune-from ''

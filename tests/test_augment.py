@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from tests.conftest import HAM_FIXTURES, SHARP_FIXTURES
 from train.data.arrays import resized_pixels
-from train.data.augment import ACQUISITION, _acquire_one, acquisition_augment
+from train.data.augment import ACQUISITION, OPTICS, _acquire_one, acquisition_augment, optics_augment
 from train.data.preprocess import KERAS_MEAN, KERAS_STD, Preprocessing
 
 PREP = Preprocessing(160, KERAS_MEAN, KERAS_STD)
@@ -112,3 +112,33 @@ def test_the_command_line_checks_the_ablated_changes():
     for wrong in (["--acquisition", "--acquisition-changes", "rescale,focus"], ["--acquisition-changes", "blur"]):
         with pytest.raises(SystemExit):
             parse_args(["--data", "d", "--out", "o", *wrong])
+
+
+def test_optics_changes_are_reproducible_per_seed_and_stay_in_range(sharp):
+    first = optics_augment(sharp, tf.constant([7, 0], tf.int64)).numpy()
+    assert np.array_equal(first, optics_augment(sharp, tf.constant([7, 0], tf.int64)).numpy())
+    assert not np.array_equal(first, optics_augment(sharp, tf.constant([7, 1], tf.int64)).numpy())
+    assert first.shape == sharp.shape and first.min() >= 0 and first.max() <= 255
+
+
+def test_optics_tint_dim_and_rim_at_their_rates_and_keep_the_centres_brightness():
+    grey = np.full((400, 64, 64, 3), 128.0, np.float32)
+    out = optics_augment(grey, tf.constant([3, 4], tf.int64)).numpy()
+    centre, corner = out[:, 32, 32], out[:, 0, 0]
+    tinted = np.ptp(centre, axis=1) > 0.5
+    rimmed = corner.mean(axis=1) < 0.9 * centre.mean(axis=1)
+    assert abs(tinted.mean() - OPTICS["white_balance"][0]) < 0.08
+    assert abs(rimmed.mean() - OPTICS["vignette"][0]) < 0.08
+    # the rim leaves the centre alone, and the gains keep its geometric mean where the tone curve puts grey
+    low, high = OPTICS["gamma"][1]
+    brightness = np.exp(np.log(centre).mean(axis=1))
+    assert (brightness >= 255 * (128 / 255) ** np.exp(high) - 0.5).all()
+    assert (brightness <= 255 * (128 / 255) ** np.exp(low) + 0.5).all()
+    assert np.allclose(brightness[~tinted], centre[~tinted, 0], atol=1e-3)
+
+
+def test_the_command_line_turns_the_optics_changes_on():
+    from train.__main__ import parse_args
+
+    assert parse_args(["--data", "d", "--out", "o", "--optics"]).optics
+    assert not parse_args(["--data", "d", "--out", "o"]).optics

@@ -42,8 +42,8 @@ def test_the_committed_external_split_is_lesion_grouped_stratified_and_covers_th
     assert (split.groupby("lesion_id")["split"].nunique() == 1).all()
     share = split.groupby("dx")["split"].apply(lambda s: (s == "test").mean())
     assert np.allclose(share, sources.EXTERNAL_TEST_FRACTION, atol=0.02), share
-    test_labels = pd.read_csv(sources.test_labels_path(ISIC))
-    assert set(test_labels["image_id"]) == set(split.loc[split["split"] == "test", "image_id"])
+    for part, path in (("test", sources.test_labels_path(ISIC)), ("val", sources.inner_labels_path(ISIC))):
+        assert set(pd.read_csv(path)["image_id"]) == set(split.loc[split["split"] == part, "image_id"]), part
 
 
 @pytest.fixture(scope="module")

@@ -93,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--aspect", action="store_true",
                    help="random aspect-ratio changes of every training image (height and width zoomed apart), "
                         "so that photos squashed from another shape look like the rest")
+    p.add_argument("--optics", action="store_true",
+                   help="random dermatoscope white balance, tone curve and dark circular rim of every training image, "
+                        "for instruments other than HAM10000's two")
     p.add_argument("--acquisition", action="store_true",
                    help="random down-then-up scaling, blur, sharpening, sensor noise and JPEG re-compression of "
                         "the training stream, so that sharp and blurry sources look alike to the network")

@@ -107,3 +107,38 @@ def acquisition_augment(images: tf.Tensor, seed: tf.Tensor, changes: Collection[
     noise = tf.random.stateless_normal(tf.shape(images), seed=tf.reverse(seed, [0]))
     return tf.map_fn(lambda args: _acquire_one(*args, changes), (images, draws, noise),
                      fn_output_signature=tf.TensorSpec(images.shape[1:], tf.float32))
+
+
+# Dermatoscope optics and illumination, drawn per image: probability and range of each. Other clinics'
+# instruments differ in white balance and tone curve, and contact dermoscopy leaves a dark circular rim whose
+# size varies with the lens; HAM10000's two sources cover few of these.
+OPTICS = {
+    "white_balance": (0.5, 0.08),     # probability, standard deviation of each channel's log gain
+    "gamma": (0.3, (-0.3, 0.3)),      # probability, range of the log of the tone-curve exponent
+    "vignette": (0.3, (0.55, 0.95)),  # probability, radius (share of the half-diagonal) where the rim starts
+}
+
+
+def optics_augment(images: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Random dermatoscope changes of a batch (N, H, W, 3) of 0..255 pixels, each image drawn on its own:
+    per-channel white-balance gains (their geometric mean kept at 1, so brightness stays), a tone-curve
+    exponent, and a dark rim from a radius on (its strength up to black, its centre moved up to a tenth of the
+    side). ``seed`` (2 integers) makes it reproducible."""
+    images = tf.cast(images, tf.float32)
+    n, height, width = tf.shape(images)[0], images.shape[1], images.shape[2]
+    u = tf.random.stateless_uniform([n, 8], seed=seed)
+    gains = tf.random.stateless_normal([n, 3], seed=tf.reverse(seed, [0])) * OPTICS["white_balance"][1]
+    gains = tf.where(u[:, :1] < OPTICS["white_balance"][0], gains - tf.reduce_mean(gains, 1, keepdims=True), 0.0)
+    images = tf.clip_by_value(images * tf.exp(gains)[:, None, None, :], 0.0, 255.0)
+    low, high = OPTICS["gamma"][1]
+    exponent = tf.exp(tf.where(u[:, 1] < OPTICS["gamma"][0], low + u[:, 2] * (high - low), 0.0))
+    images = 255.0 * tf.pow(images / 255.0, exponent[:, None, None, None])
+    low, high = OPTICS["vignette"][1]
+    start = low + u[:, 4] * (high - low)
+    strength = tf.where(u[:, 3] < OPTICS["vignette"][0], 0.5 + 0.5 * u[:, 5], 0.0)
+    rows = tf.linspace(-1.0, 1.0, height)[None, :, None] - 0.2 * (u[:, 6, None, None] - 0.5)
+    columns = tf.linspace(-1.0, 1.0, width)[None, None, :] - 0.2 * (u[:, 7, None, None] - 0.5)
+    radius = tf.sqrt((tf.square(rows) + tf.square(columns)) / 2.0)  # 1 at the corners of a centred rim
+    rim = tf.clip_by_value((radius - start[:, None, None]) / (1.0 - start[:, None, None]), 0.0, 1.0)
+    shade = 1.0 - strength[:, None, None] * rim * rim * (3.0 - 2.0 * rim)  # smooth step from the radius out
+    return images * shade[..., None]

@@ -18,6 +18,7 @@ import tensorflow as tf
 from train.data.arrays import resized_pixels
 from train.data.augment import (
     acquisition_augment,
+    optics_augment,
     colour_augmenter,
     geometric_augmenter,
 )
@@ -55,6 +56,7 @@ def validation_inputs(paths: list[str], prep: Preprocessing) -> tf.data.Dataset:
             .batch(VALIDATION_BATCH).map(lambda x: normalise(x, prep)).prefetch(2))
 
 
+OPTICS_SEED = 7919  # added to the run seed for the optics draws (any constant apart from the other streams')
 SHUFFLE_BUFFER = 2048  # images a cached stream shuffles among (a cache is read in order)
 
 
@@ -124,7 +126,8 @@ def training_stream(
     the pipeline after the shuffle, so both give the same batches. With ``config.cache`` the decoded images
     are cached to that file prefix and shuffled among ``SHUFFLE_BUFFER`` (a different, still seeded, order).
     With ``config.acquisition`` every image also gets random camera/source changes (train/data/augment.py) after
-    the colour jitter, drawn from the run seed and the batch number (counted from ``first_batch``, so that a
+    the colour jitter (and before them, with ``config.optics``, dermatoscope white balance, tone curve and rim),
+    drawn from the run seed and the batch number (counted from ``first_batch``, so that a
     later phase does not replay an earlier one's draws). With ``masks`` the targets are ``{"logits": labels,
     "cams": masks}``, each mask moved with its image. With ``config.deterministic`` the order of the first
     ``batches`` batches (default: the whole run, as the config plans it) is drawn up front (``served_order``).
@@ -163,6 +166,9 @@ def training_stream(
 
     def camera(x: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
         x = colour(x, training=True)
+        if config.optics:
+            # its own seed pair, so the acquisition changes draw what they draw without it
+            x = optics_augment(x, tf.stack([tf.constant(config.seed + OPTICS_SEED, tf.int64), batch]))
         if config.acquisition:
             x = acquisition_augment(x, tf.stack([tf.constant(config.seed, tf.int64), batch]), config.acquisition_changes)
         return normalise(x, prep)

@@ -47,6 +47,12 @@ def test_labels_path(folder: Path) -> Path:
     return SPLITS_DIR / f"{source_name(folder)}_test.csv"
 
 
+def inner_labels_path(folder: Path) -> Path:
+    """The inner check's labels (the source's validation part), in the same form: what a trial of a recipe
+    that does not train on the source is judged by, where the external test part must choose nothing."""
+    return SPLITS_DIR / f"{source_name(folder)}_inner.csv"
+
+
 def load_source(folder: Path) -> Dataset:
     """A labelled extra source; its rows carry ``origin`` (the source's name) and ``source`` ``base``."""
     folder = Path(folder)
@@ -64,12 +70,14 @@ def load_source(folder: Path) -> Dataset:
 
 
 def create_split(folder: Path, seed: int = 42) -> pd.DataFrame:
-    """Split a source lesion-grouped and class-stratified; write the split and the external test labels."""
+    """Split a source lesion-grouped and class-stratified; write the split, the external test labels and the
+    inner check's labels."""
     frame = load_source(folder).frame
     split = grouped_split(frame, val_fraction=INNER_CHECK_FRACTION, test_fraction=EXTERNAL_TEST_FRACTION, seed=seed)
     SPLITS_DIR.mkdir(parents=True, exist_ok=True)
     split.to_csv(split_path(folder), index=False)
-    split[split["split"] == "test"][["image_id", "dx", "lesion_id"]].to_csv(test_labels_path(folder), index=False)
+    for part, path in (("test", test_labels_path(folder)), ("val", inner_labels_path(folder))):
+        split[split["split"] == part][["image_id", "dx", "lesion_id"]].to_csv(path, index=False)
     return split
 
 
@@ -124,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     table = split.groupby(["split", "dx"]).size().unstack(fill_value=0)
     print(table.to_string())
     print(f"{split['lesion_id'].nunique()} lesions -> {split_path(args.folder)}, external test labels -> "
-          f"{test_labels_path(args.folder)}")
+          f"{test_labels_path(args.folder)}, inner check labels -> {inner_labels_path(args.folder)}")
     return 0
 
 

@@ -35,6 +35,7 @@ class TrainConfig:
     aspect: bool = False  # random aspect-ratio changes (train/data/augment.py)
     acquisition: bool = False
     acquisition_changes: tuple[str, ...] = tuple(ACQUISITION)  # which of them, for ablations
+    optics: bool = False  # random dermatoscope white balance, tone curve and rim (train/data/augment.py)
     strategy: str = "auto"
     stream: bool = False
     cache: str | None = None
