@@ -15,7 +15,7 @@ EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 # the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
 INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -268,13 +268,21 @@ extra-data-trials: install
 
 # The shipped network with its guard refitted on the ISIC training part too (0.98 and 0.95 quantiles of each
 # source's validation), scored on the external test part and the non-lesion set (docs/decisions.md).
+# extra-per-source-guard-trial: the same with centres and a threshold per source (train.guard.ood --per-source).
+define guard_trial
+	mkdir -p $(COMPARE)/$(1) && cp $(MODEL)/* $(COMPARE)/$(1)/
+	$(BIN)/python -m train.guard.ood --model $(COMPARE)/$(1) --extra-data $(EXTRA) $(2)
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(EXTERNAL) --out reports/paired/$(1)-test/external
+	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out reports/paired/$(1)-ood
+endef
 extra-guard-trial: install
 	$(OOD_SET)
-	for q in 0.98 0.95; do name=shipped-guard-isic$$( [ $$q = 0.98 ] || echo -q$${q#0.} ); \
-		mkdir -p $(COMPARE)/$$name && cp $(MODEL)/* $(COMPARE)/$$name/ && \
-		$(BIN)/python -m train.guard.ood --model $(COMPARE)/$$name --extra-data $(EXTRA) --val-quantile $$q && \
-		$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$$name $(EXTERNAL) --out reports/paired/$$name-test/external && \
-		$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$$name $(OOD_EVAL_SETS) --out reports/paired/$$name-ood || exit 1; done
+	$(call guard_trial,shipped-guard-isic,--val-quantile 0.98)
+	$(call guard_trial,shipped-guard-isic-q95,--val-quantile 0.95)
+
+extra-per-source-guard-trial: install
+	$(OOD_SET)
+	$(call guard_trial,shipped-guard-isic-per-source,--per-source)
 
 extra-aspect-trial: install
 	$(call external_trial,1.0-160-extra-aspect-seed7,--extra-data $(EXTRA) --seed 7 --aspect)

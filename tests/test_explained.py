@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.guard.ood import fit_projection, ood_distance
+from train.guard.ood import fit_projection, ood_distance, per_source_scales
 from train.model.explained import explained_model
 from train.model.network import build_classifier
 from train.studies.explain_eval import centred_gaussian, heatmap_scores, normalised_cam
@@ -31,6 +31,33 @@ def test_ood_distance_in_the_graph_matches_numpy(classifier):
     stats = fit_projection(features, rng.integers(0, 7, 40), components=8)
     graph = explained_model(classifier, stats).predict(x[:5], verbose=0)["ood_distance"]
     np.testing.assert_allclose(graph, ood_distance(features[:5], stats), rtol=1e-3)
+    # a guard with a threshold per source scales each centre's distance
+    scaled = {**stats, "scales": rng.uniform(0.5, 2.0, len(stats["centres"])).astype("float32")}
+    graph = explained_model(classifier, scaled).predict(x[:5], verbose=0)["ood_distance"]
+    np.testing.assert_allclose(graph, ood_distance(features[:5], scaled), rtol=1e-3)
+    assert not np.allclose(graph, ood_distance(features[:5], stats), rtol=1e-3)
+
+
+def test_a_threshold_per_source_keeps_a_broad_source_from_loosening_the_guard_for_the_other():
+    rng = np.random.default_rng(3)
+    classes = rng.integers(0, 3, 3000)
+    narrow = rng.normal(size=(3000, 10)) + classes[:, None]  # source 0 (HAM10000's role)
+    broad = rng.normal(size=(3000, 10)) * 3 + 12 + classes[:, None]  # source 1, other instruments
+    features, sources = np.concatenate([narrow, broad]), np.repeat([0, 1], 3000)
+    val = {"ham": rng.normal(size=(500, 10)) + 1, "other": rng.normal(size=(500, 10)) * 3 + 13}
+    # far from both sources' lesions: nearer the narrow one, but outside it by more than its own spread
+    outliers = rng.normal(size=(500, 10)) + 6
+    pooled = fit_projection(features, np.tile(classes, 2), components=10)
+    groups = np.tile(classes, 2) + 7 * sources
+    own = per_source_scales(fit_projection(features, groups, components=10), np.unique(groups) // 7,
+                            {k: v for k, v in val.items()}, {"ham": 0, "other": 1}, 0.98)
+    assert np.allclose(own["scales"][:3], 1.0) and (own["scales"][3:] < 1).all()
+    for stats in (pooled, own):
+        threshold = max(np.quantile(ood_distance(v, stats), 0.98) for v in val.values())
+        rejected = {k: (ood_distance(v, stats) > threshold).mean() for k, v in val.items()}
+        assert max(rejected.values()) <= 0.02 + 1e-9  # each source's lesions pass at the quantile
+        stats["outliers_rejected"] = (ood_distance(outliers, stats) > threshold).mean()
+    assert own["outliers_rejected"] > 0.95 > pooled["outliers_rejected"]
 
 
 def test_mahalanobis_guard_separates_a_shifted_distribution():

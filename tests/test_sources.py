@@ -95,6 +95,23 @@ def test_external_test_images_never_enter_training_calibration_or_the_guard(read
 
 
 @pytest.mark.slow
+def test_a_per_source_guard_has_centres_and_a_threshold_for_each_source(read_files, splits_dir, tmp_path, monkeypatch):
+    out, _ = read_files
+    copy = tmp_path / "model"
+    shutil.copytree(out, copy)
+    monkeypatch.setattr(sources, "SPLITS_DIR", splits_dir)
+    assert ood_main(["--model", str(copy), "--components", "4", "--per-source"]) == 0
+    guard = json.loads((copy / "ood.json").read_text())
+    assert guard["per_source"] and set(guard["val_rejection_rate"]) == {"sharpest", "base", "isic_extra"}
+    with np.load(copy / "ood.npz") as stats:
+        centres, scales = stats["centres"], stats["scales"]
+    ham = pd.read_csv(copy / "split.csv").query("split == 'train'")["dx"].nunique()
+    extra = pd.read_csv(splits_dir / "isic_extra.csv").query("split == 'train'")["dx"].nunique()
+    assert len(centres) == len(scales) == ham + extra
+    assert np.array_equal(scales[:ham], np.ones(ham))  # HAM10000's distances are the unit of the threshold
+
+
+@pytest.mark.slow
 def test_the_merged_class_mix_is_what_the_square_root_sampler_serves(read_files, splits_dir):
     out, _ = read_files
     mix = json.loads((out / "config.json").read_text())["class_mix"]

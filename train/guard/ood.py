@@ -7,7 +7,8 @@ nearest centre (Mahalanobis with a shared covariance). The rejection threshold i
 the validation split's scores in whichever of its two versions scores higher, so at most about
 1 - quantile of genuine lesion images are turned away in either. Extra sources (the run's ``--extra-data``
 and this command's) add their training part to the fit and their inner check to the versions the threshold
-must pass. Writes ``DIR/ood.npz`` (projection,
+must pass; with ``--per-source`` each source has its own centres and threshold (an image passes where any
+source would pass it), so that a broad source does not loosen the guard for all. Writes ``DIR/ood.npz`` (projection,
 centres) and ``DIR/ood.json`` (threshold and how it was chosen); ``python -m export`` builds both into the
 model.
 """
@@ -29,10 +30,12 @@ from train.model.explained import OOD_FILE, OOD_JSON, OOD_LAYER, explained_outpu
 from train.model.predict import Run, load_run, split_frame
 
 
-def fit_projection(features: np.ndarray, labels: np.ndarray, components: int, shrinkage: float = 1e-3) -> dict:
-    """Whitening projection onto the top principal components of the within-class covariance + centres."""
-    centres = np.stack([features[labels == c].mean(axis=0) for c in range(len(CLASSES))])
-    within = features - centres[labels]
+def fit_projection(features: np.ndarray, groups: np.ndarray, components: int, shrinkage: float = 1e-3) -> dict:
+    """Whitening projection onto the top principal components of the within-group covariance + one centre per
+    group (a class, or with ``--per-source`` a class of one source), in the order of the sorted group numbers."""
+    present, index = np.unique(groups, return_inverse=True)
+    centres = np.stack([features[index == g].mean(axis=0) for g in range(len(present))])
+    within = features - centres[index]
     covariance = within.T @ within / len(features)
     covariance += shrinkage * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
     eigenvalues, eigenvectors = np.linalg.eigh(covariance)
@@ -44,7 +47,21 @@ def fit_projection(features: np.ndarray, labels: np.ndarray, components: int, sh
 def ood_distance(features: np.ndarray, stats: dict) -> np.ndarray:
     """Same computation as the exported graph (train/model/explained.py), in numpy."""
     projected = features @ stats["projection"]
-    return np.sqrt(((projected[:, None, :] - stats["centres"][None]) ** 2).sum(axis=-1).min(axis=1))
+    squared = ((projected[:, None, :] - stats["centres"][None]) ** 2).sum(axis=-1)
+    return np.sqrt((squared * np.square(stats.get("scales", 1.0))).min(axis=1))
+
+
+def per_source_scales(stats: dict, centre_source: np.ndarray, val_features: dict[str, np.ndarray],
+                      val_source: dict[str, int], quantile: float) -> dict:
+    """A threshold per source: each source's validation versions are scored against its own centres, and its
+    centres' distances are scaled so that its ``quantile`` lands on the first source's (HAM10000's). An image
+    is then accepted where any source would accept it, and no source's threshold is loosened by another's."""
+    limits = {}
+    for name, features in val_features.items():
+        own = {**stats, "centres": stats["centres"][centre_source == val_source[name]]}
+        source = val_source[name]
+        limits[source] = max(limits.get(source, 0.0), float(np.quantile(ood_distance(features, own), quantile)))
+    return {**stats, "scales": np.array([limits[0] / limits[s] for s in centre_source], dtype=np.float32)}
 
 
 def ood_features(run: Run, paths: list[str], augment_seed: int | None = None) -> np.ndarray:
@@ -77,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extra-data", action="append", default=[], metavar="DIR",
                    help="a further source (train/data/sources.py) whose training part the guard is fitted on and "
                         "whose inner check bounds its threshold, besides those the run trained on (repeatable)")
+    p.add_argument("--per-source", action="store_true",
+                   help="centres and a threshold per source (each class of each), instead of one threshold that "
+                        "the broadest source's validation sets for all")
     args = p.parse_args(argv)
     run = load_run(args.model)
     frame, base = split_frame(run, args.data), split_frame(run, args.data, sharpest=False)
@@ -95,21 +115,32 @@ def main(argv: list[str] | None = None) -> int:
     features = np.concatenate([ood_features(run, sharpest), *([ood_features(run, base_copies)] if base_copies else []),
                                ood_features(run, sharpest, augment_seed=args.augment_seed)])
     labels = np.concatenate([train_rows["label"].to_numpy(), extra_train["label"].to_numpy()])
-    stats = fit_projection(features, np.concatenate([labels, labels[:len(train_rows)][overridden], labels]),
+    # source 0 is HAM10000, then the extra sources in order; with --per-source each class of each has a centre
+    source_of = {origin: k + 1 for k, origin in enumerate(dict.fromkeys(extra["origin"]))}
+    fit_sources = np.concatenate([np.zeros(len(train_rows), int), extra_train["origin"].map(source_of).to_numpy(int)])
+    groups = labels + len(CLASSES) * fit_sources if args.per_source else labels
+    stats = fit_projection(features, np.concatenate([groups, groups[:len(train_rows)][overridden], groups]),
                            args.components)
     val_files = {**versions(val_rows, base),
                  **{origin: part["path"].tolist() for origin, part in extra[extra["split"] == "val"].groupby("origin")}}
+    val_features = {name: ood_features(run, files) for name, files in val_files.items()}
+    if args.per_source:
+        stats = per_source_scales(stats, np.unique(groups) // len(CLASSES), val_features,
+                                  {name: source_of.get(name, 0) for name in val_files}, args.val_quantile)
     # The threshold is the quantile of whichever source (and copy) scores highest on its own validation
     # images, so that no source's genuine lesions are turned away more often than 1 - quantile.
-    val_scores = {name: ood_distance(ood_features(run, files), stats) for name, files in val_files.items()}
+    val_scores = {name: ood_distance(features, stats) for name, features in val_features.items()}
     threshold = max(float(np.quantile(v, args.val_quantile)) for v in val_scores.values())
     summary = {"method": f"min over classes of the Mahalanobis distance of the channel mean/std of {OOD_LAYER}, "
                          f"shared covariance, top {args.components} principal components, fitted on "
                          f"{len(train_rows)} HAM10000 training images (their sharpest copy, their base copy where "
                          f"they have two ({int(overridden.sum())}), and a random camera/source change of each)"
                          + (f" and {len(extra_train)} training images of {', '.join(sources)} (each and a change of it)"
-                            if sources else ""),
+                            if sources else "")
+                         + ("; one centre per class of each source, each source's distances scaled to its own "
+                            "validation quantile" if args.per_source else ""),
                "components": args.components, "threshold": threshold, "val_quantile": args.val_quantile,
+               "per_source": args.per_source,
                "fit_n": len(features), "sources": list(sources),
                "val_rejection_rate": {name: float((v > threshold).mean()) for name, v in val_scores.items()},
                "val_n": {name: len(v) for name, v in val_scores.items()},

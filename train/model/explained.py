@@ -27,7 +27,8 @@ OOD_LAYER = "block_6_expand_relu"
 
 
 def load_ood_stats(model_dir: Path) -> dict[str, np.ndarray] | None:
-    """The arrays written by ``python -m train.guard.ood`` (projection, centres), or None if not fitted yet."""
+    """The arrays written by ``python -m train.guard.ood`` (projection, centres, with ``--per-source`` the
+    centres' scales), or None if not fitted yet."""
     path = model_dir / OOD_FILE
     if not path.is_file():
         return None
@@ -59,6 +60,8 @@ def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None =
         projected = keras.ops.matmul(statistics, keras.ops.convert_to_tensor(ood["projection"], "float32"))
         centres = keras.ops.convert_to_tensor(ood["centres"], "float32")
         squared = keras.ops.sum(keras.ops.square(projected[:, None, :] - centres[None]), axis=-1)
+        if "scales" in ood:  # a guard with a threshold per source: each centre's distance in its source's units
+            squared = squared * keras.ops.convert_to_tensor(np.square(ood["scales"])[None], "float32")
         outputs["ood_distance"] = keras.ops.sqrt(keras.ops.min(squared, axis=1))
     if include_features:
         outputs["ood_features"] = statistics
