@@ -14,7 +14,8 @@ from train.data.loading import CLASSES
 from train.evaluation import submission
 from train.evaluation.isic import ISIC_COLUMNS, PredictionsError, isic_probabilities, official_scores, read_predictions
 from train.evaluation.metrics import classification_metrics
-from train.evaluation.skin_tone import MIN_GROUP_IMAGES, group_metrics, ita, ita_group, skin_ita, skin_tone_table
+from train.evaluation.skin_tone import (MIN_GROUP_IMAGES, group_metrics, ita, ita_group, segmentation_check, skin_ita,
+                                        skin_tone_table)
 
 RNG = np.random.default_rng(3)
 
@@ -114,6 +115,18 @@ def test_ita_of_synthetic_skin_patches_of_known_lab(tmp_path, lightness, b, angl
     for mask_file in (tmp_path / "patch_segmentation.png", None):  # the true mask, and Otsu's
         measured = skin_ita(path, mask_file)
         assert measured["ita"] == pytest.approx(stored, abs=0.01) and ita_group(measured["ita"]) == group
+
+
+def test_the_segmentation_check_compares_otsus_ita_with_the_true_masks_image_by_image():
+    images, masks = HAM_FIXTURES / "images", HAM_FIXTURES / "masks"
+    ids = sorted(p.stem for p in images.glob("*.jpg"))
+    check = segmentation_check(ids, images, masks)
+    pairs = [(skin_ita(images / f"{i}.jpg", masks / f"{i}_segmentation.png")["ita"], skin_ita(images / f"{i}.jpg", None)["ita"])
+             for i in ids]
+    true, otsu = np.array([p for p in pairs if None not in p]).T
+    assert check["n_images"] == len(ids) and 0 < check["dice_median"] <= 1
+    assert check["ita_difference_median"] == pytest.approx(np.median(otsu - true))
+    assert check["same_group_share"] == pytest.approx(np.mean([ita_group(a) == ita_group(b) for a, b in zip(true, otsu)]))
 
 
 def test_the_skin_tone_table_counts_every_image_in_one_group():

@@ -91,19 +91,24 @@ def load_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(mask).resize((shape[1], shape[0]), Image.NEAREST))
 
 
+def read_lab(image_path: Path) -> np.ndarray:
+    return rgb2lab(np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float64) / 255.0)
+
+
 def skin_ita(image_path: Path, mask_path: Path | None) -> dict:
     """ITA of the skin around the lesion of one image; the mask used ("ham10000" or "otsu") and the share of
     the image that counted as skin."""
-    rgb = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float64) / 255.0
-    lab = rgb2lab(rgb)
+    lab = read_lab(image_path)
     lesion = load_mask(mask_path, lab.shape[:2]) if mask_path is not None else otsu_lesion_mask(lab)
+    return {**ita_outside(lab, lesion), "mask": "ham10000" if mask_path is not None else "otsu"}
+
+
+def ita_outside(lab: np.ndarray, lesion: np.ndarray) -> dict:
+    """ITA of an image's skin outside ``lesion`` (None where too little skin is left) and the skin's share."""
     skin = _inner(lab.shape[:2]) & ~lesion & (lab[..., 0] >= VIGNETTE_L)
     if skin.sum() < MIN_SKIN_PIXELS:  # the lesion fills the frame: the border strip is the only skin left
         skin = ~lesion & (lab[..., 0] >= VIGNETTE_L)
-    if skin.sum() < MIN_SKIN_PIXELS:
-        return {"ita": None, "mask": "ham10000" if mask_path is not None else "otsu", "skin_share": float(skin.mean())}
-    return {"ita": ita(lab[skin]), "mask": "ham10000" if mask_path is not None else "otsu",
-            "skin_share": float(skin.mean())}
+    return {"ita": ita(lab[skin]) if skin.sum() >= MIN_SKIN_PIXELS else None, "skin_share": float(skin.mean())}
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:
@@ -192,10 +197,10 @@ def segmentation_check(image_ids: list[str], images: Path, masks: Path) -> dict:
     index = images_by_id(images)
     dices, pairs = [], []
     for image_id in image_ids:
-        mask_file = masks / f"{image_id}_segmentation.png"
-        lab = rgb2lab(np.asarray(Image.open(index[image_id]).convert("RGB"), dtype=np.float64) / 255.0)
-        dices.append(dice(otsu_lesion_mask(lab), load_mask(mask_file, lab.shape[:2]) & _inner(lab.shape[:2])))
-        with_true, with_otsu = skin_ita(index[image_id], mask_file)["ita"], skin_ita(index[image_id], None)["ita"]
+        lab = read_lab(index[image_id])  # decoded once for both masks
+        true, otsu = load_mask(masks / f"{image_id}_segmentation.png", lab.shape[:2]), otsu_lesion_mask(lab)
+        dices.append(dice(otsu, true & _inner(lab.shape[:2])))
+        with_true, with_otsu = ita_outside(lab, true)["ita"], ita_outside(lab, otsu)["ita"]
         if with_true is not None and with_otsu is not None:
             pairs.append((with_true, with_otsu))
     true, otsu = np.array(pairs).T
