@@ -274,6 +274,7 @@ define guard_trial
 	$(BIN)/python -m train.guard.ood --model $(COMPARE)/$(1) --extra-data $(EXTRA) $(2)
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(EXTERNAL) --out reports/paired/$(1)-test/external
 	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out reports/paired/$(1)-ood
+	cp $(COMPARE)/$(1)/ood.json reports/paired/$(1)-ood/guard.json
 endef
 extra-guard-trial: install
 	$(OOD_SET)
@@ -283,6 +284,7 @@ extra-guard-trial: install
 extra-per-source-guard-trial: install
 	$(OOD_SET)
 	$(call guard_trial,shipped-guard-isic-per-source,--per-source)
+	$(call guard_trial,shipped-guard-isic-per-source-q95,--per-source --val-quantile 0.95)
 
 extra-aspect-trial: install
 	$(call external_trial,1.0-160-extra-aspect-seed7,--extra-data $(EXTRA) --seed 7 --aspect)
