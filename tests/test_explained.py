@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.guard.ood import fit_projection, ood_distance, per_source_scales
+from train.guard.ood import fit_projection, guard_score, ood_distance, per_source_scales
 from train.model.explained import explained_model
 from train.model.network import build_classifier
 from train.studies.explain_eval import centred_gaussian, heatmap_scores, normalised_cam
@@ -36,6 +36,25 @@ def test_ood_distance_in_the_graph_matches_numpy(classifier):
     graph = explained_model(classifier, scaled).predict(x[:5], verbose=0)["ood_distance"]
     np.testing.assert_allclose(graph, ood_distance(features[:5], scaled), rtol=1e-3)
     assert not np.allclose(graph, ood_distance(features[:5], stats), rtol=1e-3)
+
+
+def test_a_guard_with_a_late_part_scores_the_larger_of_its_two_distances_in_the_graph_as_in_numpy(classifier):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(40, 64, 64, 3)).astype("float32")
+    out = explained_model(classifier, include_features=True).predict(x, verbose=0)
+    features = {"early": out["ood_features"], "late": out["late_features"]}
+    labels = rng.integers(0, 7, 40)
+    early = fit_projection(features["early"], labels, components=8)
+    late = fit_projection(features["late"], labels, components=8)
+    d_early, d_late = ood_distance(features["early"], early), ood_distance(features["late"], late)
+    # a weight at which each part decides for some images
+    weight = np.float32(np.median(d_early / d_late))
+    stats = {**early, **{f"late_{k}": v for k, v in late.items()}, "late_weight": weight}
+    expected = guard_score(features, stats)
+    np.testing.assert_allclose(expected, np.maximum(d_early, weight * d_late), rtol=1e-6)
+    assert (d_early > weight * d_late).any() and (d_early < weight * d_late).any()
+    graph = explained_model(classifier, stats).predict(x, verbose=0)["ood_distance"]
+    np.testing.assert_allclose(graph, expected, rtol=1e-3)
 
 
 def test_a_threshold_per_source_keeps_a_broad_source_from_loosening_the_guard_for_the_other():

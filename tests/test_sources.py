@@ -95,16 +95,20 @@ def test_external_test_images_never_enter_training_calibration_or_the_guard(read
 
 
 @pytest.mark.slow
-def test_a_per_source_guard_has_centres_and_a_threshold_for_each_source(read_files, splits_dir, tmp_path, monkeypatch):
+def test_a_per_source_guard_with_a_late_part_has_centres_and_a_threshold_for_each_source(read_files, splits_dir, tmp_path, monkeypatch):
     out, _ = read_files
     copy = tmp_path / "model"
     shutil.copytree(out, copy)
     monkeypatch.setattr(sources, "SPLITS_DIR", splits_dir)
-    assert ood_main(["--model", str(copy), "--components", "4", "--per-source"]) == 0
+    assert ood_main(["--model", str(copy), "--components", "4", "--per-source", "--late"]) == 0
     guard = json.loads((copy / "ood.json").read_text())
-    assert guard["per_source"] and set(guard["val_rejection_rate"]) == {"sharpest", "base", "isic_extra"}
+    assert guard["per_source"] and guard["late"]
+    assert set(guard["val_rejection_rate"]) == {"sharpest", "base", "isic_extra"}
     with np.load(copy / "ood.npz") as stats:
         centres, scales = stats["centres"], stats["scales"]
+        # the late part has its own centres per source, scaled the same way, and a weight into the early units
+        assert stats["late_centres"].shape[0] == len(stats["late_scales"]) == len(centres)
+        assert stats["late_projection"].shape[0] == 1280 and float(stats["late_weight"]) > 0
     ham = pd.read_csv(copy / "split.csv").query("split == 'train'")["dx"].nunique()
     extra = pd.read_csv(splits_dir / "isic_extra.csv").query("split == 'train'")["dx"].nunique()
     assert len(centres) == len(scales) == ham + extra

@@ -26,7 +26,7 @@ from train.cli import add_run_arguments, reports_data_errors
 from train.data.augment import acquisition_augment
 from train.data.loading import CLASSES
 from train.data.sources import extra_frame
-from train.model.explained import OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs
+from train.model.explained import LATE, OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs, layer_stats
 from train.model.predict import Run, load_run, split_frame
 
 
@@ -45,10 +45,18 @@ def fit_projection(features: np.ndarray, groups: np.ndarray, components: int, sh
 
 
 def ood_distance(features: np.ndarray, stats: dict) -> np.ndarray:
-    """Same computation as the exported graph (train/model/explained.py), in numpy."""
+    """One layer's distance to the nearest centre, as the exported graph computes it (train/model/explained.py)."""
     projected = features @ stats["projection"]
     squared = ((projected[:, None, :] - stats["centres"][None]) ** 2).sum(axis=-1)
     return np.sqrt((squared * np.square(stats.get("scales", 1.0))).min(axis=1))
+
+
+def guard_score(features: dict[str, np.ndarray], stats: dict) -> np.ndarray:
+    """The exported guard's score of ``features`` (``early``, and ``late`` where the guard has a late part)."""
+    score = ood_distance(features["early"], stats)
+    if f"{LATE}projection" in stats:
+        score = np.maximum(score, ood_distance(features["late"], layer_stats(stats, LATE)) * stats[f"{LATE}weight"])
+    return score
 
 
 def per_source_scales(stats: dict, centre_source: np.ndarray, val_features: dict[str, np.ndarray],
@@ -64,14 +72,20 @@ def per_source_scales(stats: dict, centre_source: np.ndarray, val_features: dict
     return {**stats, "scales": np.array([limits[0] / limits[s] for s in centre_source], dtype=np.float32)}
 
 
-def ood_features(run: Run, paths: list[str], augment_seed: int | None = None) -> np.ndarray:
-    """The guard's feature statistics of each file; with ``augment_seed`` of a random camera/source change of
-    it (train/data/augment.py), so the guard learns those changes as part of what a lesion photo looks like."""
+def ood_features(run: Run, paths: list[str], augment_seed: int | None = None) -> dict[str, np.ndarray]:
+    """The guard's features of each file: ``early`` (the early layer's statistics) and ``late`` (the pooled top
+    features); with ``augment_seed`` of a random camera/source change of it (train/data/augment.py), so the guard
+    learns those changes as part of what a lesion photo looks like."""
     def change(pixels: np.ndarray, start: int) -> np.ndarray:
         return acquisition_augment(pixels, tf.constant([augment_seed, start], tf.int64)).numpy()
 
-    chunks = explained_outputs(run, paths, include_features=True, change=None if augment_seed is None else change)
-    return np.concatenate([chunk["ood_features"] for chunk in chunks])
+    chunks = list(explained_outputs(run, paths, include_features=True, change=None if augment_seed is None else change))
+    return {"early": np.concatenate([c["ood_features"] for c in chunks]),
+            "late": np.concatenate([c["late_features"] for c in chunks])}
+
+
+def stacked(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {layer: np.concatenate([part[layer] for part in parts]) for layer in parts[0]}
 
 
 def versions(rows: pd.DataFrame, base: pd.DataFrame) -> dict[str, list[str]]:
@@ -97,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-source", action="store_true",
                    help="centres and a threshold per source (each class of each), instead of one threshold that "
                         "the broadest source's validation sets for all")
+    p.add_argument("--late", action="store_true",
+                   help="a second guard on the pooled top features beside the early layer's (an image either "
+                        "rejects is rejected): the early statistics see colour and texture, the late ones what a lesion is")
     args = p.parse_args(argv)
     run = load_run(args.model)
     frame, base = split_frame(run, args.data), split_frame(run, args.data, sharpest=False)
@@ -112,24 +129,34 @@ def main(argv: list[str] | None = None) -> int:
     # Both copies of every image that has two, plus a camera/source change of the sharpest one: fitted on
     # the blurred copies alone, the guard turned away 90% of sharp photos of the same lesions.
     base_copies = list(np.asarray(train_files["base"])[overridden])
-    features = np.concatenate([ood_features(run, sharpest), *([ood_features(run, base_copies)] if base_copies else []),
-                               ood_features(run, sharpest, augment_seed=args.augment_seed)])
+    features = stacked([ood_features(run, sharpest), *([ood_features(run, base_copies)] if base_copies else []),
+                        ood_features(run, sharpest, augment_seed=args.augment_seed)])
     labels = np.concatenate([train_rows["label"].to_numpy(), extra_train["label"].to_numpy()])
     # source 0 is HAM10000, then the extra sources in order; with --per-source each class of each has a centre
     source_of = {origin: k + 1 for k, origin in enumerate(dict.fromkeys(extra["origin"]))}
     fit_sources = np.concatenate([np.zeros(len(train_rows), int), extra_train["origin"].map(source_of).to_numpy(int)])
     groups = labels + len(CLASSES) * fit_sources if args.per_source else labels
-    stats = fit_projection(features, np.concatenate([groups, groups[:len(train_rows)][overridden], groups]),
-                           args.components)
+    fit_groups = np.concatenate([groups, groups[:len(train_rows)][overridden], groups])
     val_files = {**versions(val_rows, base),
                  **{origin: part["path"].tolist() for origin, part in extra[extra["split"] == "val"].groupby("origin")}}
     val_features = {name: ood_features(run, files) for name, files in val_files.items()}
-    if args.per_source:
-        stats = per_source_scales(stats, np.unique(groups) // len(CLASSES), val_features,
-                                  {name: source_of.get(name, 0) for name in val_files}, args.val_quantile)
+    layers = {}
+    for layer in ("early", "late") if args.late else ("early",):
+        layers[layer] = fit_projection(features[layer], fit_groups, args.components)
+        if args.per_source:
+            layers[layer] = per_source_scales(layers[layer], np.unique(groups) // len(CLASSES),
+                                              {name: f[layer] for name, f in val_features.items()},
+                                              {name: source_of.get(name, 0) for name in val_files}, args.val_quantile)
+    stats = layers["early"]
+    if args.late:
+        # the late distances in the early ones' units: the highest validation quantile of each lands on the same value
+        limit = {layer: max(np.quantile(ood_distance(f[layer], layers[layer]), args.val_quantile)
+                            for f in val_features.values()) for layer in layers}
+        stats = {**stats, **{LATE + k: v for k, v in layers["late"].items()},
+                 f"{LATE}weight": np.float32(limit["early"] / limit["late"])}
     # The threshold is the quantile of whichever source (and copy) scores highest on its own validation
     # images, so that no source's genuine lesions are turned away more often than 1 - quantile.
-    val_scores = {name: ood_distance(features, stats) for name, features in val_features.items()}
+    val_scores = {name: guard_score(f, stats) for name, f in val_features.items()}
     threshold = max(float(np.quantile(v, args.val_quantile)) for v in val_scores.values())
     summary = {"method": f"min over classes of the Mahalanobis distance of the channel mean/std of {OOD_LAYER}, "
                          f"shared covariance, top {args.components} principal components, fitted on "
@@ -138,10 +165,12 @@ def main(argv: list[str] | None = None) -> int:
                          + (f" and {len(extra_train)} training images of {', '.join(sources)} (each and a change of it)"
                             if sources else "")
                          + ("; one centre per class of each source, each source's distances scaled to its own "
-                            "validation quantile" if args.per_source else ""),
+                            "validation quantile" if args.per_source else "")
+                         + ("; and the same on the pooled top features, scaled to the early distances' units, the "
+                            "larger of the two deciding" if args.late else ""),
                "components": args.components, "threshold": threshold, "val_quantile": args.val_quantile,
-               "per_source": args.per_source,
-               "fit_n": len(features), "sources": list(sources),
+               "per_source": args.per_source, "late": args.late,
+               "fit_n": len(features["early"]), "sources": list(sources),
                "val_rejection_rate": {name: float((v > threshold).mean()) for name, v in val_scores.items()},
                "val_n": {name: len(v) for name, v in val_scores.items()},
                "val_score_percentiles": {name: {str(q): float(np.quantile(v, q / 100)) for q in (5, 50, 95, 99)}

@@ -24,6 +24,7 @@ from train.model.predict import Run, model_inputs
 OOD_FILE = "ood.npz"
 OOD_JSON = "ood.json"
 OOD_LAYER = "block_6_expand_relu"
+LATE = "late_"  # prefix of the arrays of the optional second guard, on the pooled top features (``--late``)
 
 
 def load_ood_stats(model_dir: Path) -> dict[str, np.ndarray] | None:
@@ -56,16 +57,30 @@ def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None =
     mean = keras.ops.mean(early, axis=(1, 2))
     std = keras.ops.sqrt(keras.ops.maximum(keras.ops.mean(keras.ops.square(early), axis=(1, 2)) - mean**2, 0.0))
     statistics = keras.ops.concatenate([mean, std], axis=-1)
+    pooled = keras.ops.mean(feature_map, axis=(1, 2))  # what the head reads
     if ood is not None:
-        projected = keras.ops.matmul(statistics, keras.ops.convert_to_tensor(ood["projection"], "float32"))
-        centres = keras.ops.convert_to_tensor(ood["centres"], "float32")
-        squared = keras.ops.sum(keras.ops.square(projected[:, None, :] - centres[None]), axis=-1)
-        if "scales" in ood:  # a guard with a threshold per source: each centre's distance in its source's units
-            squared = squared * keras.ops.convert_to_tensor(np.square(ood["scales"])[None], "float32")
-        outputs["ood_distance"] = keras.ops.sqrt(keras.ops.min(squared, axis=1))
+        outputs["ood_distance"] = _nearest_centre(statistics, ood)
+        if f"{LATE}projection" in ood:  # a second guard on the pooled features, in the first one's units: either may reject
+            late = _nearest_centre(pooled, layer_stats(ood, LATE)) * float(ood[f"{LATE}weight"])
+            outputs["ood_distance"] = keras.ops.maximum(outputs["ood_distance"], late)
     if include_features:
         outputs["ood_features"] = statistics
+        outputs["late_features"] = pooled
     return keras.Model(inputs, outputs, name="lesion_classifier_explained")
+
+
+def layer_stats(ood: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    """One layer's part of the guard's arrays (the late guard's are stored under ``LATE``-prefixed names)."""
+    return {k[len(prefix):]: v for k, v in ood.items() if k.startswith(prefix)}
+
+
+def _nearest_centre(features, ood: dict[str, np.ndarray]):
+    projected = keras.ops.matmul(features, keras.ops.convert_to_tensor(ood["projection"], "float32"))
+    centres = keras.ops.convert_to_tensor(ood["centres"], "float32")
+    squared = keras.ops.sum(keras.ops.square(projected[:, None, :] - centres[None]), axis=-1)
+    if "scales" in ood:  # a guard with a threshold per source: each centre's distance in its source's units
+        squared = squared * keras.ops.convert_to_tensor(np.square(ood["scales"])[None], "float32")
+    return keras.ops.sqrt(keras.ops.min(squared, axis=1))
 
 
 def explained_outputs(run: Run, paths: list[str], ood: dict | None = None, include_features: bool = False,
