@@ -25,27 +25,17 @@ def test_plateau_schedule_is_a_constant_rate():
 
 
 class WeightsAtEpochEnd(keras.callbacks.Callback):
-    """Records the trainable weights each epoch ends with; the validation figure rises with the epoch."""
+    """Records the weights each epoch ends with (the trainable ones, or with ``every_weight`` all: the trainable
+    set changes between phases) and scores the epoch ``trend * epoch`` as the validation figure."""
 
-    def __init__(self):
+    def __init__(self, trend: float = 1.0, every_weight: bool = False):
         super().__init__()
-        self.seen = []
+        self.seen, self.trend, self.every_weight = [], trend, every_weight
 
     def on_epoch_end(self, epoch, logs=None):
-        logs["val_balanced_accuracy"] = float(epoch)
-        self.seen.append([np.array(w) for w in self.model.trainable_weights])
-
-
-class AllWeightsFallingScore(keras.callbacks.Callback):
-    """Records all weights (the trainable set changes between phases); the validation figure falls with the epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.seen = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["val_balanced_accuracy"] = -float(epoch)
-        self.seen.append([np.array(w) for w in self.model.weights])
+        logs["val_balanced_accuracy"] = self.trend * float(epoch)
+        weights = self.model.weights if self.every_weight else self.model.trainable_weights
+        self.seen.append([np.array(w) for w in weights])
 
 
 def _seen_after_one_epoch(tmp_path, ema: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -82,7 +72,7 @@ def test_fine_tuning_leaves_the_model_with_its_best_epoch_not_its_last(tmp_path)
     rng = np.random.default_rng(0)
     stream = tf.data.Dataset.from_tensor_slices((rng.normal(size=(8, 32, 32, 3)).astype("float32"),
                                                  rng.integers(0, 7, 8))).batch(4).repeat()
-    probe = AllWeightsFallingScore()  # the head's epoch 0 scores best, the fine-tuning epochs worse
+    probe = WeightsAtEpochEnd(trend=-1.0, every_weight=True)  # the head's epoch 0 scores best, fine-tuning's worse
     config = TrainConfig(data="", out=str(tmp_path), head_epochs=1, fine_tune_epochs=2, head_lr=0.5, fine_tune_lr=0.5)
     head_and_fine_tune(config, tmp_path, model, model, stream, stream, 2, None, probe,
                        dict(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)),

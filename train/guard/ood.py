@@ -59,16 +59,20 @@ def guard_score(features: dict[str, np.ndarray], stats: dict) -> np.ndarray:
     return score
 
 
+def highest_quantile(scores: list[np.ndarray], quantile: float) -> float:
+    """The guard's threshold rule: the ``quantile`` of whichever validation set (source or copy) scores highest,
+    so that none of them is turned away more often than 1 - quantile."""
+    return max(float(np.quantile(v, quantile)) for v in scores)
+
+
 def per_source_scales(stats: dict, centre_source: np.ndarray, val_features: dict[str, np.ndarray],
                       val_source: dict[str, int], quantile: float) -> dict:
     """A threshold per source: each source's validation versions are scored against its own centres, and its
     centres' distances are scaled so that its ``quantile`` lands on the first source's (HAM10000's). An image
     is then accepted where any source would accept it, and no source's threshold is loosened by another's."""
-    limits = {}
-    for name, features in val_features.items():
-        own = {**stats, "centres": stats["centres"][centre_source == val_source[name]]}
-        source = val_source[name]
-        limits[source] = max(limits.get(source, 0.0), float(np.quantile(ood_distance(features, own), quantile)))
+    limits = {source: highest_quantile([ood_distance(f, {**stats, "centres": stats["centres"][centre_source == source]})
+                                        for name, f in val_features.items() if val_source[name] == source], quantile)
+              for source in set(val_source.values())}
     return {**stats, "scales": np.array([limits[0] / limits[s] for s in centre_source], dtype=np.float32)}
 
 
@@ -150,14 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     stats = layers["early"]
     if args.late:
         # the late distances in the early ones' units: the highest validation quantile of each lands on the same value
-        limit = {layer: max(np.quantile(ood_distance(f[layer], layers[layer]), args.val_quantile)
-                            for f in val_features.values()) for layer in layers}
+        limit = {layer: highest_quantile([ood_distance(f[layer], layers[layer]) for f in val_features.values()],
+                                         args.val_quantile) for layer in layers}
         stats = {**stats, **{LATE + k: v for k, v in layers["late"].items()},
                  f"{LATE}weight": np.float32(limit["early"] / limit["late"])}
-    # The threshold is the quantile of whichever source (and copy) scores highest on its own validation
-    # images, so that no source's genuine lesions are turned away more often than 1 - quantile.
     val_scores = {name: guard_score(f, stats) for name, f in val_features.items()}
-    threshold = max(float(np.quantile(v, args.val_quantile)) for v in val_scores.values())
+    threshold = highest_quantile(list(val_scores.values()), args.val_quantile)
     summary = {"method": f"min over classes of the Mahalanobis distance of the channel mean/std of {OOD_LAYER}, "
                          f"shared covariance, top {args.components} principal components, fitted on "
                          f"{len(train_rows)} HAM10000 training images (their sharpest copy, their base copy where "
