@@ -139,7 +139,7 @@ def test_saved_photos_survive_a_reload_and_the_comparison_flags_the_crossing(pag
     # newest first, dates from the photos' EXIF
     assert [entries.nth(i).locator("input[type=date]").input_value() for i in range(2)] == ["2025-06-01", "2025-03-01"]
     assert "from the photo" in entries.first.inner_text()
-    assert "see a dermatologist" in entries.first.inner_text() and "below the operating point" in entries.nth(1).inner_text()
+    assert "above the referral threshold: refer" in entries.first.inner_text() and "below the referral threshold" in entries.nth(1).inner_text()
     assert f"{later_top * 100:.1f}%" in entries.first.inner_text()  # the result the card showed
     assert page.locator("#chart svg circle.score-line").count() == 2
     assert page.locator("#chart svg line.operating-point").count() == 1
@@ -152,7 +152,7 @@ def test_saved_photos_survive_a_reload_and_the_comparison_flags_the_crossing(pag
     assert summary.get_attribute("data-flagged") == "true"
     assert float(summary.get_attribute("data-delta")) > 0.5
     text = summary.inner_text()
-    assert "reason to see a dermatologist" in text and "crossed the operating point" in text.lower()
+    assert "reason to refer to a dermatologist" in text and "crossed the referral threshold" in text.lower()
     assert "Top class changed" in text
     assert page.locator(".compare-pane").count() == 2 and page.locator(".compare-pane .bars").count() == 2
     sizes = page.locator(".compare-image").evaluate_all("(els) => els.map((e) => [e.clientWidth, e.clientHeight])")

@@ -201,7 +201,7 @@ def test_a_change_of_top_class_is_flagged_and_the_chart_breaks_its_class_line(pa
     page.locator("#compare-view").wait_for()
     flag = page.locator(".change-flag")
     text = flag.inner_text()
-    assert "reason to see a dermatologist" in text and "top class changed from Melanocytic nevus" in text
+    assert "reason to refer to a dermatologist" in text and "top class changed from Melanocytic nevus" in text
     assert "Vascular lesion" in text and page.locator(".change-steady").count() == 0
 
 

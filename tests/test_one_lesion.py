@@ -176,7 +176,7 @@ def test_visits_are_saved_charted_and_compared_by_their_combined_answers(page, s
     derived = {row["photos"]: row["margin"] for row in metadata()["combination"]["visit_change"]}
     assert float(summary.get_attribute("data-margin")) == pytest.approx(derived[2])  # the smaller visit has 2
     assert summary.get_attribute("data-flagged") == "true"
-    assert "the later visit crossed the operating point" in summary.inner_text()
+    assert "the later visit crossed the referral threshold" in summary.inner_text()
     assert "Two visits of 2 photos each" in summary.locator(".noise").inner_text()
     assert not page.console_errors
 

@@ -126,7 +126,7 @@ def test_a_visit_report_shows_the_previous_visit_its_change_flag_and_the_next_ch
     assert "LesionLens visit report" in text and "Lesion Mole on the back" in text
     assert "Date taken 2025-06-01" in text and f"Next check {due}" in text
     assert "Previous visit 2025-03-01:" in text
-    assert "CHANGE FLAG: a reason to see a dermatologist: the later visit crossed the operating point" in text
+    assert "CHANGE FLAG: a reason to refer to a dermatologist: the later visit crossed the referral threshold" in text
     assert "recomputed on this device from the stored copy" in text
     # the earlier visit's report has no previous visit
     page.locator("#timeline .visit").nth(1).locator(".print-visit").click()

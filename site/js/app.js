@@ -11,7 +11,7 @@ import { exifDate } from './exif.js';
 import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
 import { resultRecord, storedCopy, today } from './history-records.js';
 import { ContextProblem, contextLine } from './patient.js';
-import { referral, referralBlock, riskMessage } from './referral.js';
+import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './referral.js';
 import { printReport, visitReport } from './report.js';
 import { openSaveDialog, visitDate } from './save-dialog.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
@@ -212,7 +212,7 @@ function addSummaryRow(item) {
   results.push(item);
   const row = document.createElement('tr');
   for (const text of [name, metadata.classes[best].code, percent(result.probabilities[best]), score(result.malignancyScore),
-    `${result.flagged ? 'above the threshold: see a dermatologist' : 'below the threshold'}` +
+    verdictWords(result.flagged) +
     `${forced ? ' (unreliable: not a lesion close-up?)' : ''}`]) {
     const cell = document.createElement('td');
     cell.textContent = text;
@@ -251,15 +251,27 @@ function straddleNote(result, used) {
   }));
   const lead = result.flagged
     ? `The single photos fall on different sides of the referral threshold: ${result.above} of ${result.photos} on ` +
-      `their own would say “see a dermatologist”, and the combined answer refers. Below the threshold on its own:`
+      `their own are above it, and the combined answer refers. Below the threshold on its own:`
     : `The single photos fall on different sides of the referral threshold: ${result.above} of ${result.photos} on ` +
-      'their own would say “see a dermatologist”, although the combined answer is below it. Above the threshold on ' +
+      'their own are above it, although the combined answer is below it. Above the threshold on ' +
       'its own:';
   const after = result.flagged ? '' : 'One photo above the threshold is a reason to look: examine the lesion, or take ' +
     'more photos of it, before relying on the combined answer.';
   box.append(el('p', {}, lead), list);
   if (after) box.append(el('p', {}, after));
   return box;
+}
+
+// The combined card's headline: a photo above the referral threshold is said first, before the combined class,
+// so that a reassuring combined answer never hides it.
+function combinedHeadline(result, names) {
+  const heading = el('h3');
+  const alert = result.flagged ? `Combined answer ${ABOVE}: refer.`
+    : result.above ? `${result.above} of ${result.photos} photos ${ABOVE}; the combined answer is below it.` : '';
+  if (alert) heading.append(el('span', { class: 'headline-alert' }, alert), ' ');
+  heading.append(`One lesion, ${result.photos} photos combined: ${names[result.topClass]} ` +
+    `(${percent(Math.max(...result.probabilities))})`);
+  return heading;
 }
 
 function combinedCard({ result, used, leftOut }) {
@@ -270,9 +282,10 @@ function combinedCard({ result, used, leftOut }) {
   const card = el('article', { class: `result combined ${result.flagged ? 'flagged' : 'low'}`,
     'aria-label': 'Combined result for one lesion' });
   card.dataset.photos = String(result.photos);
+  card.append(combinedHeadline(result, names));
+  // the photos on the other side of the threshold come straight after the headline that counts them
+  if (result.straddles) card.append(straddleNote(result, used));
   card.append(
-    el('h3', {}, `One lesion, ${result.photos} photos combined: ${names[result.topClass]} ` +
-      `(${percent(Math.max(...result.probabilities))})`),
     el('p', { class: 'risk' }, riskMessage(result.flagged, metadata)),
     referralBlock(parts),
     el('p', { class: 'combined-photos' }, `Combines ${result.photos} photos (${used.map((i) => i.name).join(', ')}) by ` +
@@ -282,7 +295,6 @@ function combinedCard({ result, used, leftOut }) {
       `to ${score(result.highestScore)}; the combined score is ${score(result.malignancyScore)} (referral ` +
       `threshold ${score(metadata.operating_point.threshold)}).`),
   );
-  if (result.straddles) card.append(straddleNote(result, used));
   if (result.singleTopClasses.length > 1) {
     card.append(el('p', { class: 'combined-classes warning' }, `The single photos' top classes differ ` +
       `(${result.singleTopClasses.map((c) => names[c]).join('; ')}). If these photos show different lesions, ` +

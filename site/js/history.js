@@ -1,7 +1,7 @@
 // The "My lesions" page: the on-device lesion history (history-store.js) as a list of lesions, a timeline
 // with a score chart per lesion, a side-by-side comparison of two photos, re-scoring with the shipped model,
 // export/import, deletion and the passphrase lock. No history action makes a network request.
-import { changeReasons, describeChange } from './change.js';
+import { changeReasons, describeChange, steadyMessage } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
 import { mapDots, mapPicker } from './body-map.js';
@@ -9,11 +9,14 @@ import { icsCalendar } from './calendar.js';
 import { cropSquare } from './cropper.js';
 import { addMonths, dueState, FOLLOW_UP_MONTHS } from './follow-up.js';
 import { checkFileSize, parseHistoryFile } from './history-file.js';
+import { refusedInForm } from './form-check.js';
+import { FIRST_DAY, LAST_DAY } from './history-schema.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
 import {
   deleteEverything, HistoryUnavailable, openHistory, requestPersistence, storageSummary,
 } from './history-store.js';
+import { verdictWords } from './referral.js';
 import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
@@ -47,7 +50,7 @@ function className(code) {
 }
 
 function verdict(record) {
-  return record.flagged ? 'above the operating point: see a dermatologist' : 'below the operating point';
+  return verdictWords(record.flagged);
 }
 
 function resultLine(record) {
@@ -59,7 +62,8 @@ function resultLine(record) {
 // The page's model, for checking stored and imported records against its classes and body sites.
 function model() {
   const { metadata } = classifier;
-  return { codes: metadata.classes.map((c) => c.code), sites: metadata.dataset.localizations };
+  return { codes: metadata.classes.map((c) => c.code), sites: metadata.dataset.localizations,
+    malignant: metadata.operating_point.classes };
 }
 
 async function ensureHistory() {
@@ -106,7 +110,7 @@ async function renderList() {
     const check = lesion.nextCheck ? `; ${nextCheckText(lesion)}` : '';
     const summary = latest ? ` — ${lesion.site}, ${entries.length} photo(s), latest visit ${visit.day}` +
       `${visit.entries.length > 1 ? ` (${visit.entries.length} photos combined)` : ''}: ` +
-      `${className(latest.topClass)}, ${latest.flagged ? 'see a dermatologist' : 'low risk'}${check}`
+      `${className(latest.topClass)}, ${verdictWords(latest.flagged)}${check}`
       : ` — ${lesion.site}, no photos${check}`;
     li.append(lesionLink(lesion), summary);
     return li;
@@ -183,9 +187,12 @@ function entryItem(entry, lesion) {
   enlarge.addEventListener('click', () => showPhoto(entry, lesion));
   const date = el('input', { type: 'date', id: `taken-${entry.id}` });
   date.value = entry.taken;
+  Object.assign(date, { min: FIRST_DAY, max: LAST_DAY });
   date.addEventListener('change', () => act(async () => {
     if (!date.value) return;
-    await history.saveEntry({ ...entry, taken: date.value, takenSource: 'edited' });
+    const updated = { ...entry, taken: date.value, takenSource: 'edited' };
+    if (refusedInForm('entry', updated, { taken: date })) return;
+    await history.saveEntry(updated);
     await renderLesion(lesion.id);
   }));
   const source = { exif: 'from the photo', added: 'the day it was saved', edited: 'edited' }[entry.takenSource] ?? '';
@@ -255,7 +262,7 @@ function visitSummary(visit, { result, sameModel }) {
     `${score(result.malignancyScore)} (${verdict(result)})`;
   if (n === 1) return `One photo: ${top}.`;
   const spread = ` Single photos ${score(result.lowestScore)} to ${score(result.highestScore)}` +
-    (result.straddles ? ', on both sides of the operating point.' : '.');
+    (result.straddles ? ', on both sides of the referral threshold.' : '.');
   const models = sameModel ? '' : ' Scored by different models: re-score them for a like-for-like answer.';
   return `Combined answer of ${n} photos (model ${result.modelVersion}): ${top}.${spread}${models}`;
 }
@@ -333,11 +340,12 @@ async function renderLesion(id) {
   $('lesion-form').onsubmit = (event) => {
     event.preventDefault();
     act(async () => {
-      if (!$('edit-name').value.trim()) throw new Error('Give the lesion a name.');
       const { sex: _sex, mapPoint: _point, ...rest } = lesion;
       const sex = parseSex($('edit-sex').value);
-      await history.saveLesion({ ...rest, name: $('edit-name').value.trim(), site: $('edit-site').value,
-        note: $('edit-note').value.trim(), ...(sex ? { sex } : {}), ...(editMap.point ? { mapPoint: editMap.point } : {}) });
+      const updated = { ...rest, name: $('edit-name').value.trim(), site: $('edit-site').value,
+        note: $('edit-note').value.trim(), ...(sex ? { sex } : {}), ...(editMap.point ? { mapPoint: editMap.point } : {}) };
+      if (refusedInForm('lesion', updated, { name: $('edit-name'), note: $('edit-note') })) return;
+      await history.saveLesion(updated);
       await renderLesion(id);
       say('Lesion details saved.');
     });
@@ -356,7 +364,9 @@ async function renderLesion(id) {
 
 async function setNextCheck(lesion, day) {
   const { nextCheck: _old, ...rest } = lesion;
-  await history.saveLesion(day ? { ...rest, nextCheck: day } : rest);
+  const updated = day ? { ...rest, nextCheck: day } : rest;
+  if (refusedInForm('lesion', updated, { nextCheck: $('next-check') })) return;
+  await history.saveLesion(updated);
   await renderLesion(lesion.id);
   say(day ? `Next check of “${lesion.name}” set for ${day}.` : `No next check set for “${lesion.name}”.`);
 }
@@ -376,6 +386,7 @@ function renderFollowUp(lesion) {
     return button;
   }));
   $('next-check').value = lesion.nextCheck ?? '';
+  Object.assign($('next-check'), { min: FIRST_DAY, max: LAST_DAY });
   $('next-check').onchange = () => act(() => setNextCheck(lesion, $('next-check').value || null));
   $('clear-next-check').hidden = !lesion.nextCheck;
   $('clear-next-check').onclick = () => act(() => setNextCheck(lesion, null));
@@ -409,10 +420,9 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
   if (change.flagged) {
     const reasons = changeReasons(change, margin?.margin, unit, classNames(classifier.metadata));
     box.append(el('p', { class: 'change-flag', role: 'alert' },
-      `This change is a reason to see a dermatologist: ${reasons.join('; ')}.`));
+      `This change is a reason to refer to a dermatologist: ${reasons.join('; ')}.`));
   } else {
-    box.append(el('p', { class: 'change-steady' }, `No change beyond what two ${unit}s of an unchanged lesion ` +
-      'usually show. Keep monitoring.'));
+    box.append(el('p', { class: `change-steady${after.flagged ? ' change-flag' : ''}` }, steadyMessage(unit, after)));
   }
   const sign = change.delta >= 0 ? '+' : '−';
   const list = el('ul');
@@ -421,9 +431,9 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
       : `Top class unchanged: ${className(change.topAfter)}.`),
     el('li', { class: 'score-change' }, `Malignancy score ${score(change.scoreBefore)} → ${score(change.scoreAfter)} ` +
       `(${change.delta >= 0 ? 'up' : 'down'} ${sign}${score(Math.abs(change.delta))}).`),
-    el('li', {}, change.crossedUp ? `Crossed the operating point upwards: the later ${unit} says “see a dermatologist”.`
-      : change.crossedDown ? 'Crossed the operating point downwards.'
-        : `Stayed ${after.flagged ? 'above' : 'below'} the operating point.`),
+    el('li', {}, change.crossedUp ? `Crossed the referral threshold upwards: the later ${unit} refers.`
+      : change.crossedDown ? 'Crossed the referral threshold downwards.'
+        : `Stayed ${after.flagged ? 'above' : 'below'} the referral threshold.`),
   );
   box.append(list);
   if (!sameModel) {
@@ -436,7 +446,7 @@ function changeSummary(change, sameModel, before, after, margin, unit) {
 
 function noiseNote(margin) {
   const within = `differ by up to ${score(margin.margin)} in malignancy score in ${Math.round(margin.quantile * 100)}% ` +
-    `of cases and fall on different sides of the operating point in ${percent(margin.crossing_rate)}`;
+    `of cases and fall on different sides of the referral threshold in ${percent(margin.crossing_rate)}`;
   const source = margin.derived
     ? `Two visits of ${margin.photos} photos each of the same unchanged lesion, each combined, ${within} (derived ` +
       'from the photo-to-photo spread of HAM10000 validation lesions; see the model card).'

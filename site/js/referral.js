@@ -35,12 +35,23 @@ export function measuredMelanomaSensitivity(metadata) {
 export const CONDITION_NAMES = { low: 'the 200x150 test copies', sharp: 'the sharp test crops',
   external: 'the images from other clinics (ISIC Archive)' };
 
-/** The risk message of a result: above the threshold, a referral; below it, what the threshold misses. */
+// The one vocabulary of a referral, on every page, list and report: "above / below the referral threshold",
+// never a word that turns "below" into an all-clear.
+export const ABOVE = 'above the referral threshold';
+export const BELOW = 'below the referral threshold';
+
+/** A result's referral in a few words, for lists and tables. */
+export function verdictWords(flagged) {
+  return flagged ? `${ABOVE}: refer` : `${BELOW} (not an all-clear)`;
+}
+
+/** The risk message of a result: above the threshold, a referral; below it, what the threshold misses. The
+ * page's readers are clinicians: it advises them, not the patient. */
 export function riskMessage(flagged, metadata) {
-  if (flagged) return 'Above the referral threshold: features associated with skin cancer — please see a dermatologist.';
+  if (flagged) return 'Above the referral threshold: features associated with skin cancer — refer to a dermatologist.';
   const measured = measuredMelanomaSensitivity(metadata);
-  const visit = 'A lesion that changes, bleeds, itches or hurts, or that worries the patient or you, needs a ' +
-    'doctor\'s visit whatever this says.';
+  const visit = 'A lesion that changes, bleeds, itches or hurts, or that worries the patient, needs examination ' +
+    'whatever this says.';
   if (!measured) return `Below the referral threshold. This is not an all-clear. ${visit}`;
   const missed = 1 - measured.sensitivity;
   const range = measured.interval

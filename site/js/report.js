@@ -120,7 +120,7 @@ export function visitReport(report, metadata) {
     el('p', { class: 'report-top' }, `Top class: ${top.name} (${top.code}), ${percent(top.p)}.`),
     el('p', { class: 'report-risk' }, riskMessage(parts.flagged, metadata)),
     el('p', {}, scoreLine(parts)),
-    el('p', { class: 'report-operating-point' }, `Operating point: refer when the malignant classes ` +
+    el('p', { class: 'report-operating-point' }, `Referral threshold: refer when the malignant classes ` +
       `(${op.classes.join(', ')}) together reach ${score(op.threshold)}, chosen on the validation split for ` +
       `${percent(op.target_sensitivity)} sensitivity to malignant lesions.`),
   );

@@ -1,4 +1,4 @@
-// A small SVG line chart of a lesion's scores over time, with the operating point as a line.
+// A small SVG line chart of a lesion's scores over time, with the referral threshold as a line.
 import { score, svgNode } from './ui.js';
 
 const W = 320;
@@ -17,7 +17,7 @@ function classRuns(points) {
 }
 
 /** ``points``: [{day: 'YYYY-MM-DD', score, top, code}] oldest first (``top``: the probability of the top class
- * ``code``); ``threshold``: the operating point. */
+ * ``code``); ``threshold``: the referral threshold. */
 export function scoreChart(points, threshold) {
   const svg = svgNode('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
   const days = points.map((p) => Date.parse(p.day));
@@ -56,7 +56,7 @@ export function scoreChart(points, threshold) {
   }
   const last = points[points.length - 1];
   svg.setAttribute('aria-label', `Malignancy score over ${points.length} photo(s), from ` +
-    `${score(points[0].score)} on ${points[0].day} to ${score(last.score)} on ${last.day}; operating point ` +
+    `${score(points[0].score)} on ${points[0].day} to ${score(last.score)} on ${last.day}; referral threshold ` +
     `${score(threshold)}. Top class ${runs.length > 1 ? `changed: ${runs.map((r) => points[r[0]].code).join(' → ')}`
       : `${points[0].code} throughout`}.`);
   svg.dataset.classRuns = String(runs.length);

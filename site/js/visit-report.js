@@ -1,11 +1,12 @@
 // A saved visit as a printable report (report.js): its photos with heatmaps recomputed on this device from the
 // stored copies (the history keeps no heatmap), the visit's combined answer, the patient context the lesion and
 // its photos carry, the next check date, and the previous visit with the change flag My lesions shows.
-import { changeReasons, describeChange } from './change.js';
+import { changeReasons, describeChange, steadyMessage } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
 import { centreSquareCanvas, classMap, drawOverlay } from './heatmap.js';
 import { dataUrlBlob } from './history-records.js';
+import { verdictWords } from './referral.js';
 import { visitReport } from './report.js';
 import { classNames, percent, score } from './ui.js';
 import { comparableRecords, visitResult } from './visits.js';
@@ -31,7 +32,7 @@ async function storedHeatmap(entry, code, classifier) {
 
 function answerText(result, names) {
   return `${names[result.topClass] ?? result.topClass} ${percent(Math.max(...result.probabilities))}, malignancy ` +
-    `score ${score(result.malignancyScore)} (${result.flagged ? 'above' : 'below'} the referral threshold)` +
+    `score ${score(result.malignancyScore)} (${verdictWords(result.flagged)})` +
     `${result.photos > 1 ? `, ${result.photos} photos combined` : ''}; model ${result.modelVersion}.`;
 }
 
@@ -47,9 +48,9 @@ function changeText(previous, visit, metadata) {
   return {
     text: answerText(before, names),
     changeText: change.flagged
-      ? `CHANGE FLAG: a reason to see a dermatologist: ${changeReasons(change, margin?.margin, 'visit', names).join('; ')}. ` +
+      ? `CHANGE FLAG: a reason to refer to a dermatologist: ${changeReasons(change, margin?.margin, 'visit', names).join('; ')}. ` +
         `${scores}${models}.`
-      : `No change flag: no change beyond what two visits of an unchanged lesion usually show. ${scores}${models}.`,
+      : `No change flag. ${steadyMessage('visit', after)} ${scores}${models}.`,
   };
 }
 
