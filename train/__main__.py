@@ -34,6 +34,17 @@ def consistency_weight(text: str) -> float:
     return weight
 
 
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a share of the stream: give a number between 0 and 1 "
+                                         "(e.g. 0.25), both excluded")
+    return value
+
+
 def epoch_count(text: str) -> int:
     try:
         epochs = int(text)
@@ -79,8 +90,18 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                         "starting from its best checkpoint (the earlier phases train exactly as without it)")
     p.add_argument("--late-lr", type=float, default=defaults.late_lr, help="learning rate of the --consistency-epochs")
     p.add_argument("--init-from", default=defaults.init_from, metavar="RUN",
-                   help="with --consistency-epochs: start them from this finished run's model (its model.keras), "
-                        "skipping the head and fine-tuning phases")
+                   help="start from this finished run's model (its model.keras): fine-tuning for --fine-tune-epochs "
+                        "(the head phase skipped), or with --consistency-epochs only the late epochs")
+    p.add_argument("--distil", type=consistency_weight, default=defaults.distil, metavar="WEIGHT",
+                   help="learning without forgetting: on HAM10000 training images, add WEIGHT x the divergence from "
+                        "--teacher's softened answers (train/model/distillation.py); other sources learn from labels (0: off)")
+    p.add_argument("--teacher", default=defaults.teacher, metavar="RUN",
+                   help="with --distil: the finished run whose answers are kept (e.g. models/ham10000)")
+    p.add_argument("--distil-temperature", type=float, default=defaults.distil_temperature,
+                   help="temperature of the softened answers --distil compares")
+    p.add_argument("--extra-share", type=share, default=defaults.extra_share, metavar="SHARE",
+                   help="with --extra-data: the extra sources' share of the sampled stream (classes balanced within "
+                        "each source); default: one class-balanced pool")
     p.add_argument("--masks", default=defaults.masks,
                    help="folder of <image_id>_segmentation.png lesion masks (default DATA/masks)")
     p.add_argument("--override-images", default=defaults.override_images,
@@ -133,8 +154,24 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         p.error(f"--consistency trains on pairs of photos: --batch-size must be even, not {args['batch_size']}")
     if args["consistency_epochs"] and not args["consistency"]:
         p.error("--consistency-epochs runs the pair term in late epochs: give its weight with --consistency W")
-    if args["init_from"] and not args["consistency_epochs"]:
-        p.error("--init-from starts the late epochs from a finished run: give their number with --consistency-epochs")
+    if args["init_from"] and not (args["consistency_epochs"] or args["fine_tune_epochs"]):
+        p.error("--init-from starts fine-tuning or the late epochs from a finished run: give --fine-tune-epochs or "
+                "--consistency-epochs")
+    if args["distil"] and not args["teacher"]:
+        p.error("--distil keeps a finished run's answers: name it with --teacher RUN (e.g. models/ham10000)")
+    if args["teacher"] and not args["distil"]:
+        p.error("--teacher names the run --distil learns from: give the term's weight with --distil W")
+    if args["distil"] and args["stream"]:
+        p.error("--distil scores the decoded training images with the teacher before training: drop --stream")
+    if args["distil"] and args["consistency"]:
+        p.error("--distil and --consistency each replace the loss: use one of them")
+    if not args["distil_temperature"] > 0:
+        p.error(f"--distil-temperature must be above 0, not {args['distil_temperature']}")
+    if args["extra_share"] is not None and not args["extra_data"]:
+        p.error("--extra-share sets the extra sources' share of the stream: give them with --extra-data DIR")
+    if args["extra_share"] is not None and (args["consistency"] or args["imbalance"] != "sampling"):
+        p.error("--extra-share balances the class-balanced sampler's sources: it needs --imbalance sampling and "
+                "no --consistency")
     if args["acquisition_changes"] != defaults.acquisition_changes and not args["acquisition"]:
         p.error("--acquisition-changes picks among the changes that --acquisition applies: add --acquisition")
     args["fine_tune_from"] = args["fine_tune_from"] or None

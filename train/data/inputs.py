@@ -69,10 +69,42 @@ def sampling_weights(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return present, np.sqrt(counts[present]) / np.sqrt(counts[present]).sum()
 
 
-def served_order(labels: np.ndarray, config: TrainConfig, n: int) -> np.ndarray:
+def sampling_groups(labels: np.ndarray, sources: np.ndarray | None = None,
+                    extra_share: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the class-balanced sampler draws from: each image's group, the groups present and their sampling
+    probabilities. Without ``extra_share`` a group is a class (``sampling_weights``). With it (``--extra-share``),
+    a group is a class of one source (``sources``: 0 for HAM10000, 1.. for the extra sources): the extra sources
+    together get ``extra_share`` of the stream, split between them by their image counts, and HAM10000 the rest,
+    with each source's classes weighted within it as ``sampling_weights`` weighs them. Group numbers are
+    ``source * classes + class``, so HAM10000's groups are its class numbers either way."""
+    if extra_share is None:
+        present, weights = sampling_weights(labels)
+        return labels, present, weights
+    if sources is None or len(sources) != len(labels):
+        raise DataError("--extra-share needs the source of every training image.")
+    if not (sources > 0).any():
+        raise DataError("--extra-share sets the share of the extra sources in the stream: give them with --extra-data.")
+    groups = sources * len(CLASSES) + labels
+    counts = np.bincount(sources)
+    extra_images = counts[1:].sum()
+    present, weights = [], []
+    for source in np.flatnonzero(counts):
+        share = 1.0 - extra_share if source == 0 else extra_share * counts[source] / extra_images
+        classes, within = sampling_weights(labels[sources == source])
+        present.extend(source * len(CLASSES) + classes)
+        weights.extend(share * within)
+    return groups, np.asarray(present), np.asarray(weights)
+
+
+def class_shares(groups: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each class's share of the stream, from the groups' sampling probabilities."""
+    return np.bincount(groups % len(CLASSES), weights=weights, minlength=len(CLASSES))
+
+
+def served_order(labels: np.ndarray, config: TrainConfig, n: int, sources: np.ndarray | None = None) -> np.ndarray:
     """``--deterministic``: the first ``n`` image indices the stream serves, drawn with numpy from the run
-    seed by the same rule as the tf.data path (classes by ``sampling_weights`` over reshuffled passes of each
-    class, or reshuffled passes over all images)."""
+    seed by the same rule as the tf.data path (groups by ``sampling_groups`` over reshuffled passes of each
+    group, or reshuffled passes over all images)."""
     rng = np.random.default_rng(config.seed)
 
     def passes(indices: np.ndarray) -> Iterator[int]:
@@ -81,9 +113,9 @@ def served_order(labels: np.ndarray, config: TrainConfig, n: int) -> np.ndarray:
 
     if config.imbalance != "sampling":
         return np.fromiter(passes(np.arange(len(labels))), dtype=np.int64, count=n)
-    present, weights = sampling_weights(labels)
-    cycles = {c: passes(np.flatnonzero(labels == c)) for c in present}
-    return np.array([next(cycles[c]) for c in rng.choice(present, size=n, p=weights)], dtype=np.int64)
+    groups, present, weights = sampling_groups(labels, sources, config.extra_share)
+    cycles = {g: passes(np.flatnonzero(groups == g)) for g in present}
+    return np.array([next(cycles[g]) for g in rng.choice(present, size=n, p=weights)], dtype=np.int64)
 
 
 def paired_order(labels: np.ndarray, lesions: np.ndarray | None, config: TrainConfig, n: int) -> np.ndarray:
@@ -91,7 +123,7 @@ def paired_order(labels: np.ndarray, lesions: np.ndarray | None, config: TrainCo
     its partner (train/data/pairs.py)."""
     if lesions is None or len(lesions) != len(labels):
         raise DataError("--consistency needs the lesion id of every training image, to pair photos of one lesion.")
-    anchors = served_order(labels, config, n // 2)
+    anchors = served_order(labels, config, n // 2)  # --consistency refuses --extra-share: pairs sample by class
     return interleaved(anchors, partner_indices(lesions, anchors, np.random.default_rng([config.seed, 1])))
 
 
@@ -118,6 +150,7 @@ def augmentation_seed_states(layers: tuple) -> list:
 def training_stream(
     images: np.ndarray, labels: np.ndarray, config: TrainConfig, prep: Preprocessing, masks: np.ndarray | None = None,
     batch_size: int | None = None, first_batch: int = 0, batches: int | None = None, lesions: np.ndarray | None = None,
+    sources: np.ndarray | None = None, targets: np.ndarray | None = None,
 ) -> tuple[tf.data.Dataset, int]:
     """Shuffled (or class-balanced) augmented batches of ``batch_size`` (default ``config.batch_size``);
     returns the dataset and steps per epoch.
@@ -132,10 +165,14 @@ def training_stream(
     "cams": masks}``, each mask moved with its image. With ``config.deterministic`` the order of the first
     ``batches`` batches (default: the whole run, as the config plans it) is drawn up front (``served_order``).
     With ``config.consistency`` that order is always drawn up front, for half a batch of images each, and every
-    image is followed by a partner of its lesion (``lesions``, train/data/pairs.py)."""
+    image is followed by a partner of its lesion (``lesions``, train/data/pairs.py). ``sources`` (0 for HAM10000,
+    1.. for extra sources) with ``config.extra_share`` balances the sources (``sampling_groups``). ``targets``,
+    when given, is what the stream serves in the label's place (``--distil``'s packed targets,
+    train/model/distillation.py); ``labels`` still decides the sampling."""
     batch_size = batch_size or config.batch_size
     geometry, colour = geometric_augmenter(config.seed, config.aspect), colour_augmenter(config.seed)
-    columns = (images, labels) if masks is None else (images, labels, masks)
+    served = labels if targets is None else targets
+    columns = (images, served) if masks is None else (images, served, masks)
     steps = int(np.ceil(len(labels) / batch_size))
     decoders = (file_decoder(prep), None, file_decoder(prep, channels=1))
 
@@ -155,12 +192,12 @@ def training_stream(
     if config.deterministic or config.consistency:
         batches = batches or (config.head_epochs + config.fine_tune_epochs) * steps + 1  # +1: a peeked batch
         order = paired_order(labels, lesions, config, batches * batch_size) if config.consistency else \
-            served_order(labels, config, batches * batch_size)
+            served_order(labels, config, batches * batch_size, sources)
         stream = decoded(served_in_order(columns, order[first_batch * batch_size:])).repeat()
     elif config.imbalance == "sampling":
-        present, weights = sampling_weights(labels)
-        per_class = [shuffled(tuple(column[labels == c] for column in columns), config.seed + c) for c in present]
-        stream = tf.data.Dataset.sample_from_datasets(per_class, weights=weights.tolist(), seed=config.seed)
+        groups, present, weights = sampling_groups(labels, sources, config.extra_share)
+        per_group = [shuffled(tuple(column[groups == g] for column in columns), config.seed + g) for g in present]
+        stream = tf.data.Dataset.sample_from_datasets(per_group, weights=weights.tolist(), seed=config.seed)
     else:
         stream = shuffled(columns, config.seed)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from train.cli import add_run_arguments, reports_data_errors
 from train.data.augment import acquisition_augment
 from train.data.loading import CLASSES
 from train.data.sources import extra_frame
+from train.guard.negatives import NEGATIVE, fit_outlier_exposure, negative_images, negative_logit, negative_part, refuse_leaks
 from train.model.explained import LATE, OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs, layer_stats
 from train.model.predict import Run, load_run, split_frame
 
@@ -52,10 +54,13 @@ def ood_distance(features: np.ndarray, stats: dict) -> np.ndarray:
 
 
 def guard_score(features: dict[str, np.ndarray], stats: dict) -> np.ndarray:
-    """The exported guard's score of ``features`` (``early``, and ``late`` where the guard has a late part)."""
+    """The exported guard's score of ``features`` (``early``, and ``late`` where the guard has a late part or an
+    outlier-exposure part): the largest of its parts, each in the early distance's units."""
     score = ood_distance(features["early"], stats)
     if f"{LATE}projection" in stats:
         score = np.maximum(score, ood_distance(features["late"], layer_stats(stats, LATE)) * stats[f"{LATE}weight"])
+    if f"{NEGATIVE}weights" in stats:
+        score = np.maximum(score, negative_part(negative_logit(features, stats)) * stats[f"{NEGATIVE}scale"])
     return score
 
 
@@ -115,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-source", action="store_true",
                    help="centres and a threshold per source (each class of each), instead of one threshold that "
                         "the broadest source's validation sets for all")
+    p.add_argument("--negatives", type=Path, default=None, metavar="DIR",
+                   help="photos that are not lesions (e.g. ../shared/data/not_lesions_imagenet_sample): a logistic "
+                        "regression separating them from every source's lesions becomes a part of the guard "
+                        "(outlier exposure, train/guard/negatives.py); fitted on, never validated or evaluated on")
+    p.add_argument("--negative-c", type=float, default=0.1,
+                   help="inverse regularisation strength of that logistic regression")
     p.add_argument("--late", action="store_true",
                    help="a second guard on the pooled top features beside the early layer's (an image either "
                         "rejects is rejected): the early statistics see colour and texture, the late ones what a lesion is")
@@ -130,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     train_files = versions(train_rows, base)
     overridden = (train_rows["source"] == "override").to_numpy()
     sharpest = train_files["sharpest"] + extra_train["path"].tolist()
+    val_files = {**versions(val_rows, base),
+                 **{origin: part["path"].tolist() for origin, part in extra[extra["split"] == "val"].groupby("origin")}}
+    negatives = negative_images(args.negatives) if args.negatives else []
+    # checked before the slow feature pass, so bad negatives fail in seconds
+    refuse_leaks(negatives, [*sharpest, *train_files["base"], *[f for files in val_files.values() for f in files]])
     # Both copies of every image that has two, plus a camera/source change of the sharpest one: fitted on
     # the blurred copies alone, the guard turned away 90% of sharp photos of the same lesions.
     base_copies = list(np.asarray(train_files["base"])[overridden])
@@ -141,8 +157,6 @@ def main(argv: list[str] | None = None) -> int:
     fit_sources = np.concatenate([np.zeros(len(train_rows), int), extra_train["origin"].map(source_of).to_numpy(int)])
     groups = labels + len(CLASSES) * fit_sources if args.per_source else labels
     fit_groups = np.concatenate([groups, groups[:len(train_rows)][overridden], groups])
-    val_files = {**versions(val_rows, base),
-                 **{origin: part["path"].tolist() for origin, part in extra[extra["split"] == "val"].groupby("origin")}}
     val_features = {name: ood_features(run, files) for name, files in val_files.items()}
     layers = {}
     for layer in ("early", "late") if args.late else ("early",):
@@ -158,6 +172,16 @@ def main(argv: list[str] | None = None) -> int:
                                          args.val_quantile) for layer in layers}
         stats = {**stats, **{LATE + k: v for k, v in layers["late"].items()},
                  f"{LATE}weight": np.float32(limit["early"] / limit["late"])}
+    if negatives:
+        files = [str(n) for n in negatives]
+        # each negative as it is and under a camera/source change, as the lesions are fitted
+        negative_features = stacked([ood_features(run, files), ood_features(run, files, augment_seed=args.augment_seed)])
+        joined = lambda f: np.concatenate([f["early"], f["late"]], axis=1)  # noqa: E731
+        part = fit_outlier_exposure(joined(features), joined(negative_features), args.negative_c)
+        # its softplus in the distance's units: the highest validation quantile of each part lands on the same value
+        limits = [highest_quantile([g(f) for f in val_features.values()], args.val_quantile)
+                  for g in (lambda f: guard_score(f, stats), lambda f: negative_part(negative_logit(f, part)))]
+        stats = {**stats, **part, f"{NEGATIVE}scale": np.float32(limits[0] / limits[1])}
     val_scores = {name: guard_score(f, stats) for name, f in val_features.items()}
     threshold = highest_quantile(list(val_scores.values()), args.val_quantile)
     summary = {"method": f"min over classes of the Mahalanobis distance of the channel mean/std of {OOD_LAYER}, "
@@ -169,9 +193,16 @@ def main(argv: list[str] | None = None) -> int:
                          + ("; one centre per class of each source, each source's distances scaled to its own "
                             "validation quantile" if args.per_source else "")
                          + ("; and the same on the pooled top features, scaled to the early distances' units, the "
-                            "larger of the two deciding" if args.late else ""),
+                            "larger of the two deciding" if args.late else "")
+                         + (f"; and a logistic regression (C={args.negative_c}) of the early statistics and pooled "
+                            f"features against {len(negatives)} photos that are not lesions ({args.negatives}, each and "
+                            "a change of it), its softplus scaled to the distance's units, the larger deciding"
+                            if negatives else ""),
                "components": args.components, "threshold": threshold, "val_quantile": args.val_quantile,
                "per_source": args.per_source, "late": args.late,
+               "negatives": {"folder": str(args.negatives), "n": len(negatives),
+                             "fit_set_rejected": float((guard_score(negative_features, stats) > threshold).mean())}
+               if negatives else None,
                "fit_n": len(features["early"]), "sources": list(sources),
                "val_rejection_rate": {name: float((v > threshold).mean()) for name, v in val_scores.items()},
                "val_n": {name: len(v) for name, v in val_scores.items()},

@@ -28,10 +28,14 @@ class TrainConfig:
     consistency: float = 0.0  # weight of the same-lesion pair divergence (train/model/consistency.py)
     consistency_epochs: int = 0  # >0: the pair term only in this many epochs after fine-tuning, from its best checkpoint
     late_lr: float = 1e-5  # learning rate of those late epochs
-    init_from: str | None = None  # a finished run whose model starts the late epochs (phases 1 and 2 skipped)
+    init_from: str | None = None  # a finished run whose model starts fine-tuning (phase 1 skipped) or the late epochs
     masks: str | None = None
     override_images: str | None = None
     extra_data: tuple[str, ...] = ()  # labelled folders from other clinics, training side only (train/data/sources.py)
+    extra_share: float | None = None  # the extra sources' share of the sampled stream (None: pooled class balance)
+    distil: float = 0.0  # weight of the teacher's softened answers on HAM10000 images (train/model/distillation.py)
+    teacher: str | None = None  # the finished run that gives them (normally the shipped model)
+    distil_temperature: float = 2.0
     aspect: bool = False  # random aspect-ratio changes (train/data/augment.py)
     acquisition: bool = False
     acquisition_changes: tuple[str, ...] = tuple(ACQUISITION)  # which of them, for ablations

@@ -25,6 +25,7 @@ OOD_FILE = "ood.npz"
 OOD_JSON = "ood.json"
 OOD_LAYER = "block_6_expand_relu"
 LATE = "late_"  # prefix of the arrays of the optional second guard, on the pooled top features (``--late``)
+NEGATIVE = "negative_"  # prefix of the outlier-exposure part's arrays (``--negatives``, train/guard/negatives.py)
 
 
 def load_ood_stats(model_dir: Path) -> dict[str, np.ndarray] | None:
@@ -63,6 +64,11 @@ def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None =
         if f"{LATE}projection" in ood:  # a second guard on the pooled features, in the first one's units: either may reject
             late = _nearest_centre(pooled, layer_stats(ood, LATE)) * float(ood[f"{LATE}weight"])
             outputs["ood_distance"] = keras.ops.maximum(outputs["ood_distance"], late)
+        if f"{NEGATIVE}weights" in ood:  # outlier exposure (train/guard/negatives.py): a not-a-lesion logit, same units
+            logit = keras.ops.matmul(keras.ops.concatenate([statistics, pooled], axis=-1),
+                                     keras.ops.convert_to_tensor(ood[f"{NEGATIVE}weights"][:, None], "float32"))[:, 0]
+            negative = keras.ops.softplus(logit + float(ood[f"{NEGATIVE}bias"])) * float(ood[f"{NEGATIVE}scale"])
+            outputs["ood_distance"] = keras.ops.maximum(outputs["ood_distance"], negative)
     if include_features:
         outputs["ood_features"] = statistics
         outputs["late_features"] = pooled

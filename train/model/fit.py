@@ -20,7 +20,7 @@ from train.calibration.calibrate import (
     training_prior,
 )
 from train.data.arrays import resized_pixels
-from train.data.inputs import sampling_weights, training_stream, validation_inputs
+from train.data.inputs import class_shares, sampling_groups, training_stream, validation_inputs
 from train.data.loading import CLASSES, DataError, load_training_data
 from train.data.preprocess import Preprocessing, normalise
 from train.data.sources import HAM10000, class_mix, extra_frame
@@ -28,6 +28,7 @@ from train.data.split import load_or_create_split
 from train.evaluation.metrics import balanced_accuracy, classification_metrics, softmax
 from train.model.config import TrainConfig
 from train.model.consistency import consistent_cross_entropy, pair_term
+from train.model.distillation import distilled_cross_entropy, packed_targets, teacher_logits
 from train.model.distribute import distribution_strategy, learning_rate_scale
 from train.model.guided import (
     guided_trainer,
@@ -175,10 +176,15 @@ def best_checkpoint(path: Path, config: TrainConfig) -> keras.callbacks.ModelChe
 
 
 def compile_arguments(config: TrainConfig, consistency: float) -> dict:
-    """The loss (with the pair term at weight ``consistency``, or plain cross-entropy at 0) and, in runs that
-    pair photos, the pair term as a logged metric (``pair_term``: 0 in the phases without it)."""
-    ce = (consistent_cross_entropy(consistency) if consistency
-          else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    """The loss (with the pair term at weight ``consistency``, with ``--distil`` the teacher's term on packed
+    targets, or plain cross-entropy) and, in runs that pair photos, the pair term as a logged metric
+    (``pair_term``: 0 in the phases without it)."""
+    if consistency:
+        ce = consistent_cross_entropy(consistency)
+    elif config.distil:
+        ce = distilled_cross_entropy(config.distil, config.distil_temperature)
+    else:
+        ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     metrics = [pair_term(consistency)] if config.consistency else []
     if config.mask_weight:
         return dict(loss={"logits": ce, "cams": outside_mask_share}, loss_weights={"logits": 1.0, "cams": config.mask_weight},
@@ -188,17 +194,21 @@ def compile_arguments(config: TrainConfig, consistency: float) -> dict:
 
 def head_and_fine_tune(config: TrainConfig, out: Path, model: keras.Model, fitted: keras.Model, stream: tf.data.Dataset,
                        fine_tune_stream: tf.data.Dataset, steps: int, weights: dict | None, val: "ValidationMetrics",
-                       compile_loss: dict, strategy: tf.distribute.Strategy, scale: float, replicas: int) -> dict:
+                       compile_loss: dict, strategy: tf.distribute.Strategy, scale: float, replicas: int,
+                       skip_head: bool = False) -> dict:
     """Phase 1 (the linear head on the frozen backbone) and phase 2 (fine-tuning), leaving ``fitted`` with the
-    best checkpoint of both (best.weights.h5); returns their timings."""
+    best checkpoint of both (best.weights.h5); returns their timings. ``skip_head``: ``fitted`` already holds a
+    finished run's weights (``--init-from``), and fine-tuning starts from them."""
     timings = {}
     checkpoint = best_checkpoint(out / "best.weights.h5", config)
     head_done = out / "head.weights.h5"
-    if not head_done.is_file() and not (out / "backup").is_dir():
+    if not head_done.is_file() and not (out / "backup").is_dir():  # (also a fresh --init-from run)
         # A fresh run into a folder that holds an earlier run's records (the committed shipped model): its
         # log would otherwise be appended to (CSVLogger appends so that a resumed run keeps its epochs).
         (out / "training_log.csv").unlink(missing_ok=True)
-    if head_done.is_file():
+    if skip_head:
+        print("phase 1 skipped: fine-tuning starts from --init-from's weights", flush=True)
+    elif head_done.is_file():
         print("phase 1 already finished in an earlier run; loading its weights", flush=True)
         fitted.load_weights(head_done)
     else:
@@ -252,7 +262,7 @@ def start_from_run(model: keras.Model, run: Path, config: TrainConfig) -> None:
         raise DataError(f"--init-from {run} is a different network: " + ", ".join(
             f"{k} {theirs} there, {ours} here" for k, (theirs, ours) in differs.items()) + "; give the same options.")
     model.set_weights(keras.saving.load_model(saved, compile=False).get_weights())
-    print(f"starting from {saved}: head and fine-tuning phases skipped", flush=True)
+    print(f"starting from {saved}", flush=True)
 
 
 def late_consistency(config: TrainConfig, out: Path, fitted: keras.Model, stream: tf.data.Dataset, steps: int,
@@ -310,15 +320,20 @@ def train(config: TrainConfig) -> dict:
           f"learning rates x{scale}", flush=True)
 
     # Checked before the slow decode, so a missing mask fails in seconds.
+    # 0 for HAM10000, then each extra source in the order given (--extra-share, --distil)
+    source_of = {HAM10000: 0, **{origin: k + 1 for k, origin in enumerate(dict.fromkeys(extra.get("origin", [])))}}
+    sources = train_rows["origin"].map(source_of).to_numpy(int)
     maskless = train_rows.loc[train_rows["origin"] != HAM10000, "image_id"]
     no_mask = no_mask_file(out) if config.mask_weight and len(maskless) else None
     mask_files = mask_paths(Path(config.masks) if config.masks else Path(config.data) / "masks",
                             train_rows["image_id"].tolist(), dict.fromkeys(maskless, no_mask)) if config.mask_weight else None
     y_train, y_val = train_rows["label"].to_numpy(), val_rows["label"].to_numpy()
-    present, shares = sampling_weights(y_train)
-    stream_share = np.zeros(len(CLASSES))
-    stream_share[present] = shares if config.imbalance == "sampling" else np.bincount(y_train)[present] / len(y_train)
+    groups, present, shares = sampling_groups(y_train, sources, config.extra_share)
+    stream_share = (class_shares(present, shares) if config.imbalance == "sampling"
+                    else np.bincount(y_train, minlength=len(CLASSES)) / len(y_train))
     mix = class_mix(train_rows, stream_share)
+    if config.extra_share is not None:
+        mix["source_share"] = {origin: float(shares[present // len(CLASSES) == k].sum()) for origin, k in source_of.items()}
     print(f"training class mix: {mix['images']}; share of the stream: "
           + ", ".join(f"{c} {p:.3f}" for c, p in mix["stream_share"].items()), flush=True)
     t0 = time.time()
@@ -331,6 +346,18 @@ def train(config: TrainConfig) -> dict:
         masks = resized_masks(mask_files, prep) if mask_files else None
         print(f"decoded and resized in {time.time() - t0:.0f}s", flush=True)
 
+    targets = None
+    if config.distil:
+        t0 = time.time()
+        ham = sources == 0
+        known = teacher_logits(Path(config.teacher), x_train[ham], lambda x: normalise(x, prep).numpy(),
+                               config.alpha, config.size)
+        logits = np.zeros((len(y_train), len(CLASSES)), np.float32)
+        logits[ham] = known
+        targets = packed_targets(y_train, ham.astype(np.float32), logits)
+        print(f"distillation weight {config.distil} at temperature {config.distil_temperature}: {config.teacher}'s "
+              f"answers on {int(ham.sum())} HAM10000 training images ({time.time() - t0:.0f}s); "
+              f"{int((~ham).sum())} images of other sources learn from their labels alone", flush=True)
     lesions = train_rows["lesion_id"].to_numpy(str)
     if config.consistency:
         photos = train_rows["lesion_id"].value_counts()
@@ -340,10 +367,11 @@ def train(config: TrainConfig) -> dict:
     # with late consistency the head and fine-tuning phases train exactly as the recipe without it
     early = replace(config, consistency=0.0) if config.consistency_epochs else config
     stream, steps = training_stream(x_train, y_train, early, prep, masks, batch_size=config.batch_size * replicas,
-                                    lesions=lesions)
+                                    lesions=lesions, sources=sources, targets=targets)
     # phase 2 reads the stream anew: its batches are numbered on from phase 1's, so it draws new changes
     fine_tune_stream, _ = training_stream(x_train, y_train, early, prep, masks, batch_size=config.batch_size * replicas,
-                                          first_batch=config.head_epochs * steps, lesions=lesions)
+                                          first_batch=config.head_epochs * steps, lesions=lesions, sources=sources,
+                                          targets=targets)
     weights = class_weights(y_train, len(CLASSES)) if config.imbalance == "weights" else None
     prior = training_prior(np.bincount(y_train, minlength=len(CLASSES)), config.imbalance)
     # Everything that holds variables (model, optimizer, metrics) is created under the strategy's scope.
@@ -357,9 +385,9 @@ def train(config: TrainConfig) -> dict:
 
     if config.init_from:
         start_from_run(model, Path(config.init_from), config)
-    else:
+    if not (config.init_from and config.consistency_epochs):
         timings.update(head_and_fine_tune(early, out, model, fitted, stream, fine_tune_stream, steps, weights, val,
-                                          compile_loss, strategy, scale, replicas))
+                                          compile_loss, strategy, scale, replicas, skip_head=bool(config.init_from)))
     if config.consistency_epochs:
         late_stream, _ = training_stream(x_train, y_train, config, prep, masks, batch_size=config.batch_size * replicas,
                                          first_batch=late_epochs(config)[0] * steps,
