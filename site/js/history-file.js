@@ -1,6 +1,6 @@
 // The one-file export of the lesion history, and the checks an imported file must pass before anything is
 // written (a foreign, damaged or edited file changes nothing).
-import { imageHash } from './history-records.js';
+import { dataUrlBlob, imageHash } from './history-records.js';
 import { entryProblem, lesionProblem } from './history-schema.js';
 
 export const FILE_FORMAT = 'lesionlens-history';
@@ -30,16 +30,27 @@ export function checkFileSize(file) {
 
 const DAMAGED = 'Nothing was imported: the file was edited or damaged. Import the file as "Export everything" saved it.';
 
-async function checkEntry(entry, where, codes) {
-  const problem = entryProblem(entry, codes);
+async function checkEntry(entry, where, model) {
+  const problem = entryProblem(entry, model);
   need(!problem, `${where}: ${problem}. ${DAMAGED}`);
   need((await imageHash(entry.image)) === entry.hash,
     `${where}: the photo does not match its content hash. ${DAMAGED}`);
+  need(await decodes(entry.image), `${where}: the photo's bytes are not an image the browser can decode. ${DAMAGED}`);
+}
+
+// The schema checks the image's first bytes; only a decode shows the rest is an image too.
+async function decodes(dataUrl) {
+  try {
+    (await createImageBitmap(dataUrlBlob(dataUrl))).close();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The lesions of an export file's text, every field checked against the history's schema
- * (history-schema.js) with the model's class ``codes`` and body ``sites``; ImportError with the reason otherwise. */
-export async function parseHistoryFile(text, { codes, sites }) {
+ * (history-schema.js) and the page's ``model`` ({codes, sites, malignant}); ImportError with the reason otherwise. */
+export async function parseHistoryFile(text, model) {
   let data;
   try {
     data = JSON.parse(text);
@@ -58,16 +69,19 @@ export async function parseHistoryFile(text, { codes, sites }) {
   let entries = 0;
   for (const [i, lesion] of data.lesions.entries()) {
     const where = `Lesion ${i + 1}`;
-    const problem = lesionProblem(lesion, sites);
+    need(lesion !== null && typeof lesion === 'object' && !Array.isArray(lesion), `${where} is not a record. ${DAMAGED}`);
+    // the file nests a lesion's photos in it; the record the database keeps has no "entries"
+    const { entries: photos, ...record } = lesion;
+    const problem = lesionProblem(record, model);
     need(!problem, `${where}: ${problem}. ${DAMAGED}`);
-    need(Array.isArray(lesion.entries), `${where} (${lesion.name}) has no list of photos. ${DAMAGED}`);
-    entries += lesion.entries.length;
+    need(Array.isArray(photos), `${where} (${lesion.name}) has no list of photos. ${DAMAGED}`);
+    entries += photos.length;
     need(entries <= MAX_ENTRIES, `The export holds more than ${MAX_ENTRIES} photos. ${DAMAGED}`);
     need(!ids.has(lesion.id), `${where} (${lesion.name}) has the id of another lesion in the file. ${DAMAGED}`);
     ids.add(lesion.id);
-    for (const [j, entry] of lesion.entries.entries()) {
+    for (const [j, entry] of photos.entries()) {
       const place = `${where} (${lesion.name}), photo ${j + 1}`;
-      await checkEntry(entry, place, codes);
+      await checkEntry(entry, place, model);
       need(!ids.has(entry.id), `${place} has the id of another record in the file. ${DAMAGED}`);
       ids.add(entry.id);
     }

@@ -8,37 +8,57 @@ import { isAge, SEXES } from './patient.js';
 // Ids end up in the page's address (#lesion/<id>/...), which the router splits on "/".
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const IMAGE = /^data:image\/(jpeg|png);base64,[A-Za-z0-9+/=]+$/;
+// the type the data URL names and its first bytes agree: JPEG's FF D8 FF, PNG's 8-byte signature (in base64)
+const IMAGE = /^data:image\/(?:jpeg;base64,\/9j\/|png;base64,iVBORw0KGgo)[A-Za-z0-9+/=]+$/;
 const TAKEN_SOURCES = ['exif', 'added', 'edited'];
+export const MAX_NAME = 200;
+// Dates a photo or a check can plausibly carry; outside them a typo (a five-digit year) is refused, not kept.
+export const FIRST_DAY = '1900-01-01';
+export const LAST_DAY = '2100-12-31';
+// A character that shows: not white space and not an invisible format character (zero-width space, BOM,
+// direction marks), so that a name made only of those cannot be saved and then be impossible to click.
+const VISIBLE = /[^\s\p{Cf}]/u;
 
 const isText = (v) => typeof v === 'string';
 const isNumber = (v) => typeof v === 'number' && Number.isFinite(v);
 const optional = (check) => (v) => v === undefined || check(v);
-const isDay = (v) => isText(v) && DAY.test(v) && !Number.isNaN(Date.parse(v));
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const only = (v, names) => Object.keys(v).every((k) => names.includes(k));
+// Date.parse('2025-02-30') is 2 March in Chromium: the day is rebuilt from its parts and must come back the same.
+const isDay = (v) => isText(v) && DAY.test(v) && v >= FIRST_DAY && v <= LAST_DAY
+  && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v);
 const isFraction = (v) => isNumber(v) && v >= 0 && v <= 1;
-const isMapPoint = (v) => v !== null && typeof v === 'object' && ['front', 'back'].includes(v.view)
+const isMapPoint = (v) => isObject(v) && only(v, ['view', 'x', 'y']) && ['front', 'back'].includes(v.view)
   && isFraction(v.x) && isFraction(v.y);
+const isName = (v) => isText(v) && VISIBLE.test(v) && v.length <= MAX_NAME;
+const DATE_RANGE = `a real date from ${FIRST_DAY} to ${LAST_DAY}`;
+// The guard's verdict as the page records it; the report prints the distance with toFixed.
+const isGuard = (v) => isObject(v) && only(v, ['outOfDistribution', 'distance', 'forced'])
+  && typeof v.outOfDistribution === 'boolean' && (v.distance === null || v.distance === undefined || isNumber(v.distance))
+  && optional((f) => typeof f === 'boolean')(v.forced);
 
 // field -> [check, what it must be]
 const LESION = {
   id: [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'],
-  name: [(v) => isText(v) && v.trim().length > 0 && v.length <= 200, 'a name (text, up to 200 characters)'],
+  name: [isName, `a name of 1 to ${MAX_NAME} characters, at least one of them visible`],
   site: [isText, 'a body site (text)'],
   note: [optional(isText), 'a note as text'],
   created: [optional(isText), 'a creation time as text'],
   sex: [optional((v) => SEXES.includes(v)), `a sex of ${SEXES.join(' or ')} (or none, when unknown)`],
   mapPoint: [optional(isMapPoint), 'a body-map point {view: front or back, x and y from 0 to 1}'],
-  nextCheck: [optional(isDay), 'the next check date (YYYY-MM-DD)'],
+  nextCheck: [optional(isDay), `the next check date, ${DATE_RANGE} (YYYY-MM-DD)`],
 };
 const ENTRY = {
   id: [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'],
+  // kept in the database, left out of the export file (a photo there sits under its lesion)
+  lesionId: [optional((v) => isText(v) && ID.test(v)), "its lesion's id"],
   hash: [(v) => isText(v) && /^[0-9a-f]{64}$/.test(v), 'a sha256 content hash'],
   name: [optional(isText), 'a file name as text'],
-  taken: [isDay, 'the date taken (YYYY-MM-DD)'],
+  taken: [isDay, `the date taken, ${DATE_RANGE} (YYYY-MM-DD)`],
   age: [optional(isAge), 'the age at the photo, a whole number of years from 0 to 120 (or none, when unknown)'],
   takenSource: [(v) => TAKEN_SOURCES.includes(v), `where the date came from (${TAKEN_SOURCES.join(', ')})`],
   added: [(v) => isText(v) && !Number.isNaN(Date.parse(v)), 'the time it was added'],
-  image: [(v) => isText(v) && IMAGE.test(v), 'the photo as a JPEG or PNG data URL'],
+  image: [(v) => isText(v) && IMAGE.test(v), 'the photo as a JPEG or PNG data URL whose bytes are that image type'],
   results: [(v) => Array.isArray(v) && v.length > 0, 'at least one result'],
 };
 const RESULT = {
@@ -51,43 +71,77 @@ const RESULT = {
   malignancyScore: [(v) => isNumber(v) && v >= 0 && v <= 1, 'a malignancy score between 0 and 1'],
   threshold: [(v) => isNumber(v) && v >= 0 && v <= 1, 'the referral threshold it used'],
   flagged: [(v) => typeof v === 'boolean', 'whether it referred (true/false)'],
-  guard: [optional((v) => v !== null && typeof v === 'object'), "the guard's verdict as an object"],
+  guard: [optional(isGuard), "the guard's verdict {outOfDistribution: true/false, distance: a number or null, forced: true/false}"],
 };
 
-function fieldProblem(record, fields, what) {
-  if (record === null || typeof record !== 'object' || Array.isArray(record)) return `${what} is not a record`;
-  for (const [name, [check, must]] of Object.entries(fields)) {
-    if (!check(record[name])) return `${what} needs ${must} in “${name}”`;
+// The first field of ``record`` that ``fields`` refuses, as {field, must}, or a field it does not know (a stray
+// field is refused, not kept: a "sealed" one would make an unlocked record look encrypted); null when all pass.
+function firstFailure(record, fields) {
+  for (const [field, [check, must]] of Object.entries(fields)) {
+    if (!check(record[field])) return { field, must };
   }
-  return null;
+  const stray = Object.keys(record).find((k) => !Object.hasOwn(fields, k));
+  return stray === undefined ? null : { field: stray, must: 'no such field (this page does not keep it)' };
 }
 
-/** What is wrong with a lesion record; ``sites`` (the model's body sites) is checked when given. */
-export function lesionProblem(lesion, sites = null) {
+function fieldProblem(record, fields, what) {
+  if (!isObject(record)) return `${what} is not a record`;
+  const failure = firstFailure(record, fields);
+  return failure && `${what} needs ${failure.must} in “${failure.field}”`;
+}
+
+/** What ``field`` of a lesion (``kind`` 'lesion') or a photo ('entry') must hold when the reader would refuse
+ * ``value`` there, for a form to say beside the field before anything is written; null when it would be read. */
+export function fieldFailure(kind, field, value) {
+  const [check, must] = (kind === 'lesion' ? LESION : ENTRY)[field];
+  return check(value) ? null : must;
+}
+
+// ``model``: {codes (class codes, in order), sites (body sites), malignant (the classes the malignancy score
+// adds up)} of the page's model, checked when given; without it, every check that needs no model.
+
+/** What is wrong with a lesion record. */
+export function lesionProblem(lesion, model = null) {
   const problem = fieldProblem(lesion, LESION, 'the lesion');
   if (problem) return problem;
+  const sites = model?.sites;
   return sites && !sites.includes(lesion.site)
     ? `the lesion's body site “${lesion.site}” is not one of the model's (${sites.join(', ')})` : null;
 }
 
-/** What is wrong with one result; ``codes`` (the model's class codes, in order) are checked when given. */
-export function resultProblem(result, codes = null) {
+// The page computes score and referral from the probabilities in one go, so a stored result that disagrees
+// with itself was edited: showing it would print "0.950, see a dermatologist" beside "0.010, below".
+const SCORE_ROUNDING = 1e-6;
+
+/** What is wrong with one result. */
+export function resultProblem(result, model = null) {
   const problem = fieldProblem(result, RESULT, 'a result');
   if (problem) return problem;
   if (result.classes.length !== result.probabilities.length) return "a result's classes and probabilities differ in number";
+  const codes = model?.codes;
   if (codes && result.classes.join() !== codes.join()) {
     return `a result's classes (${result.classes.join(', ')}) are not this model's (${codes.join(', ')})`;
   }
   const top = result.classes[result.probabilities.indexOf(Math.max(...result.probabilities))];
-  return result.topClass === top ? null : `a result's top class “${result.topClass}” is not its most probable class`;
+  if (result.topClass !== top) return `a result's top class “${result.topClass}” is not its most probable class`;
+  if (model?.malignant) {
+    const sum = model.malignant.reduce((s, c) => s + (result.probabilities[result.classes.indexOf(c)] ?? NaN), 0);
+    if (!(Math.abs(sum - result.malignancyScore) <= SCORE_ROUNDING)) {
+      return `a result's malignancy score ${result.malignancyScore} is not the sum of its malignant classes' ` +
+        `(${model.malignant.join(', ')}) probabilities, ${sum}`;
+    }
+  }
+  return result.flagged === (result.malignancyScore >= result.threshold) ? null
+    : `a result's referral (“flagged”: ${result.flagged}) disagrees with its malignancy score ` +
+      `${result.malignancyScore} against its threshold ${result.threshold}`;
 }
 
 /** What is wrong with an entry (a saved photo) and its results. */
-export function entryProblem(entry, codes = null) {
+export function entryProblem(entry, model = null) {
   const problem = fieldProblem(entry, ENTRY, 'the photo');
   if (problem) return problem;
   for (const result of entry.results) {
-    const wrong = resultProblem(result, codes);
+    const wrong = resultProblem(result, model);
     if (wrong) return wrong;
   }
   return null;

@@ -4,7 +4,7 @@
 // was saved before.
 import { historyFile } from './history-file.js';
 import { entryProblem, lesionProblem } from './history-schema.js';
-import { deriveKey, PBKDF2_ITERATIONS, randomSalt, seal, unseal } from './vault.js';
+import { newLock, PBKDF2_ITERATIONS, seal, unlockKey, unseal } from './vault.js';
 
 export const DB_NAME = 'lesionlens-history';
 const DB_VERSION = 1;
@@ -12,6 +12,8 @@ const DB_VERSION = 1;
 export class HistoryUnavailable extends Error {}
 export class StorageFullError extends Error {}
 export class HistoryLocked extends Error {}
+/** A record the schema refuses: it is not written, since the page could not read it back. */
+export class RecordRefused extends Error {}
 
 const FULL_MESSAGE = 'This device has no room left for the site\'s data, so nothing was saved. Everything saved ' +
   'before is still there. Free some space (or export and delete old entries), then try again.';
@@ -41,7 +43,9 @@ async function exists() {
   return (await indexedDB.databases()).some((d) => d.name === DB_NAME);
 }
 
-function openDatabase() {
+const STORES = ['lesions', 'entries', 'meta'];
+
+async function openDatabase() {
   const request = indexedDB.open(DB_NAME, DB_VERSION);
   request.onupgradeneeded = () => {
     const db = request.result;
@@ -49,7 +53,17 @@ function openDatabase() {
     db.createObjectStore('entries', { keyPath: 'id' }).createIndex('lesionId', 'lesionId');
     db.createObjectStore('meta', { keyPath: 'key' });
   };
-  return settled(request);
+  const db = await settled(request);
+  // "Delete everything" (here or in another tab) must never be blocked by this page's own connection
+  db.onversionchange = () => db.close();
+  if (STORES.every((s) => db.objectStoreNames.contains(s))) return db;
+  db.close();
+  throw new HistoryUnavailable('The on-device database of this site holds none of the lesion history\'s records ' +
+    '(something other than this page created it). Delete everything (below) to start a new history.');
+}
+
+function refuseWriting(problem) {
+  if (problem) throw new RecordRefused(`Nothing was saved: ${problem}. Correct it, then save again.`);
 }
 
 function byTakenNewestFirst(a, b) {
@@ -62,13 +76,12 @@ export class History {
   #key = null;
   #model;
 
-  // ``model``: {codes, sites} of the page's model, to check stored records against (null: types only)
+  // ``model``: {codes, sites, malignant} of the page's model, to check records against (history-schema.js;
+  // null: every check that needs no model)
   constructor(db, lock, model = null) {
     this.#db = db;
     this.#lock = lock;
     this.#model = model;
-    // another tab deleting everything must not be blocked by this open connection
-    db.onversionchange = () => db.close();
   }
 
   /** A passphrase is set. */
@@ -86,9 +99,7 @@ export class History {
   }
 
   async unlock(passphrase) {
-    const key = await deriveKey(passphrase, this.#lock.salt, this.#lock.iterations);
-    await unseal(key, this.#lock.check); // WrongPassphrase if it is not the key
-    this.#key = key;
+    this.#key = await unlockKey(passphrase, this.#lock);
   }
 
   async #pack(record, content, key = this.#key) {
@@ -115,27 +126,48 @@ export class History {
       let problem;
       try {
         record = await this.#unpack(stored);
-        problem = store === 'lesions' ? lesionProblem(record, this.#model?.sites)
-          : entryProblem(record, this.#model?.codes);
+        problem = store === 'lesions' ? lesionProblem(record, this.#model) : entryProblem(record, this.#model);
       } catch (err) {
         // locked and not yet unlocked: the page asks for the passphrase; a sealed record without a lock is unreadable
         if (err instanceof HistoryLocked && this.locked) throw err;
         problem = `it cannot be decrypted or read (${err.message})`;
       }
-      if (problem) bad.push({ store, id: String(stored?.id ?? '?'), problem });
+      // the key as stored (a number or a date in a crafted database), so that deleting it finds it
+      if (problem) bad.push({ store, id: stored.id, problem, record: record ?? stored });
       else good.push(record);
     }
     return { good, bad };
   }
 
-  /** The stored records that cannot be used, each {store, id, problem}. */
+  /** The stored records that cannot be used, each {store, id (its key as stored), problem, record (decrypted
+   * where it could be)}. A photo whose lesion cannot be read, or is gone, is one of them: no lesion shows it. */
   async unreadable() {
-    return [...(await this.#checked('lesions')).bad, ...(await this.#checked('entries')).bad];
+    const lesions = await this.#checked('lesions');
+    const entries = await this.#checked('entries');
+    const shown = new Set(lesions.good.map((l) => l.id));
+    const orphans = entries.good.filter((e) => !shown.has(e.lesionId)).map((record) => ({ store: 'entries',
+      id: record.id, record, problem: `its lesion (${record.lesionId}) cannot be read or is gone, so no lesion shows it` }));
+    return [...lesions.bad, ...entries.bad, ...orphans];
   }
 
-  /** Deletes one stored record by its store and id (an unreadable one). */
+  /** The unreadable records as an export file to repair and import again: each lesion with its photos nested
+   * as "Export everything" writes them (a photo whose lesion is readable under a copy of it: import adds only
+   * the photos a lesion lacks), and ``problems`` listing what is wrong with each record. */
+  async unreadableFile() {
+    const bad = await this.unreadable();
+    const readable = new Map((await this.lesions()).map((l) => [l.id, l]));
+    const lesions = new Map(bad.filter((b) => b.store === 'lesions').map(({ record }) => [record.id, { ...record, entries: [] }]));
+    for (const { record: { lesionId, ...entry } } of bad.filter((b) => b.store === 'entries')) {
+      if (!lesions.has(lesionId)) lesions.set(lesionId, { ...(readable.get(lesionId) ?? { id: lesionId }), entries: [] });
+      lesions.get(lesionId).entries.push(entry);
+    }
+    return { ...historyFile([...lesions.values()]), problems: bad.map(({ store, id, problem }) => ({ store, id, problem })) };
+  }
+
+  /** Deletes one stored record by its store and key (an unreadable one); a lesion goes with its photos. */
   async deleteRecord(store, id) {
-    await this.#write([store], (tx) => tx.objectStore(store).delete(id));
+    if (store === 'lesions') await this.deleteLesion(id);
+    else await this.#write([store], (tx) => tx.objectStore(store).delete(id));
   }
 
   async #write(stores, work) {
@@ -164,13 +196,19 @@ export class History {
     return (await this.#checked('entries', 'lesionId', lesionId)).good.sort(byTakenNewestFirst);
   }
 
-  // [store, record] pairs, packed (encrypted under a lock) and ready for #putAll
-  async #lesionRecord({ id, ...content }) {
+  // [store, record] pairs, packed (encrypted under a lock) and ready for #putAll; a record the reader would
+  // refuse is never written (it would vanish from the page the moment it was saved)
+  async #lesionRecord(lesion) {
+    refuseWriting(lesionProblem(lesion, this.#model));
+    const { id, ...content } = lesion;
     return ['lesions', await this.#pack({ id }, content)];
   }
 
-  async #entryRecord({ id, lesionId, ...content }) {
-    return ['entries', await this.#pack({ id: id ?? crypto.randomUUID(), lesionId }, content)];
+  async #entryRecord(entry) {
+    const record = { ...entry, id: entry.id ?? crypto.randomUUID() };
+    refuseWriting(entryProblem(record, this.#model));
+    const { id, lesionId, ...content } = record;
+    return ['entries', await this.#pack({ id, lesionId }, content)];
   }
 
   // Records of the entries ``lesionId`` does not have yet: a photo already in it, or twice in ``entries``
@@ -272,12 +310,17 @@ export class History {
     this.#key = key;
   }
 
-  /** Encrypts everything under a new passphrase (the history must be readable). */
+  /** Encrypts everything under a new passphrase (the history must be readable). Refused while a record this
+   * page cannot read is stored: it could not be encrypted, and would stay readable beside a "locked" history. */
   async setLock(passphrase) {
-    const salt = randomSalt();
-    const key = await deriveKey(passphrase, salt, PBKDF2_ITERATIONS);
-    const check = await seal(key, DB_NAME);
-    await this.#rewrite(key, { key: 'lock', salt, iterations: PBKDF2_ITERATIONS, check });
+    const unreadable = (await this.unreadable()).length;
+    if (unreadable) {
+      throw new RecordRefused(`Not locked: ${unreadable} stored record(s) this page cannot read (listed under ` +
+        '“Records this page cannot read”) could not be encrypted and would stay readable on this device. Export ' +
+        'them, delete them, then lock.');
+    }
+    const { key, lock } = await newLock(passphrase, DB_NAME);
+    await this.#rewrite(key, lock);
   }
 
   async removeLock() {
@@ -307,6 +350,7 @@ export async function openHistory({ create = true, model = null } = {}) {
     if (!create && !(await exists())) return null;
     db = await openDatabase();
   } catch (err) {
+    if (err instanceof HistoryUnavailable) throw err;
     throw new HistoryUnavailable(`The on-device database could not be opened (${err?.message ?? err}). Private ` +
       'windows and pages opened straight from a file may not allow it: open the site over http(s) in a normal window.');
   }

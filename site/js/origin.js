@@ -8,22 +8,31 @@ import { el } from './ui.js';
 
 const SHARED_HOSTS = /(^|\.)github\.io$/;
 
-/** Where the history's origin is shared with other sites' pages: {origin, path}; null where it is not
- * (a site at the root of its own host, or a page opened from a file). */
+/** Where the history's origin is shared with other pages: {origin, path, file}; null where it is not (a site
+ * at the root of its own host). A page opened from disk shares it with every HTML file on this computer that
+ * the browser opens: Chromium gives all of file:// one origin. */
 export function sharedOrigin(loc = location) {
-  if (!/^https?:$/.test(loc.protocol)) return null;
   const path = new URL('.', loc.href).pathname;
-  return path !== '/' || SHARED_HOSTS.test(loc.hostname) ? { origin: loc.origin, path } : null;
+  if (loc.protocol === 'file:') return { origin: 'file://', path, file: true };
+  if (!/^https?:$/.test(loc.protocol)) return null;
+  return path !== '/' || SHARED_HOSTS.test(loc.hostname) ? { origin: loc.origin, path, file: false } : null;
 }
+
+const LOCK_ADVICE = 'Set a passphrase in My lesions (“Lock with a passphrase”) before saving photos, or use a copy ' +
+  'of the site that has a web address of its own.';
 
 /** The plain warning for a shared origin, naming it (null where the origin is not shared). */
 export function sharedOriginWarning(where = sharedOrigin()) {
   if (!where) return null;
+  if (where.file) {
+    return `This copy of LesionLens was opened from a file (${where.path}). The browser gives every page opened ` +
+      'from a file on this computer the same storage, whatever its folder: any HTML file opened here can read ' +
+      `the photos saved here unless the history is locked. ${LOCK_ADVICE}`;
+  }
   return `This copy of LesionLens is served from ${where.path} on ${where.origin}, an address other pages share ` +
     `(GitHub Pages, for one, serves every project of an account from one address). The browser gives all pages ` +
     `of ${where.origin} the same storage: any of them can read the photos saved here unless the history is ` +
-    'locked. Set a passphrase in My lesions (“Lock with a passphrase”) before saving photos, or use a copy of the ' +
-    'site that has a web address of its own.';
+    `locked. ${LOCK_ADVICE}`;
 }
 
 /** True when a page of another origin holds this page in a frame. */

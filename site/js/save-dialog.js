@@ -1,11 +1,13 @@
 // "Save to my lesions" on the classify page: pick the photos (one card, or a whole batch), a lesion (or
 // create one) and the date each was taken; the entries (and a new lesion) go to the history in one transaction.
 // Photos combined as one lesion are saved as one visit: one date for all of them.
+import { markField, refusedInForm } from './form-check.js';
 import { imageHash } from './history-records.js';
+import { FIRST_DAY, LAST_DAY } from './history-schema.js';
 import {
   HistoryUnavailable, newLesion, openHistory, requestPersistence, StorageFullError,
 } from './history-store.js';
-import { WrongPassphrase } from './vault.js';
+import { BadLock, WrongPassphrase } from './vault.js';
 import { $, el, option, showAlert } from './ui.js';
 
 const NEW = 'new';
@@ -19,7 +21,7 @@ function itemRow(item, index, oneVisit) {
     li.append(pick, el('label', { for: pick.id }, item.name));
     return li;
   }
-  const date = el('input', { type: 'date', id: `save-date-${index}`, required: '' });
+  const date = el('input', { type: 'date', id: `save-date-${index}`, required: '', min: FIRST_DAY, max: LAST_DAY });
   date.value = item.taken;
   li.append(pick, el('label', { for: pick.id }, item.name), ' ',
     el('label', { for: date.id }, 'taken on'), ' ', date,
@@ -40,12 +42,14 @@ export function visitDate(items) {
   return dated.length ? { taken: dated[0], takenSource: 'exif' } : { taken: items[0].taken, takenSource: items[0].takenSource };
 }
 
+// The ticked photos as entries, each with the date field it takes its date from: {entry, dateInput}.
 async function entriesFor(items, rows, visit, age) {
   const chosen = items.map((item, i) => ({ item, row: rows[i] })).filter(({ row }) => row.querySelector('[type=checkbox]').checked);
   return Promise.all(chosen.map(async ({ item, row }) => {
     const given = visit ?? item;
-    const taken = visit ? $('save-visit-date').value : row.querySelector('[type=date]').value;
-    return {
+    const dateInput = visit ? $('save-visit-date') : row.querySelector('[type=date]');
+    const taken = dateInput.value;
+    return { dateInput, entry: {
       hash: await imageHash(item.copy),
       name: item.name,
       taken,
@@ -54,7 +58,7 @@ async function entriesFor(items, rows, visit, age) {
       image: item.copy,
       results: [item.record],
       ...(age == null ? {} : { age }),
-    };
+    } };
   }));
 }
 
@@ -77,21 +81,23 @@ function withContext(lesion, context) {
 
 async function save(items, rows, visit, context) {
   if (history.locked && !history.readable) await history.unlock($('save-passphrase').value);
-  const entries = await entriesFor(items, rows, visit, context.age);
-  if (!entries.length) throw new Error('No photo is ticked: tick at least one to save.');
-  if (entries.some((e) => !e.taken)) throw new Error('Every ticked photo needs the date it was taken.');
+  const chosen = await entriesFor(items, rows, visit, context.age);
+  if (!chosen.length) throw new Error('No photo is ticked: tick at least one to save.');
+  // every date field is checked (and marked), not only the first one the schema refuses
+  const refusedDates = chosen.filter(({ entry, dateInput }) => refusedInForm('entry', entry, { taken: dateInput }));
+  const entries = chosen.map(({ entry }) => entry);
   const isNew = $('save-lesion').value === NEW;
   let lesion;
   if (isNew) {
-    const name = $('new-lesion-name').value.trim();
-    if (!name) throw new Error('Give the new lesion a name (e.g. "mole on the left shoulder").');
     if (!$('new-lesion-site').value) throw new Error('Pick the body site of the new lesion, or “unknown”.');
     const site = $('new-lesion-site').value;
-    lesion = newLesion({ name, site, note: $('new-lesion-note').value.trim(), sex: context.sex,
-      mapPoint: site === context.site ? context.mapPoint : null });
+    lesion = newLesion({ name: $('new-lesion-name').value.trim(), site, note: $('new-lesion-note').value.trim(),
+      sex: context.sex, mapPoint: site === context.site ? context.mapPoint : null });
+    if (refusedInForm('lesion', lesion, { name: $('new-lesion-name'), note: $('new-lesion-note') })) return null;
   } else {
     lesion = await history.lesion($('save-lesion').value);
   }
+  if (refusedDates.length) return null;
   const updated = isNew ? lesion : withContext(lesion, context);
   const changed = isNew || JSON.stringify(updated) !== JSON.stringify(lesion);
   const outcome = await history.addEntries(updated, entries, changed);
@@ -123,6 +129,7 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false, conte
     ...bodySites.map((s) => option(s, s, s === context.site)));
   $('new-lesion-name').value = '';
   $('new-lesion-note').value = '';
+  for (const id of ['new-lesion-name', 'new-lesion-note', 'save-visit-date']) markField($(id), null); // no stale marks
   await fillLesions($('save-lesion'));
   $('save-unlock-button').onclick = async () => {
     errors.replaceChildren();
@@ -131,7 +138,7 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false, conte
       $('save-unlock').hidden = true;
       await fillLesions($('save-lesion'));
     } catch (err) {
-      if (!(err instanceof WrongPassphrase)) throw err;
+      if (!(err instanceof WrongPassphrase || err instanceof BadLock)) throw err;
       showAlert(errors, err.message);
     }
   };
@@ -144,7 +151,7 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false, conte
   $('save-title').textContent = oneVisit ? `Save as one visit (${items.length} photos of one lesion)` : 'Save to my lesions';
   $('save-visit').hidden = !oneVisit;
   if (visit) {
-    $('save-visit-date').value = visit.taken;
+    Object.assign($('save-visit-date'), { value: visit.taken, min: FIRST_DAY, max: LAST_DAY });
     $('save-visit-source').textContent = visit.takenSource === 'exif' ? ' (from the photos)' : ' (today: the photos have no date)';
   }
   return new Promise((resolve) => {
@@ -153,6 +160,7 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false, conte
       errors.replaceChildren();
       try {
         const outcome = await save(items, rows, visit, context);
+        if (!outcome) return; // a field is marked with what to correct
         dialog.close('saved');
         resolve(outcome);
       } catch (err) {
