@@ -15,7 +15,7 @@ EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 # the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
 INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: every-clinic-trials install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -293,6 +293,37 @@ extra-late-guard-trial: install
 
 extra-aspect-trial: install
 	$(call external_trial,1.0-160-extra-aspect-seed7,--extra-data $(EXTRA) --seed 7 --aspect)
+
+# One model for every clinic (#43): the shipped weights fine-tuned for a few epochs on a stream that is 30% ISIC
+# training images (--extra-share), the shipped model's softened answers kept on HAM10000 images (--distil, learning
+# without forgetting), then a guard fitted against photos that are not lesions (--negatives, outlier exposure) at the
+# 0.95 quantile of each source's validation; scored on HAM10000 validation (paired with the shipped run), the HAM10000
+# test split in both conditions, the ISIC inner check and external part and the non-lesion set, and judged by
+# train.studies.ship_rule against the shipped model's test predictions. Two seeds (about 35 minutes each on 2 cores).
+NEGATIVES ?= ../shared/data/not_lesions_imagenet_sample
+LWF := --extra-data $(EXTRA) --init-from $(MODEL) --teacher $(MODEL) --distil 1 --extra-share 0.3 \
+	--fine-tune-epochs 5 --fine-tune-lr 3e-5
+CLINICS := reports/every-clinic
+define clinic_trial
+	[ -f $(COMPARE)/$(1)/model.keras ] || $(TRAIN_SAME) --out $(COMPARE)/$(1) $(RECIPE) $(2)
+	$(BIN)/python -m train.guard.ood --model $(COMPARE)/$(1) --negatives $(NEGATIVES) --val-quantile 0.95
+	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/$(1) --out $(CLINICS)/$(1)/validation.json
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out $(CLINICS)/$(1)/low
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(SHARP_PAIRS) --labels $(TEST_LABELS) --out $(CLINICS)/$(1)/sharp
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(INNER) --out $(CLINICS)/$(1)/inner
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(EXTERNAL) --out $(CLINICS)/$(1)/external
+	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out $(CLINICS)/$(1)/ood
+	cp $(COMPARE)/$(1)/ood.json $(CLINICS)/$(1)/ood/guard.json
+	cp $(COMPARE)/$(1)/timings.json $(CLINICS)/$(1)/timings.json
+	$(BIN)/python -m train.studies.ship_rule --shipped low=reports/test/keras/low sharp=reports/test/keras/sharp \
+		inner=reports/paired/shipped-inner --candidate low=$(CLINICS)/$(1)/low sharp=$(CLINICS)/$(1)/sharp \
+		inner=$(CLINICS)/$(1)/inner external=$(CLINICS)/$(1)/external --ood $(CLINICS)/$(1)/ood/ood.json \
+		--out $(CLINICS)/$(1)/ship_rule.json
+endef
+every-clinic-trials: install
+	$(OOD_SET)
+	$(call clinic_trial,lwf-seed7,$(LWF) --seed 7)
+	$(call clinic_trial,lwf-seed11,$(LWF) --seed 11)
 
 # Dermatoscope optics (white balance, tone curve, dark rim) in training, HAM10000 only: how much of the
 # external gap does augmentation close for a clinic whose images we never train on?

@@ -182,3 +182,42 @@ def test_the_negatives_share_no_image_with_the_guard_evaluation_set(tmp_path):
     for negative in sorted((NEGATIVES / "images").iterdir()):
         closest = np.abs(evaluation - thumbnail(negative)).mean(axis=(1, 2)).min()
         assert closest > 4, f"{negative.name} is (nearly) an image of the evaluation set"
+
+
+def test_specificity_at_ninety_percent_sensitivity_reads_the_roc_not_the_operating_point():
+    from train.studies.ship_rule import specificity_at_sensitivity
+
+    malignant = np.r_[np.ones(10, bool), np.zeros(10, bool)]
+    score = np.r_[np.linspace(0.5, 1, 10), np.linspace(0, 0.52, 10)]  # 9 of 10 malignant above every benign
+    assert specificity_at_sensitivity(malignant, score) == 1.0
+    assert np.isclose(specificity_at_sensitivity(malignant, score, 1.0), 0.9)  # all ten: one benign lies above 0.5
+
+
+def test_the_ship_rule_compares_image_by_image_and_names_each_failing_line(tmp_path):
+    from train.studies.ship_rule import PROBABILITY_COLUMNS, ship_rule
+
+    rng = np.random.default_rng(0)
+    dx = np.repeat(["bcc", "bkl", "mel", "nv"], 30)
+
+    def write(name: str, correct: float) -> Path:
+        truth = np.array([CLASSES.index(d) for d in dx])
+        said = np.where(rng.random(len(dx)) < correct, truth, CLASSES.index("nv"))
+        probs = np.full((len(dx), 7), 0.01)
+        probs[np.arange(len(dx)), said] = 0.94
+        frame = pd.DataFrame(probs, columns=PROBABILITY_COLUMNS).assign(
+            image=[f"img{i}" for i in range(len(dx))], lesion_id=[f"l{i // 2}" for i in range(len(dx))], dx=dx,
+            malignancy_score=probs[:, [0, 1, 4]].sum(axis=1), out_of_distribution=False)
+        frame["referred"] = frame["malignancy_score"] > 0.5
+        (tmp_path / name).mkdir()
+        frame.to_csv(tmp_path / name / "predictions.csv", index=False)
+        return tmp_path / name
+
+    shipped = {"low": write("base", 0.9), "sharp": write("base_sharp", 0.9)}
+    candidate = {"low": write("cand", 0.6), "sharp": write("cand_sharp", 0.9), "inner": write("inner", 0.9)}
+    ood = {"out_of_distribution": {"rejected": 0.99}, "per_category": {"photo": {"rejected": 0.9}}}
+    report = ship_rule(shipped, candidate, ood, resamples=20)
+    failed = {name for name, line in report["lines"].items() if not line["passes"]}
+    assert "non-lesion photos rejected >= 95%" in failed and "HAM test low: balanced_accuracy difference >= -0.02" in failed
+    assert not any(name.startswith("HAM test sharp: bcc") for name in failed) and not report["passes"]
+    low = report["ham_test"]["low"]
+    assert low["interval"]["balanced_accuracy"][0] <= low["difference"]["balanced_accuracy"] <= low["interval"]["balanced_accuracy"][1]
