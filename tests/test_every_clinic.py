@@ -221,3 +221,31 @@ def test_the_ship_rule_compares_image_by_image_and_names_each_failing_line(tmp_p
     assert not any(name.startswith("HAM test sharp: bcc") for name in failed) and not report["passes"]
     low = report["ham_test"]["low"]
     assert low["interval"]["balanced_accuracy"][0] <= low["difference"]["balanced_accuracy"] <= low["interval"]["balanced_accuracy"][1]
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--distil", "1"], "--teacher"),
+    (["--teacher", "models/ham10000"], "--distil W"),
+    (["--distil", "-1", "--teacher", "models/ham10000"], "is not a weight"),
+    (["--extra-share", "0.3"], "--extra-data"),
+    (["--extra-share", "1.5", "--extra-data", "x"], "between 0 and 1"),
+    (["--distil", "1", "--teacher", "t", "--stream"], "drop --stream"),
+])
+def test_option_mistakes_get_one_message_before_anything_trains(options, message, capsys):
+    from train.__main__ import parse_args
+
+    with pytest.raises(SystemExit) as exit_:
+        parse_args(["--data", "d", "--out", "o", *options])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_teacher_of_another_network_is_refused(tmp_path):
+    from train.data.loading import DataError
+    from train.model.distillation import teacher_logits
+
+    (tmp_path / "model.keras").write_bytes(b"")
+    (tmp_path / "config.json").write_text(json.dumps({"size": 224, "alpha": 1.0}))
+    with pytest.raises(DataError, match="give the same --size"):
+        teacher_logits(tmp_path, np.zeros((1, 160, 160, 3), np.uint8), lambda x: x, 1.0, 160)
+    with pytest.raises(DataError, match="not found"):
+        teacher_logits(tmp_path / "nowhere", np.zeros((1, 160, 160, 3), np.uint8), lambda x: x, 1.0, 160)
