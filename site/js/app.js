@@ -8,7 +8,7 @@ import { currentContext, resetSite, shownContext, wireContextForm } from './cont
 import { csvRow } from './csv.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { exifDate } from './exif.js';
-import { centreSquareCanvas, classMap, drawOverlay, peak } from './heatmap.js';
+import { CENTRE_SQUARE, centreSquareCanvas, classMap, drawOverlay, heatmapLegend, peak } from './heatmap.js';
 import { resultRecord, storedCopy, today } from './history-records.js';
 import { ContextProblem, contextLine } from './patient.js';
 import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './referral.js';
@@ -80,9 +80,9 @@ function explanationFigure(square, result, topIndex) {
   opacityLabel.append('Heatmap opacity ', slider);
   const help = document.createElement('span');
   help.className = 'hint';
-  help.textContent = 'Warm colours mark the regions that raised this class\'s score most (class activation map, ' +
-    'computed on this device). It shows where the model looked, not why the lesion is what it is.';
-  caption.append(classLabel, opacityLabel, help);
+  help.textContent = `${CENTRE_SQUARE} Brighter colours mark the regions that raised this class's score most (class ` +
+    'activation map, computed on this device). It shows where the model looked, not why the lesion is what it is.';
+  caption.append(classLabel, opacityLabel, heatmapLegend(), help);
   figure.append(canvas, caption);
   draw();
   return figure;
@@ -121,6 +121,7 @@ function reportPhoto(item) {
   return {
     name: item.name,
     taken: item.taken,
+    takenSource: item.takenSource,
     src: item.url,
     score: item.result.malignancyScore,
     heatmap: canvas ? { src: canvas.toDataURL('image/png'), code: canvas.dataset.classCode } : null,
@@ -128,12 +129,13 @@ function reportPhoto(item) {
   };
 }
 
-function printItems(title, items, result, combinedResult, taken) {
+// ``dated``: {taken, takenSource}, the date the report gives the photos.
+function printItems(title, items, result, combinedResult, dated) {
   const context = contextOrStop('Nothing printed');
   if (!context) return;
   const { metadata } = classifier;
   const codes = metadata.classes.map((c) => c.code);
-  printReport(visitReport({ title, context, taken, photos: items.map(reportPhoto),
+  printReport(visitReport({ title, context, ...dated, photos: items.map(reportPhoto),
     result: { ...result, classes: codes }, combined: combinedResult }, metadata));
   $('status').textContent = 'The report is in the print dialog: print it, or choose “Save as PDF” to file it.';
 }
@@ -174,7 +176,7 @@ function renderResult(item, url, size, square) {
   const saveButton = el('button', { type: 'button', class: 'secondary save-entry' }, 'Save to my lesions');
   saveButton.addEventListener('click', () => saveItems([item]));
   const printButton = el('button', { type: 'button', class: 'secondary print-entry' }, 'Print / save as PDF');
-  printButton.addEventListener('click', () => printItems('result', [item], result, null, item.taken));
+  printButton.addEventListener('click', () => printItems('result', [item], result, null, item));
   card.append(risk, referralBlock(parts), contextParagraph(), desc, bars, calibrationNote(metadata),
     explanationFigure(square, result, codes.indexOf(parts.top.code)), saveButton, ' ', printButton, foot);
   return card;
@@ -304,7 +306,7 @@ function combinedCard({ result, used, leftOut }) {
   const save = el('button', { type: 'button', class: 'secondary save-visit' }, 'Save as one visit to my lesions');
   save.addEventListener('click', () => saveItems(used, { oneVisit: true }));
   const print = el('button', { type: 'button', class: 'secondary print-visit' }, 'Print / save as PDF');
-  print.addEventListener('click', () => printItems('one-lesion report', used, result, result, visitDate(used).taken));
+  print.addEventListener('click', () => printItems('one-lesion report', used, result, result, visitDate(used)));
   card.append(contextParagraph(), probabilityBars(codes, result.probabilities, metadata), calibrationNote(metadata), save,
     ' ', print,
     el('p', { class: 'small' }, `Not a diagnosis. Model ${metadata.model_version}, computed on this device.`));

@@ -1,7 +1,13 @@
 // Explanation overlay: the class activation map (CAM) that the model graph outputs next to its logits,
 // for one class, min-max normalised (as train/studies/explain_eval.py measures it) and drawn over what the model saw.
 
-const STOPS = [[0, 0, 130], [0, 120, 255], [0, 220, 120], [255, 230, 0], [230, 0, 0]];
+import { svgNode } from './ui.js';
+
+// Matplotlib's "inferno", sampled: black through purple and orange to pale yellow. Its lightness rises all the
+// way, so the map still reads from least to most evidence when printed in black and white (the earlier
+// blue-green-yellow-red map turned to a near-uniform grey there).
+const STOPS = [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39],
+  [252, 255, 164]];
 
 function colour(v) {
   const x = Math.min(Math.max(v, 0), 1) * (STOPS.length - 1);
@@ -9,6 +15,11 @@ function colour(v) {
   const t = x - i;
   return STOPS[i].map((c, k) => Math.round(c + (STOPS[i + 1][k] - c) * t));
 }
+
+// The model reads only the centre square of a photo (classifier.js centreSquarePixels): every heatmap is drawn over
+// that square, and the card and the report say so.
+export const CENTRE_SQUARE = 'The model analysed only the photo\'s centre square, shown with the heatmap; anything ' +
+  'outside it was not seen.';
 
 /** The h x w map of class ``classIndex`` from cams {height, width, classes, data}, scaled to 0..1. */
 export function classMap(cams, classIndex) {
@@ -58,4 +69,26 @@ export function centreSquareCanvas(source, side) {
   ctx.imageSmoothingQuality = 'high';
   ctx.drawImage(source, (source.width - s) / 2, (source.height - s) / 2, s, s, 0, 0, side, side);
   return canvas;
+}
+
+let legendCount = 0; // each legend's gradient needs an id of its own in the document
+
+/** The colour scale of the heatmap as a labelled SVG bar (SVG fills print without "background graphics"). */
+export function heatmapLegend() {
+  const W = 240;
+  const svg = svgNode('svg', { viewBox: `0 0 ${W} 30`, class: 'heatmap-legend', role: 'img',
+    'aria-label': 'Heatmap colour scale: black marks the least evidence for the class, pale yellow the most' });
+  const gradient = svgNode('linearGradient', { id: `heatmap-scale-${legendCount += 1}` });
+  STOPS.forEach((rgb, i) => gradient.append(svgNode('stop', { offset: i / (STOPS.length - 1),
+    'stop-color': `rgb(${rgb.join(',')})` })));
+  const defs = svgNode('defs');
+  defs.append(gradient);
+  svg.append(defs, svgNode('rect', { x: 0.5, y: 0.5, width: W - 1, height: 12, fill: `url(#${gradient.id})`,
+    stroke: '#000' }));
+  for (const [x, text, anchor] of [[0, 'least evidence', 'start'], [W, 'most evidence', 'end']]) {
+    const label = svgNode('text', { x, y: 27, 'text-anchor': anchor, class: 'axis' });
+    label.textContent = text;
+    svg.append(label);
+  }
+  return svg;
 }

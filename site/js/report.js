@@ -4,8 +4,9 @@
 // The print stylesheet lays it out for A4 and US Letter in black and white; the browser's own print dialog
 // prints it or saves it as PDF. Nothing is uploaded and no PDF library is loaded.
 import { ruleName } from './combine.js';
+import { CENTRE_SQUARE, heatmapLegend } from './heatmap.js';
 import { contextParts } from './patient.js';
-import { CONDITION_NAMES, referral, riskMessage, scoreLine } from './referral.js';
+import { ABOVE, BELOW, CONDITION_NAMES, referral, riskMessage, scoreLine } from './referral.js';
 import { $, classNames, el, percent, score } from './ui.js';
 
 function reportRow(label, value) {
@@ -38,6 +39,17 @@ function guardText(guard, metadata) {
     'unreliable.';
 }
 
+// Patients are not recorded yet (#44 leaves the patient level for later), so every page says so rather than
+// leave a printed page with no owner; a saved visit's pages also name its lesion.
+function reportLabel(report) {
+  return `Patient: no patient ID${report.lesionName ? ` · Lesion: ${report.lesionName}` : ''}`;
+}
+
+/** A date taken as the report prints it: a photo whose file holds no date was dated the day it was loaded. */
+function takenText(taken, takenSource) {
+  return takenSource === 'added' ? `${taken} (the day the photo was loaded: its file holds no date)` : taken;
+}
+
 function photoFigure(photo, metadata) {
   const figure = el('figure', { class: 'report-photo' });
   const pair = el('div', { class: 'report-images' });
@@ -46,7 +58,7 @@ function photoFigure(photo, metadata) {
   const caption = el('figcaption');
   const heat = photo.heatmap ? ` Right: where the model found evidence for ${classNames(metadata)[photo.heatmap.code]}` +
     `${photo.heatmap.note ? ` (${photo.heatmap.note})` : ''}.` : '';
-  caption.append(el('strong', {}, photo.name), ` · taken ${photo.taken}` +
+  caption.append(el('strong', {}, photo.name), ` · taken ${takenText(photo.taken, photo.takenSource)}` +
     `${photo.score == null ? '' : ` · malignancy score ${score(photo.score)}`}.${heat} `, guardText(photo.guard, metadata));
   figure.append(pair, caption);
   return figure;
@@ -90,9 +102,21 @@ function evidenceTable(metadata) {
     ['Images', 'n', 'Malignant sensitivity', 'Malignant specificity', 'Melanoma sensitivity'], rows, 'evidence');
 }
 
+// The photos of a combined answer that fall on the other side of the threshold, named as the card names them: one
+// photo above the threshold is a reason to look, whatever the combination says.
+function straddleParagraph(photos, parts) {
+  const others = photos.filter((p) => p.score != null && (p.score >= parts.threshold) !== parts.flagged);
+  if (!others.length) return null;
+  const names = others.map((p) => `${p.name} (malignancy score ${score(p.score)})`).join('; ');
+  return el('p', { class: 'report-straddle' }, `${others.length} of ${photos.length} photos ` +
+    `${parts.flagged ? BELOW : ABOVE} on their own: ${names}.${parts.flagged ? '' : ' One photo above the ' +
+      'threshold is a reason to look: examine the lesion before relying on the combined answer.'}`);
+}
+
 /**
  * The report of one result, one combined lesion or one saved visit. ``report``: {title, lesionName, context
- * {age, sex, site}, taken, nextCheck, photos [{name, taken, src, heatmap {src, code, note}, score, guard}],
+ * {age, sex, site}, taken, takenSource, nextCheck, photos [{name, taken, takenSource, src, heatmap {src, code,
+ * note}, score, guard}],
  * result {classes, probabilities, flagged, malignancyScore}, combined {photos, lowestScore, highestScore} or
  * null, previous {day, text, changeText} or null}.
  */
@@ -104,19 +128,22 @@ export function visitReport(report, metadata) {
   const patient = contextParts(report.context);
   const op = metadata.operating_point;
   const root = el('article', { class: 'report' });
+  const printed = localDateTime(new Date());
+  root.dataset.label = reportLabel(report);
+  root.dataset.printed = printed;
   root.append(
+    el('p', { class: 'report-label' }, `${root.dataset.label} · printed ${printed}`),
     el('h1', {}, `LesionLens ${report.title}`),
     el('p', { class: 'report-disclaimer' }, 'Decision support, not a diagnosis: this report supports, and never ' +
       'replaces, examination by a doctor.'),
     reportTable('Patient and lesion', null, [
       ...(report.lesionName ? [reportRow('Lesion', report.lesionName)] : []),
       reportRow('Age', patient.age), reportRow('Sex', patient.sex), reportRow('Body site', patient.site),
-      reportRow('Date taken', report.taken),
+      reportRow('Date taken', takenText(report.taken, report.takenSource)),
       ...(report.nextCheck !== undefined ? [reportRow('Next check', report.nextCheck ?? 'not set')] : []),
     ], 'report-patient'),
     el('h2', {}, 'Result'),
-    el('p', { class: 'report-verdict' }, parts.flagged ? 'REFER: above the referral threshold.'
-      : 'Below the referral threshold (not an all-clear).'),
+    verdictBox(parts.flagged),
     el('p', { class: 'report-top' }, `Top class: ${top.name} (${top.code}), ${percent(top.p)}.`),
     el('p', { class: 'report-risk' }, riskMessage(parts.flagged, metadata)),
     el('p', {}, scoreLine(parts)),
@@ -129,9 +156,16 @@ export function visitReport(report, metadata) {
     root.append(el('p', { class: 'report-combined' }, `Combined answer of ${c.photos} photos of one lesion, by ` +
       `${ruleName(metadata.combination.rule)}; the single photos' malignancy scores range from ` +
       `${score(c.lowestScore)} to ${score(c.highestScore)}.`));
+    const straddle = straddleParagraph(report.photos, parts);
+    if (straddle) root.append(straddle);
   }
-  root.append(probabilityTable(result, metadata), el('h2', {}, report.photos.length > 1 ? 'Photos' : 'Photo'),
-    ...report.photos.map((p) => photoFigure(p, metadata)));
+  root.append(probabilityTable(result, metadata), el('h2', {}, report.photos.length > 1 ? 'Photos' : 'Photo'));
+  if (report.photos.some((p) => p.heatmap)) {
+    const key = el('div', { class: 'report-heatmap-key' });
+    key.append(el('p', {}, `${CENTRE_SQUARE} The heatmap's scale:`), heatmapLegend());
+    root.append(key);
+  }
+  root.append(...report.photos.map((p) => photoFigure(p, metadata)));
   if (report.previous) {
     root.append(el('h2', {}, 'Previous visit'), el('p', { class: 'report-previous' }, `${report.previous.day}: ` +
       `${report.previous.text}`), el('p', { class: 'report-change' }, report.previous.changeText));
@@ -145,14 +179,47 @@ export function visitReport(report, metadata) {
   root.append(evidenceTable(metadata),
     el('p', { class: 'report-model' }, `Model ${metadata.model_version}, weights sha256 ` +
       `${metadata.weights_sha256.slice(0, 12)}; trained on ${metadata.dataset.name}. Computed on this device; the ` +
-      `photos were not uploaded. Report made ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`));
+      `photos were not uploaded. Report printed ${printed}.`));
   return root;
+}
+
+// "2026-01-10 14:03", the clinician's local time: the date a filed report carries.
+function localDateTime(date) {
+  const two = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())} ${two(date.getHours())}:` +
+    `${two(date.getMinutes())}`;
+}
+
+// REFER must read at a glance without colour: a heavy double frame and the word alone on its line, where the
+// below-threshold box has a thin dashed one.
+function verdictBox(flagged) {
+  const box = el('div', { class: `report-verdict ${flagged ? 'refer' : 'below'}` });
+  if (flagged) box.append(el('p', { class: 'refer-word' }, 'REFER'), el('p', {}, `${ABOVE[0].toUpperCase()}${ABOVE.slice(1)}.`));
+  else box.append(el('p', {}, `${BELOW[0].toUpperCase()}${BELOW.slice(1)}: not an all-clear.`));
+  return box;
+}
+
+const cssString = (text) => `"${text.replace(/[\\"]/g, '\\$&').replace(/[\n\r\f]/g, ' ')}"`;
+
+// Every printed page's margins carry the report's label, the print date and "page N of M" (CSS page-margin
+// boxes, counted by the browser's print engine). The page's CSP allows no inline <style>, so the label, which
+// changes with each report, goes in a constructed stylesheet for as long as the report prints.
+function pageMargins(node) {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(`@page { @top-left { content: ${cssString(node.dataset.label)}; } ` +
+    `@top-right { content: ${cssString(`printed ${node.dataset.printed}`)}; } }`);
+  return sheet;
 }
 
 /** Opens the browser's print dialog on ``node`` alone (print stylesheet: body.printing shows only the report). */
 export function printReport(node) {
   $('print-report').replaceChildren(node);
+  const margins = pageMargins(node);
+  document.adoptedStyleSheets = [...document.adoptedStyleSheets, margins];
   document.body.classList.add('printing');
-  window.addEventListener('afterprint', () => document.body.classList.remove('printing'), { once: true });
+  window.addEventListener('afterprint', () => {
+    document.body.classList.remove('printing');
+    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((s) => s !== margins);
+  }, { once: true });
   window.print();
 }

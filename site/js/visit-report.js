@@ -62,6 +62,7 @@ export async function savedVisitReport(visit, previous, lesion, classifier) {
   const photos = await Promise.all(visit.entries.map(async (entry, i) => ({
     name: entry.name || `photo ${i + 1}`,
     taken: entry.taken,
+    takenSource: entry.takenSource,
     src: entry.image,
     score: records[i].malignancyScore,
     guard: records[i].guard,
@@ -73,6 +74,8 @@ export async function savedVisitReport(visit, previous, lesion, classifier) {
     lesionName: lesion.name,
     context: { age, sex: lesion.sex ?? null, site: lesion.site },
     taken: visit.day,
+    // the day a photo was loaded, when no photo of the visit had a date of its own (or an edited one)
+    takenSource: visit.entries.every((e) => e.takenSource === 'added') ? 'added' : null,
     nextCheck: lesion.nextCheck ?? null,
     photos,
     result,
