@@ -153,3 +153,67 @@ def test_an_impossible_calendar_date_is_refused_on_import(page, site_url, tmp_pa
     lesion["id"] = "another-lesion"
     text = import_text(page, tmp_path, data)
     assert "a real date from 1900-01-01 to 2100-12-31" in text and f"“{field}”" in text and "Nothing was imported" in text
+
+
+BREAK_FOR_REPAIR = """async (name) => {
+  const db = await new Promise((ok, fail) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const tx = db.transaction(['lesions', 'entries'], 'readwrite');
+  const get = (store) => new Promise((ok) => { const r = tx.objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
+  const [lesion] = await get('lesions');
+  const [entry] = await get('entries');
+  tx.objectStore('lesions').put({ ...lesion, name: 'x'.repeat(201) });
+  tx.objectStore('lesions').put({ id: 'broken-b', name: 'B', site: { evil: true } });
+  tx.objectStore('entries').put({ ...entry, id: 'b-photo', lesionId: 'broken-b' });
+  tx.objectStore('lesions').put({ id: 42, name: 'Numeric' });
+  tx.objectStore('entries').put({ id: 7, lesionId: 'nowhere' });
+  await new Promise((ok) => { tx.oncomplete = ok; });
+  db.close();
+  return lesion.id;
+}"""
+
+
+def stored_ids(page) -> dict:
+    stored = json.loads(page.evaluate(READ_DATABASE, DB))
+    return {store: sorted(str(r["id"]) for r in stored[store]) for store in ("lesions", "entries")}
+
+
+def test_unreadable_records_can_be_exported_repaired_and_deleted_whole(page, site_url, tmp_path):
+    """Records this page cannot read: exported as an import-shaped file (photos nested under their lesion) that,
+    repaired, imports back; an unreadable lesion is deleted with its photos; a numeric key is deleted, not
+    only said to be. (Failed before #45: no export, a deleted lesion's photos stayed, key 42 stayed.)"""
+    saved_history(page, tmp_path, site_url)
+    open_history(page, site_url)
+    lesion_id = page.evaluate(BREAK_FOR_REPAIR, DB)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#unreadable").wait_for()
+    assert page.locator("#lesion-list li").count() == 0
+    listed = page.locator("#unreadable-list li").evaluate_all("(li) => li.map((l) => l.dataset.id)")
+    entry_ids = [i for i in stored_ids(page)["entries"] if i not in ("b-photo", "7")]
+    assert sorted(listed) == sorted([lesion_id, "broken-b", "42", *entry_ids, "b-photo", "7"])
+
+    with page.expect_download() as download:
+        page.click("#export-unreadable")
+    exported = json.loads(open(download.value.path()).read())
+    nested = {str(l["id"]): l for l in exported["lesions"]}
+    assert len(nested[lesion_id]["entries"]) == 2 and len(nested[lesion_id]["name"]) == 201
+    assert [e["id"] for e in nested["broken-b"]["entries"]] == ["b-photo"]
+    assert {str(p["id"]) for p in exported["problems"]} == set(listed)
+
+    page.locator("#unreadable-list li[data-id=broken-b] .delete-record").click()
+    page.wait_for_function("() => !document.querySelector('#unreadable-list li[data-id=b-photo]')")
+    for key in ("42", "7"):
+        page.locator(f"#unreadable-list li[data-id='{key}'] .delete-record").click()
+        page.wait_for_function("(k) => !document.querySelector(`#unreadable-list li[data-id='${k}']`)", arg=key)
+    ids = stored_ids(page)
+    assert "broken-b" not in ids["lesions"] and "42" not in ids["lesions"]
+    assert "b-photo" not in ids["entries"] and "7" not in ids["entries"]
+
+    repaired = {**exported, "lesions": [{**nested[lesion_id], "name": "Repaired mole"}]}
+    path = tmp_path / "repaired.json"
+    path.write_text(json.dumps(repaired))
+    page.set_input_files("#import-file", str(path))
+    status_says(page, "Imported 1 lesion")
+    page.locator("#unreadable").wait_for(state="hidden")
+    open_lesion(page, "Repaired mole")
+    assert page.locator("#timeline .entry").count() == 2

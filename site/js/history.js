@@ -165,13 +165,20 @@ async function renderUnreadable() {
     remove.addEventListener('click', () => act(async () => {
       await history.deleteRecord(record.store, record.id);
       await render();
-      say('The unreadable record was deleted.');
+      say(record.store === 'lesions' ? 'The unreadable lesion was deleted, with its photos.'
+        : 'The unreadable record was deleted.');
     }));
     const li = el('li', {}, `${record.store === 'lesions' ? 'Lesion' : 'Photo'} ${record.id}: ${record.problem}. `);
-    li.dataset.id = record.id;
+    li.dataset.id = String(record.id); // a crafted database's key may be a number or a date
     li.append(remove);
     return li;
   }));
+  $('export-unreadable').onclick = () => act(async () => {
+    download(new Blob([JSON.stringify(await history.unreadableFile())], { type: 'application/json' }),
+      `lesionlens-unreadable-${today()}.json`);
+    say('Exported the records this page cannot read to one file (unencrypted: keep it private). Correct what its ' +
+      '“problems” list names, then import it.');
+  });
 }
 
 // ---- one lesion: chart and timeline
