@@ -3,7 +3,9 @@ schema the reader uses before writing it, unreadable records can be exported and
 fields against each other, and the lock seals everything or refuses."""
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import json
 
 import pytest
@@ -12,7 +14,7 @@ from tests.test_history import (
     DB, LOW_RISK, READ_DATABASE, classify_and_save, dated_photo, export_file, open_history, open_lesion,
     saved_history,
 )
-from tests.test_history_robust import import_text
+from tests.test_history_robust import export_base, import_text  # noqa: F401 (a fixture)
 from tests.test_site import INPUT, open_app
 
 pytestmark = pytest.mark.browser
@@ -217,3 +219,79 @@ def test_unreadable_records_can_be_exported_repaired_and_deleted_whole(page, sit
     page.locator("#unreadable").wait_for(state="hidden")
     open_lesion(page, "Repaired mole")
     assert page.locator("#timeline .entry").count() == 2
+
+
+def data_url(kind: str, raw: bytes) -> tuple[str, str]:
+    return f"data:image/{kind};base64,{base64.b64encode(raw).decode()}", hashlib.sha256(raw).hexdigest()
+
+
+DEEP = "deeper than the parser's stack"
+
+
+def bad_stored_data(data: dict, change: str) -> dict:
+    data = copy.deepcopy(data)
+    lesion = data["lesions"][0]
+    entry = lesion["entries"][0]
+    result = entry["results"][0]
+    if change == "score not the sum":
+        result["malignancyScore"] = 0.95
+        result["flagged"] = True
+    elif change == "flag against its threshold":
+        result["flagged"] = not result["flagged"]
+    elif change == "guard distance as text":
+        result["guard"]["distance"] = "12.5"
+    elif change == "stray sealed field":
+        lesion["sealed"] = {"iv": {}, "data": {}}
+    elif change == "deep nesting":
+        lesion["extra"] = DEEP  # nested in the text below: Python's own parser cannot hold it
+    elif change == "text labelled as PNG":
+        entry["image"], entry["hash"] = data_url("png", b"<svg xmlns='http://www.w3.org/2000/svg'/>")
+    elif change == "PNG signature, no image":
+        entry["image"], entry["hash"] = data_url("png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    return data
+
+
+BAD_STORED = {
+    "score not the sum": "is not the sum of its malignant classes'",
+    "flag against its threshold": "disagrees with its malignancy score",
+    "guard distance as text": "guard's verdict",
+    "stray sealed field": "no such field",
+    "deep nesting": "no such field",
+    "text labelled as PNG": "whose bytes are that image type",
+    "PNG signature, no image": "not an image the browser can decode",
+}
+
+
+def test_a_file_whose_fields_disagree_or_are_not_what_they_claim_is_refused(page, site_url, tmp_path, export_base):
+    """Cross-field checks, typed guard, stray fields and photo content (all imported before #45; a deep nesting
+    gave "Maximum call stack size exceeded")."""
+    for change, message in BAD_STORED.items():
+        page.reload()
+        page.wait_for_selector("body[data-ready=true]")
+        data = bad_stored_data(export_base, change)
+        data["lesions"][0]["id"] = "crafted-lesion"
+        text = import_text(page, tmp_path, json.dumps(data).replace(json.dumps(DEEP), "[" * 100_000 + "]" * 100_000))
+        assert message in text and "Nothing was imported" in text, (change, text)
+        assert "call stack" not in text
+    assert schema_problems(page) == []
+
+
+def test_a_stored_record_whose_score_and_referral_disagree_is_set_apart(page, site_url, tmp_path):
+    saved_history(page, tmp_path, site_url)
+    open_history(page, site_url)
+    page.evaluate("""async (name) => {
+      const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+      const tx = db.transaction('entries', 'readwrite');
+      const [entry] = await new Promise((ok) => { const r = tx.objectStore('entries').getAll(); r.onsuccess = () => ok(r.result); });
+      entry.results[0].malignancyScore = 0.95;
+      entry.results[0].flagged = true;
+      tx.objectStore('entries').put(entry);
+      await new Promise((ok) => { tx.oncomplete = ok; });
+      db.close();
+    }""", DB)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.locator("#unreadable").wait_for()
+    assert "is not the sum of its malignant classes'" in page.locator("#unreadable-list").inner_text()
+    open_lesion(page, "Mole on the back")
+    assert page.locator("#timeline .entry").count() == 1
