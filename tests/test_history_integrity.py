@@ -295,3 +295,52 @@ def test_a_stored_record_whose_score_and_referral_disagree_is_set_apart(page, si
     assert "is not the sum of its malignant classes'" in page.locator("#unreadable-list").inner_text()
     open_lesion(page, "Mole on the back")
     assert page.locator("#timeline .entry").count() == 1
+
+
+ICS = """async ([events]) => {
+  const { icsCalendar } = await import('./js/calendar.js');
+  try {
+    return { text: icsCalendar(events, new Date(Date.UTC(2025, 0, 1))) };
+  } catch (err) {
+    return { error: err.message };
+  }
+}"""
+
+
+def test_the_calendar_file_has_no_control_character_and_no_invalid_date(page, site_url):
+    """A bare CR, NUL, VT, FF and ESC passed into the .ics before #45 (a bare CR let a parser see an injected
+    ATTACH: line); 9999-12-31 ended on +10000-01-01 and year 0050 in 1950."""
+    import icalendar
+
+    open_history(page, site_url)
+    hostile = "Mole\rATTACH:http://evil.example/x\x00\x0b\x0c\x1b[31m\x7f, ok; \\ end\r\nnext"
+    text = page.evaluate(ICS, [[{"uid": "a@lesionlens", "day": "2025-06-30", "summary": hostile, "description": hostile}]])["text"]
+    forbidden = [c for c in text.replace("\r\n", "") if ord(c) < 32 and c != "\t" or ord(c) == 127]
+    assert forbidden == []
+    assert not any(line.startswith("ATTACH") for line in text.replace("\r\n ", "").splitlines())
+    event = icalendar.Calendar.from_ical(text).walk("VEVENT")[0]
+    # the bare CR is a line break inside the text; the other control characters are gone
+    assert str(event["SUMMARY"]) == "Mole\nATTACH:http://evil.example/x[31m, ok; \\ end\nnext"
+    assert event.decoded("DTEND").isoformat() == "2025-07-01"
+    for day in ("9999-12-31", "0050-06-01", "2025-02-30", "20261-01-15"):
+        result = page.evaluate(ICS, [[{"uid": "b@lesionlens", "day": day, "summary": "Mole", "description": ""}]])
+        assert result == {"error": f"“Mole” has no real check date ({day}): set it again."}, day
+
+
+CSV_CELL = """async (values) => {
+  const { csvCell } = await import('./js/csv.js');
+  return values.map(csvCell);
+}"""
+FORMULAS = ["=1+1", "  =1+1", '"=1+1', "'=1+1", "\ufeff=1+1", "\u200b=1+1", "\u2060+1", "＝1+1", "＋1", "－1", "＠SUM(A1)",
+            " \t@SUM(A1)", "\r=1"]
+
+
+def test_csv_cells_that_a_spreadsheet_would_read_as_a_formula_are_inert(page, site_url):
+    """A formula sign after leading spaces, quotes, a BOM or a zero-width space, and full-width signs, kept
+    their meaning before #45 (only the first character was checked). LibreOffice is not installed here: the rule
+    is checked on the cells the page writes."""
+    open_history(page, site_url)
+    cells = page.evaluate(CSV_CELL, [*FORMULAS, "mole 1", "1-2", "0.275"])
+    for value, cell in zip(FORMULAS, cells):
+        assert cell == '"\'' + value.replace('"', '""') + '"', repr(value)
+    assert cells[-3:] == ['"mole 1"', '"1-2"', '"0.275"']

@@ -3,13 +3,18 @@
 // the browser iCalendar libraries (ical.js) are parsers first and weigh more than this page's own code; the
 // writer needs only all-day events. Tested against the Python `icalendar` parser.
 import { nextDay } from './follow-up.js';
+import { isCalendarDay } from './history-schema.js';
 
 const CRLF = '\r\n';
 const MAX_OCTETS = 75; // 3.1: lines longer than 75 octets are folded
 
-// 3.3.11: backslash, semicolon, comma and line breaks are escaped in TEXT values
+// 3.3.11: backslash, semicolon, comma and line breaks (a bare CR too) are escaped in TEXT values; 3.1 allows
+// no other control character in a content line (NUL, VT, FF, ESC, DEL...): they are dropped, or a parser that
+// breaks lines at one would read what follows it as a property of its own (an injected ATTACH:)
 function text(value) {
-  return String(value).replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,').replace(/\r?\n/g, '\\n');
+  return String(value).replace(/\\/g, '\\\\').replace(/;/g, '\\;').replace(/,/g, '\\,')
+    .replace(/\r\n|\r|\n/g, '\\n')
+    .replace(/[\x00-\x08\x0B-\x1F\x7F]/g, '');
 }
 
 // 3.1: fold at 75 octets of UTF-8, never inside a character; each continuation starts with one space
@@ -42,6 +47,8 @@ export function icsCalendar(events, now = new Date()) {
   const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//LesionLens//Follow-up checks//EN', 'CALSCALE:GREGORIAN',
     'METHOD:PUBLISH'];
   for (const event of events) {
+    // a DATE is four digits of year (3.3.4); the schema's range keeps the next day one too
+    if (!isCalendarDay(event.day)) throw new Error(`“${event.summary}” has no real check date (${event.day}): set it again.`);
     lines.push('BEGIN:VEVENT', `UID:${text(event.uid)}`, `DTSTAMP:${stamp(now)}`,
       `DTSTART;VALUE=DATE:${compactDay(event.day)}`, `DTEND;VALUE=DATE:${compactDay(nextDay(event.day))}`,
       `SUMMARY:${text(event.summary)}`, `DESCRIPTION:${text(event.description)}`, 'TRANSP:TRANSPARENT',

@@ -4,7 +4,9 @@
 // its quotes doubled, so a comma or line break cannot start a new cell (spreadsheets still read a quoted
 // number as a number).
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+// Spreadsheets look past leading white space, quotes and invisible characters (a BOM, a zero-width space) for
+// the formula sign, and read the full-width ＝ ＋ － ＠ as the ASCII ones.
+const FORMULA_START = /^[\s"'\u200B-\u200D\u2060\uFEFF]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20\t\r]/u;
 
 /** One cell: quoted, inner quotes doubled, a formula-like start neutralised. */
 export function csvCell(value) {

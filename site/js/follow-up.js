@@ -22,5 +22,7 @@ export function dueState(nextCheck, today) {
 /** The day after ``day`` (an all-day event ends the next day, RFC 5545 3.6.1). */
 export function nextDay(day) {
   const [y, m, d] = day.split('-').map(Number);
-  return new Date(Date.UTC(y, m - 1, d + 1)).toISOString().slice(0, 10);
+  const next = new Date(0);
+  next.setUTCFullYear(y, m - 1, d + 1); // Date.UTC would read year 50 as 1950
+  return next.toISOString().slice(0, 10);
 }

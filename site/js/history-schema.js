@@ -25,7 +25,7 @@ const optional = (check) => (v) => v === undefined || check(v);
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const only = (v, names) => Object.keys(v).every((k) => names.includes(k));
 // Date.parse('2025-02-30') is 2 March in Chromium: the day is rebuilt from its parts and must come back the same.
-const isDay = (v) => isText(v) && DAY.test(v) && v >= FIRST_DAY && v <= LAST_DAY
+export const isCalendarDay = (v) => isText(v) && DAY.test(v) && v >= FIRST_DAY && v <= LAST_DAY
   && new Date(`${v}T00:00:00Z`).toISOString().startsWith(v);
 const isFraction = (v) => isNumber(v) && v >= 0 && v <= 1;
 const isMapPoint = (v) => isObject(v) && only(v, ['view', 'x', 'y']) && ['front', 'back'].includes(v.view)
@@ -46,7 +46,7 @@ const LESION = {
   created: [optional(isText), 'a creation time as text'],
   sex: [optional((v) => SEXES.includes(v)), `a sex of ${SEXES.join(' or ')} (or none, when unknown)`],
   mapPoint: [optional(isMapPoint), 'a body-map point {view: front or back, x and y from 0 to 1}'],
-  nextCheck: [optional(isDay), `the next check date, ${DATE_RANGE} (YYYY-MM-DD)`],
+  nextCheck: [optional(isCalendarDay), `the next check date, ${DATE_RANGE} (YYYY-MM-DD)`],
 };
 const ENTRY = {
   id: [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'],
@@ -54,7 +54,7 @@ const ENTRY = {
   lesionId: [optional((v) => isText(v) && ID.test(v)), "its lesion's id"],
   hash: [(v) => isText(v) && /^[0-9a-f]{64}$/.test(v), 'a sha256 content hash'],
   name: [optional(isText), 'a file name as text'],
-  taken: [isDay, `the date taken, ${DATE_RANGE} (YYYY-MM-DD)`],
+  taken: [isCalendarDay, `the date taken, ${DATE_RANGE} (YYYY-MM-DD)`],
   age: [optional(isAge), 'the age at the photo, a whole number of years from 0 to 120 (or none, when unknown)'],
   takenSource: [(v) => TAKEN_SOURCES.includes(v), `where the date came from (${TAKEN_SOURCES.join(', ')})`],
   added: [(v) => isText(v) && !Number.isNaN(Date.parse(v)), 'the time it was added'],
