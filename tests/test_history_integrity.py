@@ -344,3 +344,29 @@ def test_csv_cells_that_a_spreadsheet_would_read_as_a_formula_are_inert(page, si
     for value, cell in zip(FORMULAS, cells):
         assert cell == '"\'' + value.replace('"', '""') + '"', repr(value)
     assert cells[-3:] == ['"mole 1"', '"1-2"', '"0.275"']
+
+
+def test_long_and_right_to_left_user_text_stays_in_its_place(page, site_url, tmp_path, export_base):
+    """A 1 MB note made the lesion page 12.6 million px wide and a right-to-left override in a name reversed the
+    page's own words after it (before #45); a name of only spaces and zero-width characters was kept."""
+    data = copy.deepcopy(export_base)
+    lesion = data["lesions"][0]
+    lesion.update(id="long-text", name="\u202eAbc" + "W" * 190, note="n" * 1_000_000)
+    blank = copy.deepcopy(data)
+    blank["lesions"][0]["name"] = " \u200b\u2060\ufeff "
+    assert "a name of 1 to 200 characters, at least one of them visible" in import_text(page, tmp_path, blank)
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps(data))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.set_input_files("#import-file", str(path))
+    status_says(page, "Imported 1 lesion")
+    link = page.locator("#lesion-list a.user-text").first
+    assert link.evaluate("(a) => getComputedStyle(a).unicodeBidi") == "isolate"
+    assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    link.click()
+    page.locator("#lesion-view").wait_for()
+    page.wait_for_function("() => document.getElementById('lesion-meta').textContent.length > 1e6")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    assert page.locator("#lesion-meta .user-text").evaluate("(s) => getComputedStyle(s).unicodeBidi") == "isolate"

@@ -81,7 +81,7 @@ function nextCheckText(lesion, day = today()) {
 }
 
 function lesionLink(lesion) {
-  return el('a', { href: `#lesion/${lesion.id}` }, lesion.name);
+  return el('a', { href: `#lesion/${lesion.id}`, class: 'user-text' }, lesion.name);
 }
 
 // The lesions due or overdue for a check, the earliest first.
@@ -316,8 +316,9 @@ async function renderLesion(id) {
   const entries = await history.entries(id);
   const visits = visitsOf(entries);
   $('lesion-title').textContent = lesion.name;
-  $('lesion-meta').textContent = `Body site ${lesion.site} · sex ${contextParts(lesion).sex}` +
-    `${lesion.note ? ` · ${lesion.note}` : ''} · ${entries.length} photo(s) in ${visits.length} visit(s)`;
+  $('lesion-meta').replaceChildren(`Body site ${lesion.site} · sex ${contextParts(lesion).sex} · `,
+    ...(lesion.note ? [el('span', { class: 'user-text' }, lesion.note), ' · '] : []),
+    `${entries.length} photo(s) in ${visits.length} visit(s)`);
   renderFollowUp(lesion);
   const answers = visits.map(visitAnswer);
   const points = answers.map(({ result }, i) => ({ day: visits[i].day, score: result.malignancyScore,

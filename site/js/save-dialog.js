@@ -31,7 +31,8 @@ function itemRow(item, index, oneVisit) {
 
 async function fillLesions(select) {
   const lesions = history?.readable ? await history.lesions() : [];
-  select.replaceChildren(option(NEW, 'A new lesion…'), ...lesions.map((l) => option(l.id, `${l.name} (${l.site})`)));
+  // the name isolated (FSI ... PDI): a right-to-left name must not reorder the site after it
+  select.replaceChildren(option(NEW, 'A new lesion…'), ...lesions.map((l) => option(l.id, `\u2068${l.name}\u2069 (${l.site})`)));
   select.value = lesions.length ? lesions[0].id : NEW;
   $('save-new').hidden = select.value !== NEW;
 }
