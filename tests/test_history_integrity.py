@@ -370,3 +370,91 @@ def test_long_and_right_to_left_user_text_stays_in_its_place(page, site_url, tmp
     page.wait_for_function("() => document.getElementById('lesion-meta').textContent.length > 1e6")
     assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
     assert page.locator("#lesion-meta .user-text").evaluate("(s) => getComputedStyle(s).unicodeBidi") == "isolate"
+
+
+def lock_with(page, passphrase: str) -> None:
+    page.fill("#lock-passphrase", passphrase)
+    page.fill("#lock-confirm", passphrase)
+    page.click("#lock-form button[type=submit]")
+
+
+def alert_text(page) -> str:
+    alert = page.locator("#history-errors [role=alert]")
+    alert.wait_for()
+    return alert.inner_text()
+
+
+def test_the_lock_refuses_while_a_record_it_cannot_seal_is_stored(page, site_url, tmp_path):
+    """A 203-character name and its note "biopsy booked" stayed readable after "encrypted" (before #45)."""
+    saved_history(page, tmp_path, site_url)
+    open_history(page, site_url)
+    page.evaluate("""async (name) => {
+      const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+      const tx = db.transaction('lesions', 'readwrite');
+      tx.objectStore('lesions').put({ id: 'too-long', name: 'y'.repeat(203), site: 'back', note: 'biopsy booked' });
+      await new Promise((ok) => { tx.oncomplete = ok; });
+      db.close();
+    }""", DB)
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    lock_with(page, "correct horse battery")
+    assert "Not locked: 1 stored record(s) this page cannot read" in alert_text(page)
+    stored = json.loads(page.evaluate(READ_DATABASE, DB))
+    assert stored["meta"] == [] and "biopsy booked" in json.dumps(stored)
+    page.locator("#unreadable-list li[data-id=too-long] .delete-record").click()
+    page.locator("#unreadable").wait_for(state="hidden")
+    lock_with(page, "correct horse battery")
+    status_says(page, "Locked")
+    at_rest = page.evaluate(READ_DATABASE, DB)
+    assert "biopsy" not in at_rest and "Mole on the back" not in at_rest
+
+
+@pytest.mark.parametrize("iterations", [20_000_000, 10, "600000"])
+def test_unlock_refuses_key_derivation_settings_outside_a_sane_range(page, site_url, tmp_path, iterations):
+    """A lock record asking for 10^9 iterations made Unlock hang with no answer (before #45)."""
+    saved_history(page, tmp_path, site_url)
+    open_history(page, site_url)
+    lock_with(page, "correct horse battery")
+    status_says(page, "Locked")
+    page.evaluate("""async ([name, iterations]) => {
+      const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+      const tx = db.transaction('meta', 'readwrite');
+      const lock = await new Promise((ok) => { const r = tx.objectStore('meta').get('lock'); r.onsuccess = () => ok(r.result); });
+      tx.objectStore('meta').put({ ...lock, iterations });
+      await new Promise((ok) => { tx.oncomplete = ok; });
+      db.close();
+    }""", [DB, iterations])
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#unlock-passphrase", "correct horse battery")
+    page.click("#unlock-form button[type=submit]")
+    text = alert_text(page)
+    assert "asks for settings this page never uses" in text and "1,000 to 10,000,000" in text
+    assert page.locator("#history-errors [role=alert]").count() == 1
+
+
+def test_the_same_visible_passphrase_unlocks_whichever_way_it_was_typed(page, site_url, tmp_path):
+    """"é" typed as one code point or as e + a combining accent (before #45 only the form used to lock worked)."""
+    saved_history(page, tmp_path, site_url)
+    open_history(page, site_url)
+    lock_with(page, "cafe\u0301 au lait")  # decomposed
+    status_says(page, "Locked")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.fill("#unlock-passphrase", "caf\u00e9 au lait")  # composed
+    page.click("#unlock-form button[type=submit]")
+    page.locator("#list-view").wait_for()
+    status_says(page, "Unlocked")
+
+
+def test_a_page_opened_from_a_file_says_its_storage_is_shared(page, built_site):
+    """Every file:// page shares one origin: another local HTML file read the whole history (before #45 no
+    warning was shown there)."""
+    page.goto((built_site / "history.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+    warning = page.locator("#shared-origin")
+    assert warning.is_visible()
+    assert "opened from a file" in warning.inner_text() and "passphrase" in warning.inner_text()
+    page.goto((built_site / "index.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=120_000)
+    assert "opened from a file" in page.locator("#save-shared-origin").text_content()
