@@ -458,3 +458,22 @@ def test_a_page_opened_from_a_file_says_its_storage_is_shared(page, built_site):
     page.goto((built_site / "index.html").as_uri())
     page.wait_for_selector("body[data-ready=true]", timeout=120_000)
     assert "opened from a file" in page.locator("#save-shared-origin").text_content()
+
+
+def test_a_database_without_the_historys_stores_is_named_and_deleted(page, site_url):
+    """"Delete everything" blamed "another tab" for the page's own connection (before #45)."""
+    open_history(page, site_url)
+    page.evaluate("""(name) => new Promise((ok) => {
+      const r = indexedDB.open(name, 1);
+      r.onsuccess = () => { r.result.close(); ok(); };
+    })""", DB)
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#history-errors [role=alert]')")
+    assert "holds none of the lesion history's records" in alert_text(page)
+    assert page.locator("#history-errors [role=alert]").count() == 1
+    page.click("#delete-everything")
+    page.locator("#confirm-dialog").wait_for()
+    page.click("#confirm-dialog button[value=confirm]")
+    status_says(page, "Everything deleted")
+    assert "another tab" not in page.locator("main").inner_text().lower()
+    assert DB not in page.evaluate("() => indexedDB.databases().then((d) => d.map((x) => x.name))")
