@@ -14,7 +14,7 @@ import { ContextProblem, contextLine } from './patient.js';
 import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './referral.js';
 import { printReport, visitReport } from './report.js';
 import { openSaveDialog, visitDate } from './save-dialog.js';
-import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
+import { loadSiteClassifier, loadSiteMetadata, registerServiceWorker } from './site-model.js';
 import { $, classNames, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 
 const results = []; // photos shown with a result (including those classified anyway), for the table, CSV and saving
@@ -24,6 +24,8 @@ const photos = [];
 let combined = null; // {result, used, leftOut} while "one lesion" is on and at least two photos are usable
 const EXPLAIN_SIDE = 256;
 let classifier;
+const queued = []; // photos chosen while the model loads, classified as soon as it is ready
+let newest = null; // the card of the photo classified last, where the focus goes after a batch
 
 function showError(message, kind = 'error') {
   showAlert($('errors'), message, kind);
@@ -149,6 +151,7 @@ function renderResult(item, url, size, square) {
   const card = document.createElement('article');
   card.className = `result ${result.flagged ? 'flagged' : 'low'}${forced ? ' forced' : ''}`;
   card.id = item.cardId;
+  card.tabIndex = -1;
   card.setAttribute('aria-label', `Result for ${name}`);
   const img = document.createElement('img');
   img.src = url;
@@ -187,6 +190,7 @@ function renderRejection({ name, url, cardId }, onAnyway) {
   const card = document.createElement('article');
   card.className = 'result rejected';
   card.id = cardId;
+  card.tabIndex = -1;
   card.setAttribute('aria-label', `Result for ${name}`);
   const img = document.createElement('img');
   img.src = url;
@@ -282,7 +286,7 @@ function combinedCard({ result, used, leftOut }) {
   const codes = metadata.classes.map((c) => c.code);
   const parts = referral(result.probabilities, codes, metadata);
   const card = el('article', { class: `result combined ${result.flagged ? 'flagged' : 'low'}`,
-    'aria-label': 'Combined result for one lesion' });
+    'aria-label': 'Combined result for one lesion', tabindex: '-1' });
   card.dataset.photos = String(result.photos);
   card.append(combinedHeadline(result, names));
   // the photos on the other side of the threshold come straight after the headline that counts them
@@ -314,7 +318,8 @@ function combinedCard({ result, used, leftOut }) {
 }
 
 function noCombinationCard(usable, leftOut) {
-  const card = el('article', { class: 'result combined none', 'aria-label': 'Combined result for one lesion' });
+  const card = el('article', { class: 'result combined none', 'aria-label': 'Combined result for one lesion',
+    tabindex: '-1' });
   const why = usable === 0
     ? `None of the ${leftOut.length} photo(s) could be used, so there is no combined answer.`
     : 'One usable photo so far: add more photos of the same lesion (another angle, zoom or light) to combine them.';
@@ -343,11 +348,30 @@ function renderCombined() {
   $('combined').replaceChildren(combinedCard(combined));
 }
 
-// After new results: the combined card first, then the status that describes the page.
+// What the status line announces of the newest result (the status is a polite live region).
+function newestSummary() {
+  const photo = newest && photos.find((p) => p.item?.cardId === newest.id);
+  if (!photo) return '';
+  const { item } = photo;
+  if (photo.state === 'rejected') return ` ${item.name}: not recognised as a skin-lesion close-up.`;
+  const { metadata } = classifier;
+  const top = item.result.probabilities.indexOf(Math.max(...item.result.probabilities));
+  return ` ${item.name}: ${metadata.classes[top].name} (${percent(item.result.probabilities[top])}), ` +
+    `${verdictWords(item.result.flagged)}.`;
+}
+
+// After new results: the combined card first, then the status that describes the page, and the focus on the new
+// answer (the combined card, else the newest photo's), scrolled to the top of the window: the results sit below
+// the form, out of sight on most screens.
 function showNewResults() {
   renderCombined();
   const together = combined ? ` Combined answer from ${combined.result.photos} photos of one lesion first.` : '';
-  $('status').textContent = `Classified ${results.length} image(s) on this device.${together}`;
+  $('status').textContent = `Classified ${results.length} image(s) on this device.${together}${newestSummary()}`;
+  const target = $('combined').firstElementChild ?? newest;
+  if (target) {
+    target.scrollIntoView({ block: 'start' });
+    target.focus({ preventScroll: true });
+  }
 }
 
 function clearResults() {
@@ -417,20 +441,23 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
   cardCount += 1;
   const item = { name, result, forced: false, copy: storedCopy(input), url: shown, cardId: `result-${cardCount}`, ...dated };
   if (!result.outOfDistribution) {
-    $('results').prepend(renderResult(item, shown, size, square));
+    newest = renderResult(item, shown, size, square);
+    $('results').prepend(newest);
     addSummaryRow(item);
     photos.push({ name, state: 'shown', item });
     return;
   }
   const photo = { name, state: 'rejected', item };
   photos.push(photo);
-  $('results').prepend(renderRejection(item, (card) => {
+  newest = renderRejection(item, (card) => {
     item.forced = true;
     photo.state = 'shown';
-    card.replaceWith(renderResult(item, shown, size, square));
+    newest = renderResult(item, shown, size, square);
+    card.replaceWith(newest);
     addSummaryRow(item);
     showNewResults();
-  }));
+  });
+  $('results').prepend(newest);
 }
 
 async function classifyFile(file) {
@@ -459,9 +486,11 @@ async function classifyFile(file) {
 
 async function classifyFiles(files) {
   if (!classifier) {
-    showError('The model is still loading; try again in a moment.');
+    queued.push(...files);
+    $('status').textContent = loadingStatus();
     return;
   }
+  newest = null;
   $('errors').replaceChildren();
   for (const file of files) await classifyFile(file);
   showNewResults();
@@ -488,6 +517,7 @@ function closeCamera() {
 async function shoot() {
   const frame = captureFrame($('camera-video'));
   closeCamera();
+  newest = null;
   $('errors').replaceChildren();
   await classifySource('camera photo', frame, frame.toDataURL('image/jpeg'));
   showNewResults();
@@ -532,6 +562,26 @@ function wireInputs() {
   $('camera-cancel').addEventListener('click', closeCamera);
 }
 
+// ---- loading: the form works at once, photos wait in a queue, the progress shows
+
+let loadingStep = 'starting';
+
+function loadingStatus() {
+  const waiting = queued.length ? ` ${queued.length} photo(s) chosen: they are classified as soon as it is ready.`
+    : ' The patient form works already; photos chosen now are classified as soon as it is ready.';
+  return `Loading the model (${loadingStep})…${waiting}`;
+}
+
+// The status line (a live region) changes with the step only; the progress bar follows every chunk.
+function showProgress(step, fraction) {
+  const bar = $('model-progress');
+  if (fraction == null) bar.removeAttribute('value');
+  else bar.value = fraction;
+  if (step === loadingStep) return;
+  loadingStep = step;
+  $('status').textContent = loadingStatus();
+}
+
 async function start() {
   if (refuseFramedUse()) return;
   const shared = sharedOriginWarning();
@@ -539,14 +589,18 @@ async function start() {
   $('save-shared-origin').hidden = !shared;
   wireInputs();
   try {
-    classifier = await loadSiteClassifier();
+    // metadata.json (34 kB) before the model (megabytes): the context form needs only the body sites
+    wireContextForm((await loadSiteMetadata()).dataset.localizations, refreshContext);
+    classifier = await loadSiteClassifier(showProgress);
     const m = classifier.metadata;
-    wireContextForm(m.dataset.localizations, refreshContext);
+    $('model-progress').hidden = true;
     $('status').textContent = `Model ${m.model_version} ready (backend ${classifier.backend}` +
       `${classifier.simd ? ' with SIMD' : ''}). Your images stay on this device.`;
     globalThis.lesionlens = classifier; // for the benchmark and for inspection in DevTools
     document.body.dataset.ready = 'true';
+    if (queued.length) await classifyFiles(queued.splice(0));
   } catch (err) {
+    $('model-progress').hidden = true;
     $('status').textContent = 'The model could not be loaded.';
     showError(err.message);
   }

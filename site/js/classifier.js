@@ -38,7 +38,9 @@ async function ensureBackend(tf, name, vendorUrl) {
   if (name === 'wasm') tf.wasm.setWasmPaths(new URL('.', vendorUrl).href);
 }
 
-async function fetchOk(url, as) {
+// ``onBytes(n)``, when given, hears of every chunk as it arrives: the weights are most of a first visit's wait,
+// and the page shows how far their download has got.
+async function fetchOk(url, as, onBytes = null) {
   let response;
   try {
     response = await fetch(url);
@@ -46,7 +48,15 @@ async function fetchOk(url, as) {
     throw new ModelLoadError(`Could not fetch ${url} (${err.message}). Is the site served over http(s)?`);
   }
   if (!response.ok) throw new ModelLoadError(`Could not fetch ${url}: HTTP ${response.status}.`);
-  return as === 'json' ? response.json() : response.arrayBuffer();
+  if (as === 'json') return response.json();
+  if (!onBytes || !response.body) return response.arrayBuffer();
+  const chunks = [];
+  const reader = response.body.getReader();
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    chunks.push(part.value);
+    onBytes(part.value.byteLength);
+  }
+  return concatBuffers(chunks);
 }
 
 export async function sha256Hex(buffer) {
@@ -70,14 +80,14 @@ function base64ToBuffer(text) {
 }
 
 // model.json + weight files, fetched, or taken from the script bundle that file:// pages use (no fetch there).
-async function modelFiles(modelUrl, bundle) {
+async function modelFiles(modelUrl, bundle, onBytes) {
   if (bundle) {
     const paths = bundle.modelJson.weightsManifest.flatMap((group) => group.paths);
     return { topology: bundle.modelJson, paths, buffers: paths.map((p) => base64ToBuffer(bundle.weights[p])) };
   }
   const topology = await fetchOk(new URL('model.json', modelUrl).href, 'json');
   const paths = topology.weightsManifest.flatMap((group) => group.paths);
-  const buffers = await Promise.all(paths.map((p) => fetchOk(new URL(p, modelUrl).href)));
+  const buffers = await Promise.all(paths.map((p) => fetchOk(new URL(p, modelUrl).href, 'buffer', onBytes)));
   return { topology, paths, buffers };
 }
 
@@ -177,16 +187,26 @@ export function riskDecision(probabilities, classes, operatingPoint) {
 }
 
 /**
- * Load metadata + verified model and start a backend. ``bundle`` (file:// pages) replaces every fetch.
+ * Load metadata + verified model and start a backend. ``bundle`` (file:// pages) replaces every fetch;
+ * ``onProgress(step, fraction)`` hears what loading is doing (fraction: of the weights downloaded, else null).
  * Returns {metadata, backend, simd, classify(source), dispose()}; classify gives probabilities,
  * malignancyScore, flagged, cams (class activation maps), oodDistance and outOfDistribution.
  */
-export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS, bundle = null }) {
+export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS, bundle = null,
+  onProgress = () => {} }) {
   const base = new URL(modelUrl, document.baseURI);
   const vendor = new URL(vendorUrl, document.baseURI);
+  onProgress('loading TensorFlow.js', null);
   const tf = await ensureTf(vendor);
   const metadata = bundle ? bundle.metadata : await fetchOk(new URL('metadata.json', base).href, 'json');
-  const artifacts = await verifiedArtifacts(await modelFiles(base, bundle), metadata);
+  let loaded = 0;
+  onProgress('downloading the model', 0);
+  const files = await modelFiles(base, bundle, (n) => {
+    loaded += n;
+    onProgress('downloading the model', Math.min(1, loaded / metadata.model_bytes));
+  });
+  onProgress('checking the model and starting it', null);
+  const artifacts = await verifiedArtifacts(files, metadata);
   const backend = await pickBackend(tf, backends, vendor);
   const model = await tf.loadGraphModel(tf.io.fromMemory(artifacts));
   const prep = metadata.preprocessing;

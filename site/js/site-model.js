@@ -2,14 +2,17 @@
 // cannot fetch); and the service worker that makes the site work offline.
 import { loadClassifier } from './classifier.js';
 
+let bundleLoad = null; // one load of model/model-bundle.js, shared by the metadata and the classifier
+
 function loadBundle() {
-  return new Promise((resolve, reject) => {
+  bundleLoad ??= new Promise((resolve, reject) => {
     const script = document.createElement('script');
     script.src = 'model/model-bundle.js';
     script.onload = () => resolve(globalThis.LESIONLENS_MODEL_BUNDLE);
     script.onerror = () => reject(new Error('model/model-bundle.js is missing; rebuild the site with build.py.'));
     document.head.append(script);
   });
+  return bundleLoad;
 }
 
 async function classifierOptions() {
@@ -22,8 +25,17 @@ async function classifierOptions() {
   return options;
 }
 
-export async function loadSiteClassifier() {
-  return loadClassifier(await classifierOptions());
+/** metadata.json alone (34 kB), long before the model: what the page's forms need to work while it loads. */
+export async function loadSiteMetadata() {
+  if (location.protocol === 'file:') return (await loadBundle()).metadata;
+  const response = await fetch('model/metadata.json');
+  if (!response.ok) throw new Error(`model/metadata.json could not be loaded: HTTP ${response.status}.`);
+  return response.json();
+}
+
+/** The classifier; ``onProgress(step, fraction)`` hears how far loading has got (classifier.js loadClassifier). */
+export async function loadSiteClassifier(onProgress) {
+  return loadClassifier({ ...(await classifierOptions()), onProgress });
 }
 
 export function registerServiceWorker() {

@@ -1,0 +1,61 @@
+"""Using the classify page (#44): the new result is where the user looks; while the model loads the form works,
+progress shows and chosen photos wait their turn. Clicked through in the built site in headless Chromium."""
+from __future__ import annotations
+
+import pytest
+
+from tests.test_history import HIGH_RISK, LOW_RISK
+from tests.test_site import INPUT, open_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_the_new_result_gets_the_focus_in_view_and_is_announced(browser, site_url, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    open_app(page, site_url)
+    for photo in (HIGH_RISK, LOW_RISK):  # the second photo's card is focused in turn, though the first is above it
+        page.set_input_files(INPUT, str(photo))
+        page.wait_for_function("(name) => document.activeElement?.getAttribute('aria-label') === `Result for ${name}`",
+                               arg=photo.name)
+        box = page.evaluate("() => { const r = document.activeElement.getBoundingClientRect(); return [r.top, r.bottom]; }")
+        assert 0 <= box[0] < height / 4, box  # the card starts at the top of the window
+        status = page.locator("#status")
+        assert status.get_attribute("aria-live") == "polite"
+        assert status.inner_text().startswith("Classified") and f"{photo.name}: " in status.inner_text()
+    assert "below the referral threshold" in page.locator("#status").inner_text()
+    context.close()
+
+
+def test_while_the_model_loads_the_form_works_and_a_chosen_photo_is_classified_when_ready(page, site_url):
+    held = []
+    # the weights wait until the test lets them through: a slow link, as long as the test needs
+    page.route("**/model/*.bin", lambda route: held.append(route))
+    page.goto(site_url + "index.html")
+    while not held:
+        page.wait_for_timeout(100)
+    assert page.get_attribute("body", "data-ready") is None
+    progress = page.locator("#model-progress")
+    assert progress.is_visible()
+    # the form works at once: sex and body-site lists filled, a bad age flagged, the map picks its site
+    page.wait_for_function("() => document.getElementById('patient-site').options.length > 5")
+    assert page.locator("#patient-sex option").count() == 3
+    page.fill("#patient-age", "250")
+    assert "whole number of years from 0 to 120" in page.locator("#patient-age-error").inner_text()
+    page.fill("#patient-age", "54")
+    page.locator("#patient-map .figure[data-view=back] .region[data-site='back']").first.click()
+    assert page.input_value("#patient-site") == "back"
+    # a photo chosen now waits, and the page says so
+    page.set_input_files(INPUT, str(HIGH_RISK))
+    page.wait_for_function("() => /1 photo\\(s\\) chosen/.test(document.getElementById('status').textContent)")
+    assert page.locator("#errors").inner_text() == ""
+    held[0].continue_()
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    card = page.locator(f"#results .result[aria-label='Result for {HIGH_RISK.name}']")
+    card.wait_for()
+    page.wait_for_function("() => /^Classified 1 image/.test(document.getElementById('status').textContent)")
+    assert progress.is_hidden() and page.locator("#errors").inner_text() == ""
+    assert "age 54 years" in card.locator(".context-line").inner_text() and "back" in card.locator(".context-line").inner_text()
+    assert page.locator("#results .result").count() == 1
+    assert not page.console_errors
