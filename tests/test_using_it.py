@@ -59,3 +59,69 @@ def test_while_the_model_loads_the_form_works_and_a_chosen_photo_is_classified_w
     assert "age 54 years" in card.locator(".context-line").inner_text() and "back" in card.locator(".context-line").inner_text()
     assert page.locator("#results .result").count() == 1
     assert not page.console_errors
+
+
+LEFT_FOREARM = "#patient-map .figure[data-view=back] .region[data-part='left forearm']"
+
+
+def test_left_forearm_survives_the_card_csv_print_save_and_my_lesions(page, site_url, tmp_path):
+    import pandas as pd
+
+    from tests.test_history import classify_and_save, open_history, open_lesion
+    from tests.test_report_print import printed_pages
+    from tests.test_visit_record import NO_PRINT_DIALOG
+
+    page.add_init_script(NO_PRINT_DIALOG)
+    open_app(page, site_url)
+    page.locator(LEFT_FOREARM).click()
+    assert page.input_value("#patient-site") == "upper extremity"
+    # the picked region lights up alone, not the site's eight arm regions
+    assert page.locator("#patient-map .region.picked").evaluate_all("(rs) => rs.map((r) => r.dataset.part)") == [
+        "left forearm"]
+    classify_and_save(page, [LOW_RISK, HIGH_RISK], lesion="Forearm mole", site="upper extremity")
+    card = page.locator("#results .result").first
+    assert "body site: upper extremity (left forearm)" in card.locator(".context-line").inner_text()
+    with page.expect_download() as download:
+        page.click("#download-csv")
+    table = pd.read_csv(download.value.path())
+    assert list(table["body_site"]) == ["upper extremity"] * 2 and list(table["body_part"]) == ["left forearm"] * 2
+    card.locator(".print-entry").click()
+    assert "Body site upper extremity (left forearm)" in " ".join(printed_pages(page, tmp_path, 1))
+
+    page.evaluate("() => { window.printed = 0; }")
+    open_history(page, site_url)
+    open_lesion(page, "Forearm mole")
+    assert "Body site upper extremity (left forearm)" in page.locator("#lesion-meta").inner_text()
+    page.locator("#timeline .visit .print-visit").first.click()
+    text = " ".join(printed_pages(page, tmp_path, 1))
+    assert "Body site upper extremity (left forearm)" in text and "Lesion: Forearm mole" in text
+    assert not page.console_errors
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844), (360, 740)])
+def test_every_map_region_is_a_24_px_target_reached_by_keyboard(browser, site_url, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    open_app(page, site_url)
+    boxes = page.locator("#patient-map .region").evaluate_all(
+        "(rs) => rs.map((r) => { const b = r.getBoundingClientRect(); return [r.dataset.part, b.width, b.height]; })")
+    assert len(boxes) == 38  # 20 regions on the front figure, 18 on the back
+    small = [b for b in boxes if b[1] < 24 or b[2] < 24]
+    assert small == []
+    # every region is a Tab stop, and Enter or Space picks it with its side and part
+    assert page.locator("#patient-map .region:not([tabindex='0'])").count() == 0
+    page.focus("#patient-site")
+    page.keyboard.press("Tab")
+    first = page.evaluate("() => document.activeElement.dataset.part")
+    assert first == "scalp"
+    hand = page.locator("#patient-map .figure[data-view=front] .region[data-part='left hand']")
+    hand.focus()
+    page.keyboard.press("Enter")
+    assert page.input_value("#patient-site") == "hand"
+    assert page.get_attribute("#patient-map", "data-part") == "left hand"
+    assert hand.get_attribute("aria-pressed") == "true"
+    page.locator("#patient-map .figure[data-view=back] .region[data-part='right lower leg']").focus()
+    page.keyboard.press(" ")
+    assert page.input_value("#patient-site") == "lower extremity"
+    assert page.get_attribute("#patient-map", "data-part") == "right lower leg"
+    context.close()

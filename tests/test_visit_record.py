@@ -70,7 +70,7 @@ def test_a_printed_result_holds_what_the_card_shows_and_the_patient_context(page
     card = page.locator(".result").first
     card.wait_for()
     assert squash(card.locator(".context-line").inner_text()) == (
-        "Patient: age 54 years, sex female · body site: upper extremity")
+        "Patient: age 54 years, sex female · body site: upper extremity (left upper arm)")
     values = card.locator(".bars li .value").all_inner_texts()
     assert len(values) == 7
     m = metadata()
@@ -84,7 +84,7 @@ def test_a_printed_result_holds_what_the_card_shows_and_the_patient_context(page
             assert re.search(rf"{code} .{{0,90}}? {re.escape(value)}", text), (code, value)
         assert squash(card.locator(".risk").inner_text()) in text
         assert f"Model {m['model_version']}, weights sha256 {m['weights_sha256'][:12]}" in text
-        assert "Age 54 years Sex female Body site upper extremity Date taken 2025-06-01" in text
+        assert "Age 54 years Sex female Body site upper extremity (left upper arm) Date taken 2025-06-01" in text
         assert "Decision support, not a diagnosis" in text and "REFER" in text
         op = m["operating_point"]
         assert f"{100 * op['validation_sensitivity']:.1f}% {100 * op['validation_specificity']:.1f}%" in text

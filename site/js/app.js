@@ -392,9 +392,10 @@ function downloadCsv() {
   const context = contextOrStop('No CSV written');
   if (!context) return;
   // unknown context stays an empty cell, never a guessed value
-  const patient = [context.age ?? '', context.sex ?? '', context.site ?? ''];
+  const patient = [context.age ?? '', context.sex ?? '', context.site ?? '', context.part ?? ''];
+  // body_site: the HAM10000 site the model knows; body_part: the map's region, with its side
   const lines = [csvRow(['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'ood_distance',
-    'out_of_distribution', 'age', 'sex', 'body_site', 'model_version'])];
+    'out_of_distribution', 'age', 'sex', 'body_site', 'body_part', 'model_version'])];
   for (const { name, result } of results) {
     lines.push(csvRow([name, ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6),
       result.flagged, result.oodDistance?.toFixed(4) ?? '', result.outOfDistribution, ...patient, metadata.model_version]));

@@ -16,8 +16,9 @@ function mark(field, message) {
 
 function read() {
   const site = $('patient-site').value;
-  return { age: parseAge($('patient-age').value), sex: parseSex($('patient-sex').value),
-    site: site === 'unknown' ? null : site, mapPoint: site === 'unknown' ? null : picker.point };
+  const known = site !== 'unknown';
+  return { age: parseAge($('patient-age').value), sex: parseSex($('patient-sex').value), site: known ? site : null,
+    part: known ? picker.part : null, mapPoint: known ? picker.point : null };
 }
 
 /** Fills the site list with the model's ``sites`` and wires the fields; ``onChange`` runs after any change. */
@@ -39,7 +40,7 @@ export function wireContextForm(sites, onChange) {
   $('patient-sex').addEventListener('change', onChange);
 }
 
-/** The context as given ({age, sex, site, mapPoint}, null where unknown). A value that cannot be kept throws
+/** The context as given ({age, sex, site, part, mapPoint}, null where unknown; part: the map's side and part). A value that cannot be kept throws
  * ContextProblem, after showing its message next to the field and moving the focus there. */
 export function currentContext() {
   try {

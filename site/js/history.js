@@ -4,7 +4,7 @@
 import { changeReasons, describeChange, steadyMessage } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
-import { mapDots, mapPicker } from './body-map.js';
+import { mapDots, mapPart, mapPicker } from './body-map.js';
 import { icsCalendar } from './calendar.js';
 import { cropSquare } from './cropper.js';
 import { addMonths, dueState, FOLLOW_UP_MONTHS } from './follow-up.js';
@@ -20,7 +20,7 @@ import { verdictWords } from './referral.js';
 import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
-import { ContextProblem, contextParts, parseAge, parseSex, sexOptions } from './patient.js';
+import { ContextProblem, contextParts, parseAge, parseSex, sexOptions, siteText } from './patient.js';
 import { printReport } from './report.js';
 import { PBKDF2_ITERATIONS } from './vault.js';
 import { savedVisitReport } from './visit-report.js';
@@ -43,6 +43,11 @@ function report(err) {
 
 function show(...views) {
   for (const id of VIEWS) $(id).hidden = !views.includes(id);
+}
+
+// The side and part of a lesion's stored map point ("left forearm"), read off the lesion form's map; or null.
+function partOf(lesion) {
+  return mapPart($('edit-map'), lesion.mapPoint, lesion.site);
 }
 
 function className(code) {
@@ -285,7 +290,7 @@ function visitItem(visit, answer, lesion, previous) {
   const controls = el('p', { class: 'visit-controls' });
   const print = el('button', { type: 'button', class: 'secondary print-visit' }, 'Print / save as PDF');
   print.addEventListener('click', () => act(async () => {
-    printReport(await savedVisitReport(visit, previous, lesion, classifier));
+    printReport(await savedVisitReport(visit, previous, { ...lesion, part: partOf(lesion) }, classifier));
     say('The visit report is in the print dialog: print it, or choose “Save as PDF” to file it.');
   }));
   controls.append(pick, el('label', { for: pick.id }, ' Compare this visit'), ' ', print);
@@ -316,7 +321,7 @@ async function renderLesion(id) {
   const entries = await history.entries(id);
   const visits = visitsOf(entries);
   $('lesion-title').textContent = lesion.name;
-  $('lesion-meta').replaceChildren(`Body site ${lesion.site} · sex ${contextParts(lesion).sex} · `,
+  $('lesion-meta').replaceChildren(`Body site ${siteText(lesion.site, partOf(lesion))} · sex ${contextParts(lesion).sex} · `,
     ...(lesion.note ? [el('span', { class: 'user-text' }, lesion.note), ' · '] : []),
     `${entries.length} photo(s) in ${visits.length} visit(s)`);
   renderFollowUp(lesion);

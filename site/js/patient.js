@@ -41,12 +41,19 @@ export function isAge(value) {
   return Number.isInteger(value) && value >= 0 && value <= MAX_AGE;
 }
 
-/** "54 years", "female", "back" with "not given" for what is unknown: how every page and report says it. */
-export function contextParts({ age = null, sex = null, site = null } = {}) {
+/** "upper extremity (left forearm)": the HAM10000 site the model knows, and beside it the body map's region
+ * (side and part) when one was picked. */
+export function siteText(site, part = null) {
+  return `${site}${part && part !== site ? ` (${part})` : ''}`;
+}
+
+/** "54 years", "female", "upper extremity (left forearm)" with "not given" for what is unknown: how every page and
+ * report says it. */
+export function contextParts({ age = null, sex = null, site = null, part = null } = {}) {
   return {
     age: age == null ? 'not given' : `${age} years`,
     sex: sex ?? 'not given',
-    site: site && site !== 'unknown' ? site : 'not given',
+    site: site && site !== 'unknown' ? siteText(site, part) : 'not given',
   };
 }
 

@@ -72,7 +72,7 @@ export async function savedVisitReport(visit, previous, lesion, classifier) {
   return visitReport({
     title: 'visit report',
     lesionName: lesion.name,
-    context: { age, sex: lesion.sex ?? null, site: lesion.site },
+    context: { age, sex: lesion.sex ?? null, site: lesion.site, part: lesion.part ?? null },
     taken: visit.day,
     // the day a photo was loaded, when no photo of the visit had a date of its own (or an edited one)
     takenSource: visit.entries.every((e) => e.takenSource === 'added') ? 'added' : null,
