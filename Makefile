@@ -15,7 +15,7 @@ EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 # the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
 INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: every-clinic-trials install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: every-clinic-trials every-clinic-joint-trials install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -307,12 +307,15 @@ CLINICS := reports/every-clinic
 define clinic_trial
 	[ -f $(COMPARE)/$(1)/model.keras ] || $(TRAIN_SAME) --out $(COMPARE)/$(1) $(RECIPE) $(2)
 	$(BIN)/python -m train.guard.ood --model $(COMPARE)/$(1) --negatives $(NEGATIVES) --val-quantile 0.95
+	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out $(CLINICS)/$(1)/ood
+	$(call clinic_scores,$(1))
+endef
+define clinic_scores
 	$(BIN)/python -m train.studies.paired $(MODEL) $(COMPARE)/$(1) --out $(CLINICS)/$(1)/validation.json
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) --images $(LOW_IMAGES) --labels $(TEST_LABELS) --out $(CLINICS)/$(1)/low
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(SHARP_PAIRS) --labels $(TEST_LABELS) --out $(CLINICS)/$(1)/sharp
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(INNER) --out $(CLINICS)/$(1)/inner
 	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/$(1) $(EXTERNAL) --out $(CLINICS)/$(1)/external
-	$(BIN)/python -m train.guard.ood_eval --model $(COMPARE)/$(1) $(OOD_EVAL_SETS) --out $(CLINICS)/$(1)/ood
 	cp $(COMPARE)/$(1)/ood.json $(CLINICS)/$(1)/ood/guard.json
 	cp $(COMPARE)/$(1)/timings.json $(CLINICS)/$(1)/timings.json
 	$(BIN)/python -m train.studies.ship_rule --shipped low=reports/test/keras/low sharp=reports/test/keras/sharp \
@@ -324,6 +327,18 @@ every-clinic-trials: install
 	$(OOD_SET)
 	$(call clinic_trial,lwf-seed7,$(LWF) --seed 7)
 	$(call clinic_trial,lwf-seed11,$(LWF) --seed 11)
+
+# The same runs with the class-balance correction, temperature and operating point fitted on HAM10000 validation
+# and the ISIC inner check together (train.calibration.recalibrate --with-inner); guard and its scores unchanged.
+define joint_trial
+	rm -rf $(COMPARE)/$(2) && mkdir -p $(COMPARE)/$(2) $(CLINICS)/$(2) && cp $(COMPARE)/$(1)/*.* $(COMPARE)/$(2)/
+	$(BIN)/python -m train.calibration.recalibrate --model $(COMPARE)/$(2) --with-inner
+	rm -rf $(CLINICS)/$(2)/ood && cp -r $(CLINICS)/$(1)/ood $(CLINICS)/$(2)/ood
+	$(call clinic_scores,$(2))
+endef
+every-clinic-joint-trials: install
+	$(call joint_trial,lwf-seed7,lwf-joint-seed7)
+	$(call joint_trial,lwf-seed11,lwf-joint-seed11)
 
 # Dermatoscope optics (white balance, tone curve, dark rim) in training, HAM10000 only: how much of the
 # external gap does augmentation close for a clinic whose images we never train on?

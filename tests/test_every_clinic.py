@@ -249,3 +249,36 @@ def test_a_teacher_of_another_network_is_refused(tmp_path):
         teacher_logits(tmp_path, np.zeros((1, 160, 160, 3), np.uint8), lambda x: x, 1.0, 160)
     with pytest.raises(DataError, match="not found"):
         teacher_logits(tmp_path / "nowhere", np.zeros((1, 160, 160, 3), np.uint8), lambda x: x, 1.0, 160)
+
+
+@pytest.mark.slow
+def test_calibrating_with_the_inner_check_fits_on_both_validation_sources(runs, splits_dir, tmp_path):
+    from train.calibration.calibrate import calibrate, training_prior
+    from train.calibration.recalibrate import main as recalibrate_main
+    from train.model.predict import run_logits, split_frame
+
+    run_dir = tmp_path / "model"
+    shutil.copytree(runs / "student", run_dir)
+    assert recalibrate_main(["--model", str(run_dir), "--with-inner"]) == 0
+    run = load_run(run_dir)
+    assert run.config["calibrate_with_inner"] is True
+    frame = split_frame(run)
+    inner = sources.extra_frame(run.config["extra_data"], frame["image_id"]).query("split == 'val'")
+    val = frame[frame["split"] == "val"]
+    logits = np.concatenate([run_logits(run, val["path"].tolist()), run_logits(run, inner["path"].tolist())])
+    labels = np.r_[val["label"], inner["label"]]
+    trained = np.r_[frame.query("split == 'train'")["label"],
+                    sources.extra_frame(run.config["extra_data"], frame["image_id"]).query("split == 'train'")["label"]]
+    expected = calibrate(logits, labels, training_prior(np.bincount(trained.astype(int), minlength=7), "sampling"))
+    assert run.calibration["operating_point"]["threshold"] == pytest.approx(expected["operating_point"]["threshold"])
+    assert run.calibration["temperature"] == pytest.approx(expected["temperature"], rel=1e-4)
+    metrics = json.loads((run_dir / "val_metrics.json").read_text())
+    assert metrics["inner_check"]["isic_extra"]["n_images"] == len(inner)
+
+
+def test_calibrating_with_the_inner_check_needs_an_extra_source(capsys):
+    from train.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "d", "--out", "o", "--calibrate-with-inner"])
+    assert "--extra-data" in capsys.readouterr().err

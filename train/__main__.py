@@ -143,7 +143,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--melanoma-floor", type=float, default=defaults.melanoma_floor,
                    help="the operating point must also catch at least this share of melanomas on validation, "
                         "with 95%% confidence (one-sided Wilson lower bound); default: no melanoma floor")
+    p.add_argument("--calibrate-with-inner", action="store_true",
+                   help="with --extra-data: fit the class-balance correction, temperature and operating point on "
+                        "HAM10000's validation split and each extra source's inner check together (each reported apart)")
     args = vars(p.parse_args(argv))
+    if args["calibrate_with_inner"] and not args["extra_data"]:
+        p.error("--calibrate-with-inner adds the extra sources' inner checks to calibration: give them with --extra-data")
     if args["cache"] and (not args["stream"] or args["deterministic"]):
         p.error("--cache caches the streamed decode: it needs --stream, and --deterministic reads the images in an "
                 "order drawn up front, which a cache read in order cannot serve")

@@ -4,7 +4,10 @@ Rewrites ``calibration.json`` and ``val_metrics.json`` of a finished training ru
 calibration rule (train/calibration/calibrate.py), without retraining. Uses the data folder and split recorded in the
 run's config.json unless ``--data`` is given. ``--melanoma-floor`` changes the operating-point rule as
 ``python -m train --melanoma-floor`` would have, and records it in config.json, so that the run's config
-always describes the calibration it has.
+always describes the calibration it has. ``--with-inner`` (recorded the same way, as ``calibrate_with_inner``)
+fits the class-balance correction, temperature and operating point on HAM10000's validation split and the
+inner check of every extra source the run trained on, together (``python -m train --calibrate-with-inner``);
+``val_metrics.json`` then reports HAM10000's validation and each inner check apart.
 """
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ import numpy as np
 
 from train.calibration.calibrate import calibrate, training_prior
 from train.cli import add_run_arguments, reports_data_errors
-from train.data.loading import CLASSES
-from train.model.fit import validation_metrics
+from train.data.loading import CLASSES, DataError
+from train.data.sources import extra_frame
+from train.model.fit import inner_check, validation_metrics
 from train.model.predict import load_run, run_logits, split_frame
 
 
@@ -27,19 +31,34 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(p)
     p.add_argument("--melanoma-floor", type=float, default=None,
                    help="hold the operating point to this melanoma sensitivity (95%% lower bound on validation)")
+    p.add_argument("--with-inner", action="store_true",
+                   help="fit on HAM10000's validation split and the extra sources' inner checks together")
     args = p.parse_args(argv)
     run = load_run(args.model)
-    if args.melanoma_floor is not None:
-        run.config["melanoma_floor"] = args.melanoma_floor
+    if args.with_inner and not run.config.get("extra_data"):
+        raise DataError(f"{args.model} trained on no extra source (--extra-data): it has no inner check to calibrate on.")
+    changes = {"melanoma_floor": args.melanoma_floor} if args.melanoma_floor is not None else {}
+    changes |= {"calibrate_with_inner": True} if args.with_inner else {}
+    if changes:
+        run.config.update(changes)
         (run.model_dir / "config.json").write_text(json.dumps(run.config, indent=2))
     frame = split_frame(run, args.data)
-    val = frame[frame["split"] == "val"]
-    counts = np.bincount(frame.loc[frame["split"] == "train", "label"], minlength=len(CLASSES))
+    extra = extra_frame(run.config["extra_data"], frame["image_id"]) if run.config.get("extra_data") else frame.iloc[:0]
+    val, inner = frame[frame["split"] == "val"], extra[extra["split"] == "val"]
+    # the prior of the stream the run trained on: every source's training part, as python -m train counts it
+    trained = np.concatenate([frame.loc[frame["split"] == "train", "label"], extra.loc[extra["split"] == "train", "label"]])
+    counts = np.bincount(trained.astype(int), minlength=len(CLASSES))
     logits = run_logits(run, val["path"].tolist())
     y_val = val["label"].to_numpy()
-    calibration = calibrate(logits, y_val, training_prior(counts, run.config["imbalance"]),
+    fit_logits, fit_labels = logits, y_val
+    if run.config.get("calibrate_with_inner"):
+        fit_logits = np.concatenate([logits, run_logits(run, inner["path"].tolist())])
+        fit_labels = np.concatenate([y_val, inner["label"].to_numpy()])
+    calibration = calibrate(fit_logits, fit_labels, training_prior(counts, run.config["imbalance"]),
                             run.config.get("min_sensitivity", 0.9), run.config.get("melanoma_floor"))
     metrics = validation_metrics(logits, y_val, calibration)
+    if len(inner):
+        metrics["inner_check"] = inner_check(run.model, inner, run.prep, calibration)
     (run.model_dir / "calibration.json").write_text(json.dumps(calibration, indent=2))
     (run.model_dir / "val_metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"{args.model}: class-balance strength {calibration['prior_strength']}, temperature "

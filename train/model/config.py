@@ -49,4 +49,5 @@ class TrainConfig:
     backbone_style: str | None = None
     split: str | None = None
     min_sensitivity: float = 0.90
+    calibrate_with_inner: bool = False  # calibration and operating point on HAM10000 validation + extra inner checks
     melanoma_floor: float | None = None

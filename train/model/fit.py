@@ -395,7 +395,11 @@ def train(config: TrainConfig) -> dict:
         timings.update(late_consistency(config, out, fitted, late_stream, steps, val, strategy, scale))
 
     logits = predicted_logits(model, x_val)
-    calibration = calibrate(logits, y_val, prior, config.min_sensitivity, config.melanoma_floor)
+    fit_logits, fit_labels = logits, y_val
+    if config.calibrate_with_inner:  # both validation sources together; val_metrics reports each apart
+        fit_logits = np.concatenate([logits, predicted_logits(model, validation_inputs(inner_rows["path"].tolist(), prep))])
+        fit_labels = np.concatenate([y_val, inner_rows["label"].to_numpy()])
+    calibration = calibrate(fit_logits, fit_labels, prior, config.min_sensitivity, config.melanoma_floor)
     val_metrics = validation_metrics(logits, y_val, calibration)
     if len(inner_rows):
         val_metrics["inner_check"] = inner_check(model, inner_rows, prep, calibration)
