@@ -67,6 +67,30 @@ def known_site(sites: list[str]):
     return check
 
 
+SECTION = re.compile(r'<h2(?: id="([^"]+)")?>(.*?)</h2>', re.S)
+CONTENTS_MARK = "<!-- contents -->"
+
+
+def with_contents(html: str) -> str:
+    """``html`` with a table of contents at its CONTENTS_MARK: a link to every <h2> after the mark, each given an id
+    where it has none. The model card is dozens of screens on a phone; the contents follow its sections as they
+    are rendered, optional ones included."""
+    head, mark, tail = html.partition(CONTENTS_MARK)
+    if not mark:
+        return html
+    links = []
+
+    def anchor(match: re.Match) -> str:
+        ident = match[1] or "section-" + re.sub(r"[^a-z0-9]+", "-", re.sub(r"&[^;]*;|<[^>]*>", "", match[2]).lower()).strip("-")
+        links.append(f'<li><a href="#{ident}">{match[2]}</a></li>')
+        return f'<h2 id="{ident}">{match[2]}</h2>'
+
+    tail = SECTION.sub(anchor, tail)
+    nav = (f'<nav class="contents" aria-labelledby="contents-heading"><p id="contents-heading"><strong>Contents</strong></p>'
+           f'<ol>{"".join(links)}</ol></nav>')
+    return head + nav + tail
+
+
 def load_metadata(site: Path) -> dict:
     path = site / "model" / "metadata.json"
     if not path.is_file():
@@ -74,16 +98,19 @@ def load_metadata(site: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def test_reports(reports: Path) -> dict[str, dict]:
-    """The shipped model's test-split metrics in each evaluation condition: the browser evaluation, else the
-    Keras one."""
+def test_reports(reports: Path, shipped: dict | None = None) -> dict[str, dict]:
+    """The shipped model's test-split metrics in each evaluation condition. ``shipped`` (metadata.json's
+    metrics.test) names the evaluation export shipped, which the classify page and the printed report quote: the
+    report with its figures is chosen, so that the model card quotes the same ones. Otherwise the browser
+    evaluation, else the Keras one."""
     found = {}
     for condition in CONDITIONS:
-        for runtime in ("browser", "keras"):
-            path = reports / "test" / runtime / condition / "metrics.json"
-            if path.is_file():
-                found[condition] = json.loads(path.read_text())
-                break
+        runs = [json.loads(path.read_text()) for runtime in ("browser", "keras")
+                if (path := reports / "test" / runtime / condition / "metrics.json").is_file()]
+        quoted = (shipped or {}).get(condition)
+        same = [m for m in runs if quoted and all(m.get(k) == quoted.get(k) for k in ("n_images", "balanced_accuracy"))]
+        if runs:
+            found[condition] = (same or runs)[0]
     return found
 
 
@@ -166,12 +193,12 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     env.filters["site"] = known_site(metadata["dataset"]["localizations"])
     # inlined: the browser re-requests a linked icon on every in-page navigation (the history's views)
     favicon = "data:image/png;base64," + base64.b64encode((site / "icons" / "icon-192.png").read_bytes()).decode()
-    results = test_reports(reports)
+    results = test_reports(reports, (metadata.get("metrics") or {}).get("test"))
     context = {"metadata": metadata, "results": results, "figures": figures, "favicon": favicon,
                "skin_tone": {name: r["skin_tone"] for name, r in results.items() if "skin_tone" in r},
                "consistency": consistency_trials(reports), **summaries(reports)}
     for page in PAGES:
-        (out / page).write_text(env.get_template(f"{page}.j2").render(**context))
+        (out / page).write_text(with_contents(env.get_template(f"{page}.j2").render(**context)))
     (out / "model" / "model-bundle.js").write_text(model_bundle(site / "model", metadata))
     for entry, bundle in FILE_BUNDLES.items():
         (out / "js" / bundle).write_text(module_bundle(site / "js" / entry))
