@@ -125,3 +125,21 @@ def test_every_map_region_is_a_24_px_target_reached_by_keyboard(browser, site_ur
     assert page.input_value("#patient-site") == "lower extremity"
     assert page.get_attribute("#patient-map", "data-part") == "right lower leg"
     context.close()
+
+
+def test_the_same_file_twice_is_said_and_counted_once_in_a_combined_answer(page, site_url):
+    from tests.test_one_lesion import ONE_LESION, one_lesion_on
+
+    open_app(page, site_url)
+    one_lesion_on(page)
+    first, second = ONE_LESION[:2]
+    for shown, photo in enumerate((first, second, first), start=1):
+        page.set_input_files(INPUT, str(photo))
+        page.wait_for_function("(n) => document.querySelectorAll('#results .result').length === n && "
+                               "/^Classified/.test(document.getElementById('status').textContent)", arg=shown)
+    notes = page.locator("#results .repeat-note")
+    assert notes.count() == 1 and f"The same file as {first.name}" in notes.inner_text()
+    assert page.locator("#results .result").first.locator(".repeat-note").count() == 1  # on the repeat's own card
+    combined = page.locator("#combined .result.combined")
+    assert combined.get_attribute("data-photos") == "2"
+    assert "the same file as an earlier photo, so left out" in combined.locator(".left-out").inner_text()

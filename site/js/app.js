@@ -1,7 +1,7 @@
 // The classify page: wires file picker, drag-and-drop, paste and camera to the inference core.
 import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera.js';
 import { checkFile, imageWarnings, InputProblem } from './checks.js';
-import { decodeImage, ImageDecodeError } from './classifier.js';
+import { decodeImage, ImageDecodeError, sha256Hex } from './classifier.js';
 import { combineResults, ruleName } from './combine.js';
 import { cropSquare } from './cropper.js';
 import { currentContext, resetSite, shownContext, wireContextForm } from './context-form.js';
@@ -18,9 +18,10 @@ import { loadSiteClassifier, loadSiteMetadata, registerServiceWorker } from './s
 import { $, classNames, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 
 const results = []; // photos shown with a result (including those classified anyway), for the table, CSV and saving
-// Every photo given this session, in order: {name, state: 'shown' | 'rejected' | 'unreadable', item}. The
-// combined answer uses the shown ones and names the rest.
+// Every photo given this session, in order: {name, state: 'shown' | 'rejected' | 'unreadable' | 'repeated', item}.
+// The combined answer uses the shown ones and names the rest.
 const photos = [];
+const seenFiles = new Map(); // sha256 of each file chosen on this page -> its name: the same file twice is said
 let combined = null; // {result, used, leftOut} while "one lesion" is on and at least two photos are usable
 const EXPLAIN_SIDE = 256;
 let classifier;
@@ -169,6 +170,10 @@ function renderResult(item, url, size, square) {
   foot.textContent = `Not a diagnosis. Image ${size.width}x${size.height} px. Model ${metadata.model_version}, ` +
     `backend ${classifier.backend}${classifier.simd ? ' (SIMD)' : ''}, computed on this device.`;
   card.append(img, el('p', { class: 'file-name' }, name), heading);
+  if (item.repeats) {
+    card.append(el('p', { class: 'repeat-note warning' }, `The same file as ${item.repeats}, already classified on ` +
+      'this page: this card repeats its result, and a combined answer counts the photo once.'));
+  }
   if (forced) {
     const note = document.createElement('p');
     note.className = 'forced-note';
@@ -233,6 +238,7 @@ function addSummaryRow(item) {
 const LEFT_OUT_REASONS = {
   rejected: 'not recognised as a skin-lesion close-up, so left out (choose “Classify anyway” on its card to include it)',
   unreadable: 'could not be read as an image, so left out',
+  repeated: 'the same file as an earlier photo, so left out (it would count twice)',
 };
 
 function leftOutList(leftOut) {
@@ -377,6 +383,7 @@ function showNewResults() {
 function clearResults() {
   results.length = 0;
   photos.length = 0;
+  seenFiles.clear();
   for (const id of ['results', 'errors', 'combined']) $(id).replaceChildren();
   $('summary-table').tBodies[0].replaceChildren();
   $('summary').hidden = true;
@@ -427,8 +434,8 @@ async function saveItems(items, options = {}) {
 }
 
 // Classify one decoded image (ImageBitmap or canvas), letting the user crop it first if they asked to.
-// ``dated`` is when the photo was taken, as far as known.
-async function classifySource(name, source, url, dated = { taken: today(), takenSource: 'added' }) {
+// ``dated`` is when the photo was taken, as far as known; ``repeats`` the name of an earlier photo of the same file.
+async function classifySource(name, source, url, dated = { taken: today(), takenSource: 'added' }, repeats = null) {
   let input = source;
   let shown = url;
   if ($('crop-first').checked) {
@@ -440,19 +447,21 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
   const size = { width: input.width, height: input.height };
   const square = centreSquareCanvas(input, EXPLAIN_SIDE);
   cardCount += 1;
-  const item = { name, result, forced: false, copy: storedCopy(input), url: shown, cardId: `result-${cardCount}`, ...dated };
+  const item = { name, result, forced: false, copy: storedCopy(input), url: shown, cardId: `result-${cardCount}`,
+    repeats, ...dated };
+  const usable = repeats ? 'repeated' : 'shown';
   if (!result.outOfDistribution) {
     newest = renderResult(item, shown, size, square);
     $('results').prepend(newest);
     addSummaryRow(item);
-    photos.push({ name, state: 'shown', item });
+    photos.push({ name, state: usable, item });
     return;
   }
   const photo = { name, state: 'rejected', item };
   photos.push(photo);
   newest = renderRejection(item, (card) => {
     item.forced = true;
-    photo.state = 'shown';
+    photo.state = usable;
     newest = renderResult(item, shown, size, square);
     card.replaceWith(newest);
     addSummaryRow(item);
@@ -464,9 +473,13 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
 async function classifyFile(file) {
   const name = file.name || 'pasted image';
   let bitmap;
+  let repeats;
   try {
     await checkFile(file);
     bitmap = await decodeImage(file);
+    const digest = await sha256Hex(await file.arrayBuffer());
+    repeats = seenFiles.get(digest) ?? null;
+    if (!repeats) seenFiles.set(digest, name);
   } catch (err) {
     if (!(err instanceof InputProblem || err instanceof ImageDecodeError)) throw err;
     photos.push({ name, state: 'unreadable' });
@@ -478,7 +491,7 @@ async function classifyFile(file) {
     for (const warning of imageWarnings(bitmap)) showError(`${name}: ${warning}`, 'warning');
     const taken = await exifDate(file);
     const dated = taken ? { taken, takenSource: 'exif' } : undefined;
-    await classifySource(name, bitmap, URL.createObjectURL(file), dated);
+    await classifySource(name, bitmap, URL.createObjectURL(file), dated, repeats);
   } finally {
     bitmap.close();
   }
