@@ -121,6 +121,8 @@ async function renderList() {
     return li;
   }));
   renderDue(lesions);
+  // below the due list and its heading, the whole list gets its own, so that it does not read as due
+  $('all-lesions-heading').hidden = $('due').hidden;
   $('calendar-row').hidden = !lesions.some((l) => l.nextCheck);
   $('export-calendar').onclick = () => act(async () => {
     exportCalendar(lesions);
@@ -153,6 +155,7 @@ async function renderManage() {
   $('lock-set').hidden = Boolean(history?.locked);
   $('export').disabled = !history?.readable;
   $('lock-remove').hidden = !history?.locked || !history.readable;
+  $('lock-locked').hidden = !history?.locked || history.readable; // never an empty "Passphrase lock" section
   await renderUnreadable();
   const storage = await storageSummary();
   $('storage-usage').textContent = storage
@@ -509,6 +512,7 @@ function showComparison(lesionId, title, summary, panes) {
   $('change-summary').replaceChildren(summary);
   $('compare-panes').replaceChildren(...panes);
   show('compare-view');
+  say(`${title} of this lesion: the earlier on the left, the later on the right.`); // not the last view's status
 }
 
 function visitPane(visit, result, label) {
