@@ -17,9 +17,10 @@ pytestmark = pytest.mark.browser
 LOW_RISK = HAM_FIXTURES / "images" / "ISIC_0024309.jpg"
 HIGH_RISK = HAM_FIXTURES / "images" / "ISIC_0024450.jpg"
 DB = "lesionlens-history"
-# every record of the history's IndexedDB, binary fields as their length, as one JSON text
+# every record of the history's IndexedDB, binary fields as their length, as one JSON text (the database the
+# page finds now: the lock moves the history to a fresh one, history-store.js; ``name`` is not used)
 READ_DATABASE = """async (name) => {
-  const db = await new Promise((ok, fail) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const db = await (await import('./js/history-store.js')).currentDatabase();
   const all = async (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const out = { lesions: await all('lesions'), entries: await all('entries'), meta: await all('meta') };
   db.close();
@@ -90,8 +91,19 @@ def import_file(page, path: Path) -> str:
     return page.locator("#history-errors").inner_text() or page.locator("#history-status").inner_text()
 
 
+# every database of the site, by name: the default storage's, and each storage bucket's with the bucket's own name
+# (where the browser has buckets, the history lives in one of its own: history-store.js)
+DATABASE_NAMES = """async () => {
+  const names = (await indexedDB.databases()).map((d) => d.name);
+  for (const bucket of navigator.storageBuckets ? await navigator.storageBuckets.keys() : []) {
+    names.push(bucket, ...(await (await navigator.storageBuckets.open(bucket)).indexedDB.databases()).map((d) => d.name));
+  }
+  return names;
+}"""
+
+
 def database_names(page) -> list[str]:
-    return page.evaluate("() => indexedDB.databases().then((d) => d.map((x) => x.name))")
+    return page.evaluate(DATABASE_NAMES)
 
 
 def watch_status(page, pattern: str) -> None:

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.test_history import (
-    DB, LOW_RISK, READ_DATABASE, classify_and_save, dated_photo, export_file, open_history, open_lesion,
+    DB, LOW_RISK, READ_DATABASE, classify_and_save, database_names, dated_photo, export_file, open_history, open_lesion,
     saved_history,
 )
 from tests.test_history_robust import export_base, import_text  # noqa: F401 (a fixture)
@@ -25,7 +25,7 @@ SCHEMA_READ = """async (name) => {
   const metadata = await (await fetch('model/metadata.json')).json();
   const model = { codes: metadata.classes.map((c) => c.code), sites: metadata.dataset.localizations,
     malignant: metadata.operating_point.classes };
-  const db = await new Promise((ok, fail) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const db = await (await import('./js/history-store.js')).currentDatabase();
   const all = (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const problems = [...(await all('lesions')).map((l) => schema.lesionProblem(l, model)),
     ...(await all('entries')).map((e) => schema.entryProblem(e, model))].filter(Boolean);
@@ -158,7 +158,7 @@ def test_an_impossible_calendar_date_is_refused_on_import(page, site_url, tmp_pa
 
 
 BREAK_FOR_REPAIR = """async (name) => {
-  const db = await new Promise((ok, fail) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const db = await (await import('./js/history-store.js')).currentDatabase();
   const tx = db.transaction(['lesions', 'entries'], 'readwrite');
   const get = (store) => new Promise((ok) => { const r = tx.objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const [lesion] = await get('lesions');
@@ -280,7 +280,7 @@ def test_a_stored_record_whose_score_and_referral_disagree_is_set_apart(page, si
     saved_history(page, tmp_path, site_url)
     open_history(page, site_url)
     page.evaluate("""async (name) => {
-      const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+      const db = await (await import('./js/history-store.js')).currentDatabase();
       const tx = db.transaction('entries', 'readwrite');
       const [entry] = await new Promise((ok) => { const r = tx.objectStore('entries').getAll(); r.onsuccess = () => ok(r.result); });
       entry.results[0].malignancyScore = 0.95;
@@ -389,7 +389,7 @@ def test_the_lock_refuses_while_a_record_it_cannot_seal_is_stored(page, site_url
     saved_history(page, tmp_path, site_url)
     open_history(page, site_url)
     page.evaluate("""async (name) => {
-      const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+      const db = await (await import('./js/history-store.js')).currentDatabase();
       const tx = db.transaction('lesions', 'readwrite');
       tx.objectStore('lesions').put({ id: 'too-long', name: 'y'.repeat(203), site: 'back', note: 'biopsy booked' });
       await new Promise((ok) => { tx.oncomplete = ok; });
@@ -400,7 +400,7 @@ def test_the_lock_refuses_while_a_record_it_cannot_seal_is_stored(page, site_url
     lock_with(page, "correct horse battery")
     assert "Not locked: 1 stored record(s) this page cannot read" in alert_text(page)
     stored = json.loads(page.evaluate(READ_DATABASE, DB))
-    assert stored["meta"] == [] and "biopsy booked" in json.dumps(stored)
+    assert "lock" not in [m["key"] for m in stored["meta"]] and "biopsy booked" in json.dumps(stored)
     page.locator("#unreadable-list li[data-id=too-long] .delete-record").click()
     page.locator("#unreadable").wait_for(state="hidden")
     lock_with(page, "correct horse battery")
@@ -417,7 +417,7 @@ def test_unlock_refuses_key_derivation_settings_outside_a_sane_range(page, site_
     lock_with(page, "correct horse battery")
     status_says(page, "Locked")
     page.evaluate("""async ([name, iterations]) => {
-      const db = await new Promise((ok) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); });
+      const db = await (await import('./js/history-store.js')).currentDatabase();
       const tx = db.transaction('meta', 'readwrite');
       const lock = await new Promise((ok) => { const r = tx.objectStore('meta').get('lock'); r.onsuccess = () => ok(r.result); });
       tx.objectStore('meta').put({ ...lock, iterations });
@@ -476,4 +476,4 @@ def test_a_database_without_the_historys_stores_is_named_and_deleted(page, site_
     page.click("#confirm-dialog button[value=confirm]")
     status_says(page, "Everything deleted")
     assert "another tab" not in page.locator("main").inner_text().lower()
-    assert DB not in page.evaluate("() => indexedDB.databases().then((d) => d.map((x) => x.name))")
+    assert DB not in database_names(page)

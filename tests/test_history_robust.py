@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import HAM_FIXTURES
 from tests.test_history import (
-    DB, LOW_RISK, classify_and_save, dated_photo, export_file, open_history, open_lesion, saved_history,
+    DB, LOW_RISK, classify_and_save, database_names, dated_photo, export_file, open_history, open_lesion, saved_history,
 )
 from tests.test_one_lesion import ONE_LESION
 from tests.test_site import INPUT, open_app
@@ -102,11 +102,11 @@ def test_a_huge_file_is_refused_before_or_while_reading(page, site_url, tmp_path
       input.dispatchEvent(new Event('change', { bubbles: true }));
     }""", megabytes)
     assert message in refusal(page)
-    assert page.evaluate(f"() => indexedDB.databases().then((d) => d.some((x) => x.name === '{DB}'))") is False
+    assert DB not in database_names(page)
 
 
 BREAK_RECORDS = """async (name) => {
-  const db = await new Promise((ok, fail) => { const r = indexedDB.open(name); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+  const db = await (await import('./js/history-store.js')).currentDatabase();
   const tx = db.transaction(['lesions', 'entries'], 'readwrite');
   const [lesion] = await new Promise((ok) => { const r = tx.objectStore('lesions').getAll(); r.onsuccess = () => ok(r.result); });
   const entries = tx.objectStore('entries');
@@ -143,7 +143,7 @@ def test_a_database_holding_broken_records_still_opens_exports_and_deletes(page,
     page.locator("#confirm-dialog").wait_for()
     page.click("#confirm-dialog button[value=confirm]")
     page.wait_for_function("() => /Everything deleted/.test(document.getElementById('history-status').textContent)")
-    assert DB not in page.evaluate("() => indexedDB.databases().then((d) => d.map((x) => x.name))")
+    assert DB not in database_names(page)
 
 
 OVERLAPS = """() => {

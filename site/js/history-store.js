@@ -9,6 +9,19 @@ import { newLock, PBKDF2_ITERATIONS, seal, unlockKey, unseal } from './vault.js'
 export const DB_NAME = 'lesionlens-history';
 const DB_VERSION = 1;
 
+// Where the history lives, and why it moves. Chromium keeps every IndexedDB database of a site in one LevelDB,
+// so deleting or overwriting a record leaves its bytes in the profile's files until a compaction the page
+// cannot start (measured, tests/test_history_at_rest.py: a lesion's name, note and photo were still in those
+// files after the lock, after deleteDatabase, and after the browser was closed and opened again). A storage
+// bucket (Chromium 122+) has files of its own, and deleting the bucket deletes them. So the history lives in a
+// bucket of its own where buckets exist (else in a database of its own name: Firefox and Safari keep a file
+// per database), and every lock or unlock writes it to a fresh one, checks it, then deletes the old one.
+// A home: {generation, bucket (its name, or null: the default storage), name (the database's)}. Generation 0
+// is the earlier page's database, DB_NAME in the default storage; newer ones are named DB_NAME-<generation>.
+const HOME_NAME = /^lesionlens-history(?:-([1-9][0-9]*))?$/;
+// Written last into a home, once every record in it has been read back: a home without it is a move that
+// stopped half-way, and is deleted (the home it was moving from still holds everything).
+const HOME_RECORD = 'home';
 export class HistoryUnavailable extends Error {}
 export class StorageFullError extends Error {}
 export class HistoryLocked extends Error {}
@@ -38,28 +51,112 @@ function committed(tx) {
   });
 }
 
-async function exists() {
-  if (!indexedDB.databases) return true; // cannot tell without opening: assume it does
-  return (await indexedDB.databases()).some((d) => d.name === DB_NAME);
+async function bucketsUsable() {
+  if (!navigator.storageBuckets) return false;
+  try {
+    await navigator.storageBuckets.keys();
+    return true;
+  } catch {
+    return false; // e.g. a page opened from a file: the default storage only
+  }
+}
+
+async function factoryOf(home) {
+  if (!home.bucket) return indexedDB;
+  // strict: a committed write is on disk, so the old home is deleted only after the new one is; persisted: a
+  // bucket is evicted under storage pressure on its own, whatever the default storage was granted (the browser
+  // may refuse it, which is not an error)
+  return (await navigator.storageBuckets.open(home.bucket, { durability: 'strict', persisted: true })).indexedDB;
+}
+
+async function removeHome(home) {
+  if (home.bucket) return navigator.storageBuckets.delete(home.bucket);
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.deleteDatabase(home.name);
+    request.onsuccess = () => resolve();
+    request.onerror = () => reject(request.error);
+    request.onblocked = () => reject(new Error('Another tab of this site still has the history open. Close it, then ' +
+      'try again.'));
+  });
+}
+
+/** Every home on this device, newest first; null when the browser cannot list its databases (then the
+ * history stays in DB_NAME and is never moved: a moved one could not be found again). */
+async function homes() {
+  if (!indexedDB.databases) return null;
+  const found = [];
+  for (const { name } of await indexedDB.databases()) {
+    const match = HOME_NAME.exec(name);
+    if (match) found.push({ generation: Number(match[1] ?? 0), bucket: null, name });
+  }
+  if (await bucketsUsable()) {
+    for (const bucket of await navigator.storageBuckets.keys()) {
+      const match = HOME_NAME.exec(bucket);
+      if (match?.[1]) found.push({ generation: Number(match[1]), bucket, name: DB_NAME });
+    }
+  }
+  return found.sort((a, b) => b.generation - a.generation);
+}
+
+async function newHome(generation) {
+  const name = `${DB_NAME}-${generation}`;
+  return (await bucketsUsable()) ? { generation, bucket: name, name: DB_NAME } : { generation, bucket: null, name };
 }
 
 const STORES = ['lesions', 'entries', 'meta'];
 
-async function openDatabase() {
-  const request = indexedDB.open(DB_NAME, DB_VERSION);
+// ``complete``: a new home gets its HOME_RECORD in the same transaction that creates its stores (a history
+// started here); a home being moved into gets it only once its records are checked.
+async function openDatabase(home, { complete = true } = {}) {
+  const request = (await factoryOf(home)).open(home.name, DB_VERSION);
   request.onupgradeneeded = () => {
     const db = request.result;
     db.createObjectStore('lesions', { keyPath: 'id' });
     db.createObjectStore('entries', { keyPath: 'id' }).createIndex('lesionId', 'lesionId');
     db.createObjectStore('meta', { keyPath: 'key' });
+    if (complete && home.generation) request.transaction.objectStore('meta').put({ key: HOME_RECORD, generation: home.generation });
   };
   const db = await settled(request);
-  // "Delete everything" (here or in another tab) must never be blocked by this page's own connection
-  db.onversionchange = () => db.close();
+  // "Delete everything" or a move (here or in another tab) must never be blocked by this page's own connection;
+  // a page whose history moved away says so instead of failing on a closed connection
+  db.onversionchange = () => {
+    db.gone = true;
+    db.close();
+  };
+  db.onclose = () => {
+    db.gone = true;
+  };
   if (STORES.every((s) => db.objectStoreNames.contains(s))) return db;
   db.close();
   throw new HistoryUnavailable('The on-device database of this site holds none of the lesion history\'s records ' +
     '(something other than this page created it). Delete everything (below) to start a new history.');
+}
+
+async function isComplete(home) {
+  if (!home.generation) return true; // the earlier page's database: it never moved
+  let db;
+  try {
+    db = await openDatabase(home, { complete: false });
+    return Boolean(await settled(db.transaction('meta').objectStore('meta').get(HOME_RECORD)));
+  } catch {
+    return false;
+  } finally {
+    db?.close();
+  }
+}
+
+/** The home the history is in, or null when there is none. A move that stopped half-way is undone here:
+ * a newer home without its HOME_RECORD is deleted (the older one still holds everything), and an older home
+ * beside a complete newer one (the move stopped before deleting it) is deleted too. */
+async function currentHome() {
+  const all = await homes();
+  if (!all) return { generation: 0, bucket: null, name: DB_NAME, fixed: true };
+  let current = null;
+  for (const home of all) {
+    if (!current && await isComplete(home)) current = home;
+    else await removeHome(home);
+  }
+  return current;
 }
 
 function refuseWriting(problem) {
@@ -72,16 +169,26 @@ function byTakenNewestFirst(a, b) {
 
 export class History {
   #db;
+  #home;
   #lock;
   #key = null;
   #model;
 
   // ``model``: {codes, sites, malignant} of the page's model, to check records against (history-schema.js;
-  // null: every check that needs no model)
-  constructor(db, lock, model = null) {
+  // null: every check that needs no model); ``home``: where ``db`` is (currentHome)
+  constructor(db, lock, model = null, home = null) {
     this.#db = db;
     this.#lock = lock;
     this.#model = model;
+    this.#home = home;
+  }
+
+  #transaction(stores, mode = 'readonly') {
+    if (this.#db.gone) {
+      throw new HistoryUnavailable('Your history was locked, unlocked or deleted in another tab or window, so this ' +
+        'page no longer has it: reload the page.');
+    }
+    return this.#db.transaction(stores, mode);
   }
 
   /** A passphrase is set. */
@@ -117,7 +224,7 @@ export class History {
   // {store, id, problem} for the records that cannot be used (written by an older page, edited, or damaged),
   // so that one bad record never stops the page from showing, exporting or deleting the rest.
   async #checked(store, index = null, query = undefined) {
-    const tx = this.#db.transaction(store);
+    const tx = this.#transaction(store);
     const source = index ? tx.objectStore(store).index(index) : tx.objectStore(store);
     const good = [];
     const bad = [];
@@ -171,7 +278,7 @@ export class History {
   }
 
   async #write(stores, work) {
-    const tx = this.#db.transaction(stores, 'readwrite');
+    const tx = this.#transaction(stores, 'readwrite');
     const done = committed(tx);
     try {
       work(tx);
@@ -252,7 +359,7 @@ export class History {
   }
 
   async deleteLesion(id) {
-    const tx = this.#db.transaction(['lesions', 'entries'], 'readwrite');
+    const tx = this.#transaction(['lesions', 'entries'], 'readwrite');
     const done = committed(tx);
     const keys = await settled(tx.objectStore('entries').index('lesionId').getAllKeys(id));
     keys.forEach((key) => tx.objectStore('entries').delete(key));
@@ -274,7 +381,7 @@ export class History {
   async importLesions(lesions) {
     const have = new Set((await this.lesions()).map((l) => l.id));
     // an imported photo whose id another lesion's photo already has gets a new id, or it would overwrite that one
-    const taken = new Set(await settled(this.#db.transaction('entries').objectStore('entries').getAllKeys()));
+    const taken = new Set(await settled(this.#transaction('entries').objectStore('entries').getAllKeys()));
     lesions = lesions.map((l) => ({ ...l, entries: l.entries.map((e) => (taken.has(e.id) ? { ...e, id: crypto.randomUUID() } : e)) }));
     const records = [];
     const added = { lesions: 0, entries: 0 };
@@ -291,21 +398,62 @@ export class History {
     return added;
   }
 
-  // Every record re-written with ``key`` (null: in the clear), and the lock record, in one transaction.
-  // Unreadable records (``unreadable()``) are left as they are: they cannot be re-sealed, and must not stop the lock.
+  // Every readable record re-written with ``key`` (null: in the clear), with the lock record. Records the page
+  // cannot read are copied as they are stored: they cannot be re-sealed, and must neither stop the change nor be lost.
+  async #rewritten(key) {
+    const records = [];
+    for (const store of ['lesions', 'entries']) {
+      const { good, bad } = await this.#checked(store);
+      for (const { id, lesionId, ...content } of good) {
+        records.push([store, await this.#pack(store === 'lesions' ? { id } : { id, lesionId }, content, key)]);
+      }
+      const unreadable = new Set(bad.map((b) => b.id));
+      for (const stored of await settled(this.#transaction(store).objectStore(store).getAll())) {
+        if (unreadable.has(stored.id)) records.push([store, stored]);
+      }
+    }
+    return records;
+  }
+
+  static #put(tx, records, lock) {
+    records.forEach(([store, r]) => tx.objectStore(store).put(r));
+    if (lock) tx.objectStore('meta').put(lock);
+    else tx.objectStore('meta').delete('lock');
+  }
+
+  // Locking or unlocking: the history is written to a fresh home, read back and compared, marked complete, and
+  // only then is the old home deleted, so its files (with whatever it held before) go with it. Stopped at any
+  // point, the page finds either the old home whole or the new one whole (currentHome).
   async #rewrite(key, lock) {
-    const lesions = (await this.#checked('lesions')).good;
-    const entries = (await this.#checked('entries')).good;
-    const records = [
-      ...await Promise.all(lesions.map(({ id, ...c }) => this.#pack({ id }, c, key).then((r) => ['lesions', r]))),
-      ...await Promise.all(entries.map(({ id, lesionId, ...c }) => (
-        this.#pack({ id, lesionId }, c, key).then((r) => ['entries', r])))),
-    ];
-    await this.#write(['lesions', 'entries', 'meta'], (tx) => {
-      records.forEach(([store, r]) => tx.objectStore(store).put(r));
-      if (lock) tx.objectStore('meta').put(lock);
-      else tx.objectStore('meta').delete('lock');
-    });
+    const records = await this.#rewritten(key);
+    if (this.#home?.fixed || !this.#home) {
+      // this browser cannot list its databases: a moved history could not be found again, so it is re-written
+      // in place (the privacy page says what the browser's files may then keep)
+      await this.#write(['lesions', 'entries', 'meta'], (tx) => History.#put(tx, records, lock));
+    } else {
+      const target = await newHome(this.#home.generation + 1);
+      const db = await openDatabase(target, { complete: false });
+      try {
+        const moved = new History(db, lock, this.#model, target);
+        moved.#key = key;
+        await moved.#write(['lesions', 'entries', 'meta'], (tx) => History.#put(tx, records, lock));
+        const count = async (h) => Promise.all(['lesions', 'entries'].map((s) => settled(h.#transaction(s).objectStore(s).count())));
+        const same = JSON.stringify(await count(moved)) === JSON.stringify(await count(this))
+          && JSON.stringify((await moved.exportData()).lesions) === JSON.stringify((await this.exportData()).lesions);
+        if (!same) throw new Error('the copy read back differs from the history');
+        await moved.#write(['meta'], (tx) => tx.objectStore('meta').put({ key: HOME_RECORD, generation: target.generation }));
+      } catch (err) {
+        db.close();
+        await removeHome(target).catch(() => {}); // the next visit removes it otherwise (no HOME_RECORD)
+        throw err instanceof StorageFullError ? err : new Error(`Nothing was changed: the history could not be ` +
+          `copied to its new place on this device (${err?.message ?? err}). It is as it was; try again.`);
+      }
+      const old = this.#home;
+      this.#db.close();
+      this.#db = db;
+      this.#home = target;
+      await removeHome(old);
+    }
     this.#lock = lock;
     this.#key = key;
   }
@@ -346,33 +494,45 @@ export async function openHistory({ create = true, model = null } = {}) {
       'history cannot be kept. Use a current Chrome, Edge, Firefox or Safari, not a private window.');
   }
   let db;
+  let home;
   try {
-    if (!create && !(await exists())) return null;
-    db = await openDatabase();
+    home = await currentHome();
+    if (!home && !create) return null;
+    // a new history starts in a home of its own (generation 1), never in the earlier page's database
+    home ??= await newHome(1);
+    db = await openDatabase(home);
   } catch (err) {
     if (err instanceof HistoryUnavailable) throw err;
     throw new HistoryUnavailable(`The on-device database could not be opened (${err?.message ?? err}). Private ` +
       'windows and pages opened straight from a file may not allow it: open the site over http(s) in a normal window.');
   }
   const lock = await settled(db.transaction('meta').objectStore('meta').get('lock'));
-  return new History(db, lock ?? null, model);
+  return new History(db, lock ?? null, model, home);
 }
 
-/** Deletes the whole database; resolves once nothing is left. */
-export function deleteEverything(history) {
+/** The raw database the history is in now (null: none), for tests and tools that read the records as stored. */
+export async function currentDatabase() {
+  const home = await currentHome();
+  return home && openDatabase(home);
+}
+
+/** Deletes every home of the history (a move's leftovers included); resolves once nothing is left. */
+export async function deleteEverything(history) {
   history?.close();
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.deleteDatabase(DB_NAME);
-    request.onsuccess = () => resolve();
-    request.onerror = () => reject(request.error);
-    request.onblocked = () => reject(new Error('Another tab of this site still has the history open. Close it, then ' +
-      'try again.'));
-  });
+  const all = await homes();
+  for (const home of all ?? [{ generation: 0, bucket: null, name: DB_NAME }]) await removeHome(home);
 }
 
 /** Ask the browser not to evict the history under storage pressure; true when it agreed. */
 export async function requestPersistence() {
-  return navigator.storage?.persist ? navigator.storage.persist() : false;
+  const granted = navigator.storage?.persist ? await navigator.storage.persist() : false;
+  // the history's own bucket is asked too: it is kept or evicted apart from the default storage
+  if (await bucketsUsable()) {
+    for (const name of (await navigator.storageBuckets.keys()).filter((n) => HOME_NAME.test(n))) {
+      await (await navigator.storageBuckets.open(name)).persist();
+    }
+  }
+  return granted;
 }
 
 export async function storageSummary() {
