@@ -204,9 +204,14 @@ const cssString = (text) => `"${text.replace(/[\\"]/g, '\\$&').replace(/[\n\r\f]
 // Every printed page's margins carry the report's label, the print date and "page N of M" (CSS page-margin
 // boxes, counted by the browser's print engine). The page's CSP allows no inline <style>, so the label, which
 // changes with each report, goes in a constructed stylesheet for as long as the report prints.
+// A margin box cannot grow: a long lesion name is shortened there (the report itself prints it whole).
+const MARGIN_LABEL = 80;
+
 function pageMargins(node) {
   const sheet = new CSSStyleSheet();
-  sheet.replaceSync(`@page { @top-left { content: ${cssString(node.dataset.label)}; } ` +
+  const label = [...node.dataset.label];
+  const shown = label.length > MARGIN_LABEL ? `${label.slice(0, MARGIN_LABEL - 1).join('')}…` : node.dataset.label;
+  sheet.replaceSync(`@page { @top-left { content: ${cssString(shown)}; } ` +
     `@top-right { content: ${cssString(`printed ${node.dataset.printed}`)}; } }`);
   return sheet;
 }
