@@ -337,8 +337,8 @@ FORMULAS = ["=1+1", "  =1+1", '"=1+1', "'=1+1", "\ufeff=1+1", "\u200b=1+1", "\u2
 
 def test_csv_cells_that_a_spreadsheet_would_read_as_a_formula_are_inert(page, site_url):
     """A formula sign after leading spaces, quotes, a BOM or a zero-width space, and full-width signs, kept
-    their meaning before #45 (only the first character was checked). LibreOffice is not installed here: the rule
-    is checked on the cells the page writes."""
+    their meaning before #45 (only the first character was checked). The rule, on the cells the page writes;
+    LibreOffice Calc reads the downloaded file in tests/test_csv_spreadsheet.py."""
     open_history(page, site_url)
     cells = page.evaluate(CSV_CELL, [*FORMULAS, "mole 1", "1-2", "0.275"])
     for value, cell in zip(FORMULAS, cells):
