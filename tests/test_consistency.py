@@ -126,7 +126,8 @@ def test_a_short_consistency_run_is_deterministic_and_streams_the_same(tmp_path)
     (["--consistency", "1", "--consistency-epochs", "-2"], "'-2' is not a number of epochs"),
     (["--consistency", "1", "--consistency-epochs", "two"], "'two' is not a number of epochs"),
     (["--consistency-epochs", "2"], "give its weight with --consistency W"),
-    (["--consistency", "1", "--init-from", "runs/x"], "give their number with --consistency-epochs"),
+    (["--consistency", "1", "--init-from", "runs/x", "--fine-tune-epochs", "0"],
+     "give --fine-tune-epochs or --consistency-epochs"),
 ])
 def test_bad_late_consistency_options_are_refused(extra, message, capsys):
     with pytest.raises(SystemExit):
