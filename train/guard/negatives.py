@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from train.data.loading import DataError
+from train.data.loading import IMAGE_SUFFIXES, DataError
 from train.model.explained import NEGATIVE
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
 def negative_images(folder: Path) -> list[Path]:
@@ -33,7 +32,7 @@ def negative_images(folder: Path) -> list[Path]:
     images = folder / "images" if (folder / "images").is_dir() else folder
     files = sorted(p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise DataError(f"{images} holds no images (.jpg, .png, ...): the guard needs photos that are not lesions "
+        raise DataError(f"{images} holds no images ({', '.join(IMAGE_SUFFIXES)}): the guard needs photos that are not lesions "
                         "to learn from; nothing was fitted.")
     return files
 
@@ -71,10 +70,14 @@ def fit_outlier_exposure(lesions: np.ndarray, negatives: np.ndarray, regularisat
     return {f"{NEGATIVE}weights": weights.astype(np.float32), f"{NEGATIVE}bias": np.float32(bias)}
 
 
+def joined_features(features: dict[str, np.ndarray]) -> np.ndarray:
+    """What the logistic regression reads: the early statistics and the pooled features side by side."""
+    return np.concatenate([features["early"], features["late"]], axis=1)
+
+
 def negative_logit(features: dict[str, np.ndarray], stats: dict) -> np.ndarray:
     """The not-a-lesion logit of the early statistics and pooled features, as the exported graph computes it."""
-    x = np.concatenate([features["early"], features["late"]], axis=1)
-    return x @ stats[f"{NEGATIVE}weights"] + stats[f"{NEGATIVE}bias"]
+    return joined_features(features) @ stats[f"{NEGATIVE}weights"] + stats[f"{NEGATIVE}bias"]
 
 
 def negative_part(logit: np.ndarray) -> np.ndarray:

@@ -27,8 +27,15 @@ from train.cli import add_run_arguments, reports_data_errors
 from train.data.augment import acquisition_augment
 from train.data.loading import CLASSES
 from train.data.sources import extra_frame
-from train.guard.negatives import NEGATIVE, fit_outlier_exposure, negative_images, negative_logit, negative_part, refuse_leaks
-from train.model.explained import LATE, OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs, layer_stats
+from train.guard.negatives import (
+    fit_outlier_exposure,
+    joined_features,
+    negative_images,
+    negative_logit,
+    negative_part,
+    refuse_leaks,
+)
+from train.model.explained import LATE, NEGATIVE, OOD_FILE, OOD_JSON, OOD_LAYER, explained_outputs, layer_stats
 from train.model.predict import Run, load_run, split_frame
 
 
@@ -176,8 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         files = [str(n) for n in negatives]
         # each negative as it is and under a camera/source change, as the lesions are fitted
         negative_features = stacked([ood_features(run, files), ood_features(run, files, augment_seed=args.augment_seed)])
-        joined = lambda f: np.concatenate([f["early"], f["late"]], axis=1)  # noqa: E731
-        part = fit_outlier_exposure(joined(features), joined(negative_features), args.negative_c)
+        part = fit_outlier_exposure(joined_features(features), joined_features(negative_features), args.negative_c)
         # its softplus in the distance's units: the highest validation quantile of each part lands on the same value
         limits = [highest_quantile([g(f) for f in val_features.values()], args.val_quantile)
                   for g in (lambda f: guard_score(f, stats), lambda f: negative_part(negative_logit(f, part)))]
