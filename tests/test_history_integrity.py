@@ -276,21 +276,29 @@ def test_a_file_whose_fields_disagree_or_are_not_what_they_claim_is_refused(page
     assert schema_problems(page) == []
 
 
+def write_behind_the_page(page, store: str, change: str) -> None:
+    """Changes the page's own database as another program could (``change``: JavaScript with ``store``, the object
+    store, in scope), then reloads the page so that it reads what was written."""
+    page.evaluate(f"""async () => {{
+      const db = await (await import('./js/history-store.js')).currentDatabase();
+      const tx = db.transaction('{store}', 'readwrite');
+      const store = tx.objectStore('{store}');
+      {change}
+      await new Promise((ok) => {{ tx.oncomplete = ok; }});
+      db.close();
+    }}""")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+
+
 def test_a_stored_record_whose_score_and_referral_disagree_is_set_apart(page, site_url, tmp_path):
     saved_history(page, tmp_path, site_url)
     open_history(page, site_url)
-    page.evaluate("""async (name) => {
-      const db = await (await import('./js/history-store.js')).currentDatabase();
-      const tx = db.transaction('entries', 'readwrite');
-      const [entry] = await new Promise((ok) => { const r = tx.objectStore('entries').getAll(); r.onsuccess = () => ok(r.result); });
+    write_behind_the_page(page, "entries", """
+      const [entry] = await new Promise((ok) => { const r = store.getAll(); r.onsuccess = () => ok(r.result); });
       entry.results[0].malignancyScore = 0.95;
       entry.results[0].flagged = true;
-      tx.objectStore('entries').put(entry);
-      await new Promise((ok) => { tx.oncomplete = ok; });
-      db.close();
-    }""", DB)
-    page.reload()
-    page.wait_for_selector("body[data-ready=true]")
+      store.put(entry);""")
     page.locator("#unreadable").wait_for()
     assert "is not the sum of its malignant classes'" in page.locator("#unreadable-list").inner_text()
     open_lesion(page, "Mole on the back")
@@ -388,15 +396,8 @@ def test_the_lock_refuses_while_a_record_it_cannot_seal_is_stored(page, site_url
     """A 203-character name and its note "biopsy booked" stayed readable after "encrypted" (before #45)."""
     saved_history(page, tmp_path, site_url)
     open_history(page, site_url)
-    page.evaluate("""async (name) => {
-      const db = await (await import('./js/history-store.js')).currentDatabase();
-      const tx = db.transaction('lesions', 'readwrite');
-      tx.objectStore('lesions').put({ id: 'too-long', name: 'y'.repeat(203), site: 'back', note: 'biopsy booked' });
-      await new Promise((ok) => { tx.oncomplete = ok; });
-      db.close();
-    }""", DB)
-    page.reload()
-    page.wait_for_selector("body[data-ready=true]")
+    write_behind_the_page(page, "lesions",
+                          "store.put({ id: 'too-long', name: 'y'.repeat(203), site: 'back', note: 'biopsy booked' });")
     lock_with(page, "correct horse battery")
     assert "Not locked: 1 stored record(s) this page cannot read" in alert_text(page)
     stored = json.loads(page.evaluate(READ_DATABASE, DB))
