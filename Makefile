@@ -15,7 +15,7 @@ EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 # the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
 INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: every-clinic-trials every-clinic-joint-trials every-clinic-distil3-trial install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: every-clinic-trials every-clinic-alone-trials every-clinic-joint-trials every-clinic-distil3-trial install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -301,8 +301,10 @@ extra-aspect-trial: install
 # test split in both conditions, the ISIC inner check and external part and the non-lesion set, and judged by
 # train.studies.ship_rule against the shipped model's test predictions. Two seeds (about 35 minutes each on 2 cores).
 NEGATIVES ?= ../shared/data/not_lesions_imagenet_sample
-LWF := --extra-data $(EXTRA) --init-from $(MODEL) --teacher $(MODEL) --distil 1 --extra-share 0.3 \
-	--fine-tune-epochs 5 --fine-tune-lr 3e-5
+FROM_SHIPPED := --extra-data $(EXTRA) --init-from $(MODEL) --fine-tune-epochs 5 --fine-tune-lr 3e-5
+DISTIL := --teacher $(MODEL) --distil 1
+BALANCE := --extra-share 0.3
+LWF := $(FROM_SHIPPED) $(DISTIL) $(BALANCE)
 CLINICS := reports/every-clinic
 define clinic_trial
 	[ -f $(COMPARE)/$(1)/model.keras ] || $(TRAIN_SAME) --out $(COMPARE)/$(1) $(RECIPE) $(2)
@@ -332,6 +334,13 @@ every-clinic-trials: install
 every-clinic-distil3-trial: install
 	$(OOD_SET)
 	$(call clinic_trial,lwf3-seed7,$(LWF) --distil 3 --seed 7)
+
+# Each option alone, seed 7, everything else as every-clinic-trials: source balance without distillation, and
+# distillation with the ISIC images at the sampler's own share of the class-balanced stream.
+every-clinic-alone-trials: install
+	$(OOD_SET)
+	$(call clinic_trial,balance-only-seed7,$(FROM_SHIPPED) $(BALANCE) --seed 7)
+	$(call clinic_trial,distil-only-seed7,$(FROM_SHIPPED) $(DISTIL) --seed 7)
 
 # The same runs with the class-balance correction, temperature and operating point fitted on HAM10000 validation
 # and the ISIC inner check together (train.calibration.recalibrate --with-inner); guard and its scores unchanged.

@@ -77,13 +77,14 @@ def convert_model(model, out_dir: Path, quantization: str = "float32", uint8_lay
 UNFOLDED = ("expanded_conv_depthwise",)
 
 
-def deployable_model(classifier, ood: dict | None):
-    """What the browser runs: the classifier with CAM and OOD score (train/model/explained.py), its batch
-    norms folded into the convolutions (export/folding.py) but for ``UNFOLDED``."""
+def deployable_model(classifier, ood: dict | None, outline=None):
+    """What the browser runs: the classifier with CAM, OOD score and, with a fitted decoder, the lesion outline
+    (train/model/explained.py), its batch norms folded into the convolutions (export/folding.py) but for
+    ``UNFOLDED``."""
     from export.folding import fold_batch_norms
     from train.model.explained import explained_model
 
-    return explained_model(fold_batch_norms(classifier, keep=UNFOLDED), ood)
+    return explained_model(fold_batch_norms(classifier, keep=UNFOLDED), ood, outline=outline)
 
 
 def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32",
@@ -92,9 +93,11 @@ def convert_run(train_dir: Path, out_dir: Path, quantization: str = "float32",
     import keras
 
     from train.model.explained import load_ood_stats
+    from train.segmentation.decoder import load_outline
 
     classifier = keras.saving.load_model(Path(train_dir) / "model.keras", compile=False)
-    convert_model(deployable_model(classifier, load_ood_stats(Path(train_dir))), out_dir, quantization, uint8_layers)
+    graph = deployable_model(classifier, load_ood_stats(Path(train_dir)), load_outline(Path(train_dir)))
+    convert_model(graph, out_dir, quantization, uint8_layers)
 
 
 def output_nodes(model_dir: Path) -> dict[str, str]:

@@ -20,6 +20,7 @@ import numpy as np
 
 from train.model.network import BACKBONE_NAME
 from train.model.predict import Run, model_inputs
+from train.segmentation.decoder import OUTLINE, TAPS
 
 OOD_FILE = "ood.npz"
 OOD_JSON = "ood.json"
@@ -45,16 +46,21 @@ def load_ood_summary(model_dir: Path) -> dict | None:
 
 
 def explained_model(classifier: keras.Model, ood: dict[str, np.ndarray] | None = None,
-                    include_features: bool = False) -> keras.Model:
+                    include_features: bool = False, outline: keras.Model | None = None) -> keras.Model:
     """Same weights as ``classifier``; dict outputs ``logits``, ``cams`` (N, h, w, classes) and, with OOD
-    statistics, ``ood_distance`` (N,). ``include_features`` adds the statistics the OOD guard is fitted on."""
+    statistics, ``ood_distance`` (N,). ``include_features`` adds the statistics the OOD guard is fitted on;
+    ``outline`` (train/segmentation/decoder.py) adds the lesion probability of every input pixel, (N, size, size),
+    from the same backbone pass."""
     backbone = classifier.get_layer(BACKBONE_NAME)
     head = classifier.get_layer("logits")
     inputs = keras.Input(classifier.input_shape[1:], name="image")
-    taps = keras.Model(backbone.input, [backbone.get_layer(OOD_LAYER).output, backbone.output])
-    early, feature_map = taps(inputs, training=False)
+    decoder_taps = [backbone.get_layer(name).output for name, _ in TAPS] if outline is not None else []
+    taps = keras.Model(backbone.input, [backbone.get_layer(OOD_LAYER).output, backbone.output, *decoder_taps])
+    early, feature_map, *outline_taps = taps(inputs, training=False)
     cams = head(feature_map)
     outputs = {"logits": keras.ops.mean(cams, axis=(1, 2)), "cams": cams}
+    if outline is not None:
+        outputs[OUTLINE] = keras.ops.sigmoid(outline(outline_taps))[..., 0]
     mean = keras.ops.mean(early, axis=(1, 2))
     std = keras.ops.sqrt(keras.ops.maximum(keras.ops.mean(keras.ops.square(early), axis=(1, 2)) - mean**2, 0.0))
     statistics = keras.ops.concatenate([mean, std], axis=-1)
