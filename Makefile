@@ -15,7 +15,7 @@ EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 # the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
 INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: every-clinic-trials every-clinic-alone-trials every-clinic-joint-trials every-clinic-distil3-trial install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: outline segmentation every-clinic-trials every-clinic-colour-trial every-clinic-alone-trials every-clinic-joint-trials every-clinic-distil3-trial install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,18 @@ train: install
 	$(BIN)/python -m train.calibration.change_margin --model $(MODEL)
 	$(BIN)/python -m train.calibration.combine --model $(MODEL)
 	$(BIN)/python -m train.context --model $(MODEL)
+	$(BIN)/python -m train.segmentation --model $(MODEL)
+
+# The lesion outline's decoder on the shipped run's frozen backbone (part of `make train`; train/segmentation/).
+outline: install
+	$(BIN)/python -m train.segmentation --model $(MODEL)
+
+# The outline against HAM10000's masks on the test split, 200x150 copies and sharp crops (part of `make reports`).
+segmentation: install
+	$(BIN)/python -m train.evaluation.segmentation --images $(LOW_IMAGES) --masks $(DATA)/masks --labels $(TEST_LABELS) \
+		--out reports/segmentation/keras/low
+	$(BIN)/python -m train.evaluation.segmentation --images $(SHARP) --masks $(DATA)/masks --labels $(TEST_LABELS) \
+		--missing skip --out reports/segmentation/keras/sharp
 
 # Age, sex and body site folded into the estimate, fitted and judged by the ship rule (part of `make train`;
 # train/context/): writes $(MODEL)/context.json and reports/context/validation.json.
@@ -111,7 +123,7 @@ reports: evaluate export browser-evaluate
 	$(BIN)/python -m export.parity --images $(SHARP) --labels $(MODEL)/val_labels.csv --missing skip --n 200 --out reports/parity_sharp.json
 	$(BIN)/python -m export.studies.quantization_test --out reports/quantization_test.json
 	$(BIN)/python -m export.studies.bench --out reports/bench.json
-	$(MAKE) explain tta ood-eval learning-curve
+	$(MAKE) explain tta ood-eval learning-curve segmentation
 
 learning-curve: install
 	$(BIN)/python -m train.evaluation.learning_curve --model $(MODEL) --out reports/training
@@ -341,6 +353,12 @@ every-clinic-alone-trials: install
 	$(OOD_SET)
 	$(call clinic_trial,balance-only-seed7,$(FROM_SHIPPED) $(BALANCE) --seed 7)
 	$(call clinic_trial,distil-only-seed7,$(FROM_SHIPPED) $(DISTIL) --seed 7)
+
+# The every-clinic recipe with Shades of Gray colour constancy (--colour-constancy 6) in training, evaluation and the
+# page, seed 7: does white balance carry the other clinics' colours over?
+every-clinic-colour-trial: install
+	$(OOD_SET)
+	$(call clinic_trial,lwf-colour-seed7,$(LWF) --colour-constancy 6 --seed 7)
 
 # The same runs with the class-balance correction, temperature and operating point fitted on HAM10000 validation
 # and the ISIC inner check together (train.calibration.recalibrate --with-inner); guard and its scores unchanged.

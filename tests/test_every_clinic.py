@@ -246,9 +246,9 @@ def test_a_teacher_of_another_network_is_refused(tmp_path):
     (tmp_path / "model.keras").write_bytes(b"")
     (tmp_path / "config.json").write_text(json.dumps({"size": 224, "alpha": 1.0}))
     with pytest.raises(DataError, match="give the same --size"):
-        teacher_logits(tmp_path, np.zeros((1, 160, 160, 3), np.uint8), lambda x: x, 1.0, 160)
+        teacher_logits(tmp_path, np.zeros((1, 160, 160, 3), np.uint8), 1.0, 160)
     with pytest.raises(DataError, match="not found"):
-        teacher_logits(tmp_path / "nowhere", np.zeros((1, 160, 160, 3), np.uint8), lambda x: x, 1.0, 160)
+        teacher_logits(tmp_path / "nowhere", np.zeros((1, 160, 160, 3), np.uint8), 1.0, 160)
 
 
 @pytest.mark.slow

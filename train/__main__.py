@@ -102,6 +102,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--extra-share", type=share, default=defaults.extra_share, metavar="SHARE",
                    help="with --extra-data: the extra sources' share of the sampled stream (classes balanced within "
                         "each source); default: one class-balanced pool")
+    p.add_argument("--colour-constancy", type=int, default=defaults.colour_constancy, metavar="P",
+                   help="Shades of Gray white balance of every input with Minkowski norm P (6, as the ISIC 2019 "
+                        "winners), the same in training, evaluation and the page; 0: off")
     p.add_argument("--masks", default=defaults.masks,
                    help="folder of <image_id>_segmentation.png lesion masks (default DATA/masks)")
     p.add_argument("--override-images", default=defaults.override_images,

@@ -174,9 +174,18 @@ export function preprocess(tf, source, prep) {
       x = tf.image.resizeBilinear(x, [side, side], false, true);
     }
     x = tf.image.resizeBilinear(x, [prep.size, prep.size], false, true);
+    if (prep.colour_constancy) x = shadesOfGray(tf, x, prep.colour_constancy);
     // Functional ops: the per-package core build does not add the chained ones (x.sub) to tensors.
     return tf.expandDims(tf.div(tf.sub(x, tf.tensor1d(prep.mean)), tf.tensor1d(prep.std)), 0);
   });
+}
+
+/** Shades of Gray white balance of [size, size, 3] pixels in 0..255, step for step as train/data/preprocess.py's
+ * shades_of_gray: the illuminant is each channel's Minkowski p-mean (on 0..1), scaled to grey of its length. */
+function shadesOfGray(tf, x, power) {
+  const illuminant = tf.pow(tf.mean(tf.pow(tf.div(x, 255), power), [0, 1], true), 1 / power);
+  const grey = tf.div(tf.sqrt(tf.sum(tf.mul(illuminant, illuminant))), Math.sqrt(3));
+  return tf.clipByValue(tf.div(tf.mul(x, grey), tf.maximum(illuminant, 1e-6)), 0, 255);
 }
 
 /** The referral decision for calibrated ``probabilities`` over ``classes`` (codes): the malignancy score (the

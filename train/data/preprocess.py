@@ -7,7 +7,8 @@ Rule (the browser's inference module implements the same steps from ``metadata.j
    centres: an exact 2x2 box average for even sides, so large photos are not aliased);
 4. bilinear-resize (half-pixel centres, as ``tf.image.resize`` and TF.js ``resizeBilinear(.., false, true)``)
    to the model input;
-5. normalise channels: ``(pixel - mean) / std`` with pixels in 0..255.
+5. with ``colour_constancy`` p > 0, Shades of Gray white balance of the model-sized square (below);
+6. normalise channels: ``(pixel - mean) / std`` with pixels in 0..255.
 
 One deliberate exception: in the browser a centre square wider than 1024 px (phone photos) is first shrunk
 to 1024 px by the canvas' high-quality resampler, since an 8000 px image as a float tensor would need
@@ -38,6 +39,7 @@ class Preprocessing:
     std: tuple[float, float, float]
     crop: str = "center_square"
     resize: str = "bilinear_halving"
+    colour_constancy: int = 0  # Minkowski norm p of Shades of Gray (0: off); runs saved before it read as off
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,8 +82,25 @@ def resize_square(square: tf.Tensor, size: int) -> tf.Tensor:
     return tf.image.resize(x, (size, size), method="bilinear")
 
 
+def shades_of_gray(x: tf.Tensor, power: int) -> tf.Tensor:
+    """Shades of Gray colour constancy (Finlayson & Trezzi 2004), as the ISIC 2019 winners used it (Gessert et al.
+    2020, p = 6): each image's illuminant is the Minkowski p-mean of each channel, and each channel is scaled so
+    that the illuminant becomes grey of the same length. Pixels 0..255 in and out, (..., H, W, 3); a black image
+    stays black. The browser's classifier.js applies the same steps (tests/test_parity.py)."""
+    x = tf.cast(x, tf.float32)
+    # on 0..1, so that 255^p never meets float32's range or a float16 GPU texture
+    illuminant = tf.pow(tf.reduce_mean(tf.pow(x / 255.0, power), axis=(-3, -2), keepdims=True), 1.0 / power)
+    grey = tf.norm(illuminant, axis=-1, keepdims=True) / np.sqrt(3.0)
+    return tf.clip_by_value(x * grey / tf.maximum(illuminant, 1e-6), 0.0, 255.0)
+
+
 def normalise(x: tf.Tensor, prep: Preprocessing) -> tf.Tensor:
-    return (tf.cast(x, tf.float32) - tf.constant(prep.mean)) / tf.constant(prep.std)
+    """Model input from 0..255 pixels of the model's size (after any augmentation, so white balance undoes a
+    random colour cast as it would a camera's)."""
+    x = tf.cast(x, tf.float32)
+    if prep.colour_constancy:
+        x = shades_of_gray(x, prep.colour_constancy)
+    return (x - tf.constant(prep.mean)) / tf.constant(prep.std)
 
 
 def model_input(image: np.ndarray, prep: Preprocessing) -> np.ndarray:

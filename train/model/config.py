@@ -39,6 +39,7 @@ class TrainConfig:
     aspect: bool = False  # random aspect-ratio changes (train/data/augment.py)
     acquisition: bool = False
     acquisition_changes: tuple[str, ...] = tuple(ACQUISITION)  # which of them, for ablations
+    colour_constancy: int = 0  # Shades of Gray white balance with this Minkowski norm, in training and the page (0: off)
     optics: bool = False  # random dermatoscope white balance, tone curve and rim (train/data/augment.py)
     strategy: str = "auto"
     stream: bool = False

@@ -13,6 +13,7 @@ column 1 whether the term applies (1 for HAM10000 images), columns 2.. the teach
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 from keras import ops
 
 from train.data.loading import DataError
+from train.data.preprocess import normalise
 
 LABEL, FLAG, TEACHER = 0, 1, 2  # columns of a packed target
 
@@ -53,19 +55,20 @@ def distilled_cross_entropy(weight: float, temperature: float = 2.0) -> Callable
     return loss
 
 
-def teacher_logits(run: Path, images: np.ndarray, normalise: Callable[[np.ndarray], np.ndarray],
-                   alpha: float, size: int, batch: int = 256) -> np.ndarray:
-    """The teacher run's logits of decoded ``images`` (uint8, the student's input size), computed once."""
-    import json
+def teacher_logits(run: Path, images: np.ndarray, alpha: float, size: int, batch: int = 256) -> np.ndarray:
+    """The teacher run's logits of decoded ``images`` (uint8, the student's input size), computed once, each
+    image normalised by the teacher's own preprocessing (a student with colour constancy keeps the answers its
+    teacher gives to the images as the teacher sees them)."""
+    from train.model.predict import load_run
 
-    saved = Path(run) / "model.keras"
-    if not saved.is_file():
-        raise DataError(f"{saved} not found: --teacher needs a finished run's folder (python -m train --out), "
-                        "e.g. models/ham10000 for the shipped model.")
+    if not (Path(run) / "model.keras").is_file():
+        raise DataError(f"{Path(run) / 'model.keras'} not found: --teacher needs a finished run's folder "
+                        "(python -m train --out), e.g. models/ham10000 for the shipped model.")
     config = json.loads((Path(run) / "config.json").read_text()) if (Path(run) / "config.json").is_file() else {}
     if config.get("size", size) != size or config.get("alpha", alpha) != alpha:
         raise DataError(f"--teacher {run} takes {config.get('size')} px at width {config.get('alpha')}; this run "
                         f"trains {size} px at width {alpha}: give the same --size and --alpha.")
-    teacher = keras.saving.load_model(saved, compile=False)
-    return np.concatenate([teacher.predict(normalise(images[i:i + batch]), verbose=0)
-                           for i in range(0, len(images), batch)]) if len(images) else np.zeros((0, teacher.output_shape[-1]))
+    teacher = load_run(Path(run))
+    return np.concatenate([teacher.model.predict(normalise(images[i:i + batch], teacher.prep).numpy(), verbose=0)
+                           for i in range(0, len(images), batch)]) if len(images) \
+        else np.zeros((0, teacher.model.output_shape[-1]))

@@ -298,7 +298,7 @@ def train(config: TrainConfig) -> dict:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     style = backbone_style(config.backbone_weights, config.backbone_style)
-    prep = preprocessing_for(style, config.size)
+    prep = preprocessing_for(style, config.size, config.colour_constancy)
 
     dataset = load_training_data(Path(config.data), Path(config.override_images) if config.override_images else None)
     split = load_or_create_split(dataset.frame, Path(config.split or out / "split.csv"), seed=config.seed)
@@ -350,8 +350,7 @@ def train(config: TrainConfig) -> dict:
     if config.distil:
         t0 = time.time()
         ham = sources == 0
-        known = teacher_logits(Path(config.teacher), x_train[ham], lambda x: normalise(x, prep).numpy(),
-                               config.alpha, config.size)
+        known = teacher_logits(Path(config.teacher), x_train[ham], config.alpha, config.size)
         logits = np.zeros((len(y_train), len(CLASSES)), np.float32)
         logits[ham] = known
         targets = packed_targets(y_train, ham.astype(np.float32), logits)

@@ -28,10 +28,10 @@ def backbone_style(weights: str | None, style: str | None) -> str:
     return "torchvision" if weights and "torchvision" in Path(weights).name else "keras"
 
 
-def preprocessing_for(style: str, size: int) -> Preprocessing:
+def preprocessing_for(style: str, size: int, colour_constancy: int = 0) -> Preprocessing:
     if style == "torchvision":
-        return Preprocessing(size=size, mean=TORCH_MEAN, std=TORCH_STD)
-    return Preprocessing(size=size, mean=KERAS_MEAN, std=KERAS_STD)
+        return Preprocessing(size=size, mean=TORCH_MEAN, std=TORCH_STD, colour_constancy=colour_constancy)
+    return Preprocessing(size=size, mean=KERAS_MEAN, std=KERAS_STD, colour_constancy=colour_constancy)
 
 
 def _symmetric_padding(layer: keras.layers.Layer) -> keras.layers.Layer:
