@@ -62,6 +62,10 @@ segmentation: install
 		--out reports/segmentation/keras/low
 	$(BIN)/python -m train.evaluation.segmentation --images $(SHARP) --masks $(DATA)/masks --labels $(TEST_LABELS) \
 		--missing skip --out reports/segmentation/keras/sharp
+	$(BIN)/python -m train.studies.lesion_measures --images $(LOW_IMAGES) --masks $(DATA)/masks --labels $(TEST_LABELS) \
+		--model $(MODEL) --out reports/segmentation/measures_low.json
+	$(BIN)/python -m train.studies.lesion_measures --images $(SHARP) --masks $(DATA)/masks --labels $(TEST_LABELS) \
+		--missing skip --model $(MODEL) --out reports/segmentation/measures_sharp.json
 
 # Age, sex and body site folded into the estimate, fitted and judged by the ship rule (part of `make train`;
 # train/context/): writes $(MODEL)/context.json and reports/context/validation.json.

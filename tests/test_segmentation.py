@@ -138,3 +138,38 @@ def test_a_mask_that_is_not_an_image_or_of_another_shape_is_one_clear_error(tmp_
     status, err = run_evaluation(tmp_path, images, masks, capsys)
     assert status == 2 and "must have its image's aspect ratio" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_measures_study_on_reference_masks(tmp_path):
+    from train.studies import lesion_measures as study
+
+    out = tmp_path / "measures.json"
+    assert study.main(["--images", str(FIXTURES / "images"), "--masks", str(FIXTURES / "masks"),
+                       "--labels", str(FIXTURES / "metadata.csv"), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    separation = report["separation_melanoma_vs_nevus"]["reference"]
+    assert separation["melanomas"] > 0 and separation["nevi"] > 0
+    for name in study.SEPARATING:
+        low, high = separation[name]["ci95"]
+        assert 0 <= low <= separation[name]["auc"] <= high <= 1
+    assert report["skin_tone_ita_against_reference_mask"]["otsu"]["images"] > 20
+
+
+def test_an_outline_equal_to_the_reference_agrees_perfectly():
+    from train.studies.lesion_measures import agreement
+
+    rows = pd.DataFrame([{"image_id": f"i{k}", "source": source, "empty": False, "area_px": 100 + k * k,
+                          "diameter_px": 10 + k, "asymmetry": k / 10, "compactness": 1 + k / 7, "colours": k % 3,
+                          **{f"colour {c}": (k + j) % 2 == 0 for j, c in enumerate(study_colours())}}
+                         for k in range(6) for source in ("reference", "outline")])
+    result = agreement(rows)
+    assert result["images"] == 6 and result["same_colours_present"] == 1.0
+    assert result["area_px"]["spearman"] == pytest.approx(1.0)
+    assert result["area_px"]["median_relative_difference"] == 0.0
+    assert result["compactness"]["median_absolute_difference"] == 0.0
+
+
+def study_colours():
+    from train.segmentation.measures import COLOURS
+
+    return list(COLOURS)
