@@ -29,7 +29,9 @@ window.scoreUrls = async (urls, extras) => {
     const bitmap = await core.decodeImage(await (await fetch(url)).blob());
     const r = await window.classifier.classify(bitmap);
     out.push(extras ? {probabilities: r.probabilities, ood: r.oodDistance, cams: Array.from(r.cams.data),
-                       shape: [r.cams.height, r.cams.width, r.cams.classes]} : r.probabilities);
+                       shape: [r.cams.height, r.cams.width, r.cams.classes],
+                       outline: r.outline && {size: r.outline.size, data: Array.from(r.outline.data)}}
+                    : r.probabilities);
     bitmap.close();
   }
   return out;
@@ -117,12 +119,15 @@ def score_in_browser(model_dir: Path, paths: list[str], browser=None) -> np.ndar
 
 def browser_outputs(model_dir: Path, paths: list[str], browser=None,
                     groups: list[str] | None = None) -> dict[str, np.ndarray]:
-    """Probabilities, OOD distances and class activation maps (N, h, w, classes), computed in Chromium; with
-    ``groups`` (a lesion id per image) also ``combined``: each image's lesion's combined probabilities."""
+    """Probabilities, OOD distances, class activation maps (N, h, w, classes) and, from a model with a decoder, the
+    outline (N, size, size), computed in Chromium; with ``groups`` (a lesion id per image) also ``combined``: each
+    image's lesion's combined probabilities."""
     rows, combined = _score(model_dir, paths, browser, True, groups)
     out = {"probabilities": np.asarray([r["probabilities"] for r in rows], dtype=np.float64),
            "ood_distance": np.asarray([np.nan if r["ood"] is None else r["ood"] for r in rows], dtype=np.float64),
            "cams": np.stack([np.reshape(r["cams"], r["shape"]) for r in rows])}
+    if rows and rows[0].get("outline"):
+        out["outline"] = np.stack([np.reshape(r["outline"]["data"], (r["outline"]["size"],) * 2) for r in rows])
     if combined is not None:
         out["combined"] = np.asarray(combined, dtype=np.float64)
     return out

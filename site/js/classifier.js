@@ -199,7 +199,7 @@ export function riskDecision(probabilities, classes, operatingPoint) {
  * Load metadata + verified model and start a backend. ``bundle`` (file:// pages) replaces every fetch;
  * ``onProgress(step, fraction)`` hears what loading is doing (fraction: of the weights downloaded, else null).
  * Returns {metadata, backend, simd, classify(source), dispose()}; classify gives probabilities,
- * malignancyScore, flagged, cams (class activation maps), oodDistance and outOfDistribution.
+ * malignancyScore, flagged, cams (class activation maps), outline (or null), oodDistance and outOfDistribution.
  */
 export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_BACKENDS, bundle = null,
   onProgress = () => {} }) {
@@ -221,7 +221,7 @@ export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_B
   const prep = metadata.preprocessing;
   const codes = metadata.classes.map((c) => c.code);
 
-  const outputNodes = ['logits', 'cams', 'ood_distance'].filter((k) => metadata.outputs[k]);
+  const outputNodes = ['logits', 'cams', 'ood_distance', 'outline'].filter((k) => metadata.outputs[k]);
   const bias = metadata.class_bias;
 
   // One graph run gives logits, the class activation maps (explanation) and the OOD distance.
@@ -231,23 +231,27 @@ export async function loadClassifier({ modelUrl, vendorUrl, backends = DEFAULT_B
   }
 
   async function classify(source) {
-    const { probs, cams, ood } = tf.tidy(() => {
+    const { probs, cams, ood, outline } = tf.tidy(() => {
       const out = run(preprocess(tf, source, prep));
       return {
         probs: tf.squeeze(tf.softmax(tf.div(tf.add(out.logits, tf.tensor1d(bias)), metadata.temperature)), [0]),
         cams: out.cams,
         ood: out.ood_distance,
+        outline: out.outline,
       };
     });
     const probabilities = Array.from(await probs.data());
     const [, height, width, classes] = cams.shape;
     const camData = await cams.data();
     const oodDistance = ood ? (await ood.data())[0] : null;
-    tf.dispose([probs, cams, ood].filter(Boolean));
+    const outlineData = outline ? await outline.data() : null;
+    tf.dispose([probs, cams, ood, outline].filter(Boolean));
     return {
       probabilities,
       ...riskDecision(probabilities, codes, metadata.operating_point),
       cams: { height, width, classes, data: camData },
+      // lesion probability of each model-input pixel of the photo's centre square (a model with a decoder)
+      outline: outlineData ? { size: prep.size, data: outlineData } : null,
       oodDistance,
       // No guard in the metadata (an older model): nothing is rejected.
       outOfDistribution: metadata.ood ? oodDistance > metadata.ood.threshold : false,

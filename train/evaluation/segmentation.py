@@ -32,6 +32,7 @@ from train.model.predict import load_run, model_inputs
 from train.segmentation.decoder import load_outline, outline_model
 
 DEFAULT_MODEL = Path("models/ham10000")
+DEFAULT_BROWSER_MODEL = Path("site/model")
 ISIC_THRESHOLD = 0.65  # ISIC 2018 Task 1: a per-image Jaccard below this counts as 0
 WORST = 8
 
@@ -83,6 +84,17 @@ def keras_outlines(model_dir: Path, paths: list[str]) -> np.ndarray:
         raise DataError(f"{model_dir} has no outline decoder. Fit one: python -m train.segmentation --model {model_dir}")
     model = outline_model(run.model, decoder)
     return np.concatenate([model.predict(x, batch_size=64, verbose=0)[..., 0] for x in model_inputs(paths, run.prep)])
+
+
+def browser_outlines(model_dir: Path, paths: list[str]) -> np.ndarray:
+    """The same map from the exported TF.js model, through the site's classifier.js in headless Chromium."""
+    from export.browser_scoring import browser_outputs
+
+    out = browser_outputs(model_dir, paths)
+    if "outline" not in out:
+        raise DataError(f"The TF.js model in {model_dir} has no outline output. Fit the decoder (python -m "
+                        "train.segmentation) and export again (python -m export).")
+    return out["outline"]
 
 
 def outline_on_square(probability: np.ndarray, side: int) -> np.ndarray:
@@ -158,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", required=True, type=Path, help="folder of images")
     p.add_argument("--masks", required=True, type=Path, help=f"folder of <image_id>{MASK_SUFFIX} reference masks")
     p.add_argument("--out", required=True, type=Path, help="folder for metrics.json, per_image.csv and the figure")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="training run with an outline decoder")
-    p.add_argument("--runtime", choices=("keras",), default="keras")
+    p.add_argument("--model", type=Path, default=None, help=f"training run with an outline decoder (keras; default "
+                   f"{DEFAULT_MODEL}) or exported TF.js model folder (browser; default {DEFAULT_BROWSER_MODEL})")
+    p.add_argument("--runtime", choices=("keras", "browser"), default="keras")
     p.add_argument("--labels", type=Path, default=None,
                    help="labels CSV with image_id (and lesion_id): score only these images (e.g. the test split)")
     p.add_argument("--missing", choices=("error", "skip"), default="error",
@@ -168,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     frame = selected_images(args.images, args.labels, args.missing).reset_index(drop=True)
     truths = reference_squares(frame, mask_files(frame, args.masks))
-    outlines = keras_outlines(args.model, frame["path"].tolist())
+    model = args.model or (DEFAULT_MODEL if args.runtime == "keras" else DEFAULT_BROWSER_MODEL)
+    outlines = (keras_outlines if args.runtime == "keras" else browser_outlines)(model, frame["path"].tolist())
     scores = score_images(frame, truths, outlines)
     metrics = {"n_images": len(scores), "n_lesions": int(scores["lesion_id"].nunique()), **summary(scores),
-               "runtime": args.runtime, "model": str(args.model), "images": str(args.images),
+               "runtime": args.runtime, "model": str(model), "images": str(args.images),
                "masks": str(args.masks), "labels": str(args.labels) if args.labels else None,
                "compared_on": "the image's centre square at its own resolution; the outline thresholded at 0.5",
                "seconds": round(time.time() - started, 1)}
