@@ -15,7 +15,7 @@ EXTERNAL := --images $(EXTRA)/images --labels $(EXTERNAL_LABELS)
 # the ISIC validation part: what trials that do not train on ISIC are judged by (the external test chooses nothing)
 INNER := --images $(EXTRA)/images --labels train/data/splits/isic2017_256_inner.csv
 
-.PHONY: outline segmentation every-clinic-trials every-clinic-colour-trial every-clinic-alone-trials every-clinic-joint-trials every-clinic-distil3-trial install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
+.PHONY: outline segmentation shipped-negatives-guard-trial every-clinic-trials every-clinic-colour-trial every-clinic-alone-trials every-clinic-joint-trials every-clinic-distil3-trial install serve build test train context evaluate export metadata eda compare-train ood change-margin combine explain tta reports backbones ood-eval learning-curve cosine-trial all-layers-trial seed-trial seed-test acquisition-trials acquisition-val-pairs consistency-trials pairs-only-trial consistency-weight-trial late-consistency-trials input-size-trial extra-data-trials extra-aspect-trial optics-trial extra-per-source-guard-trial extra-late-guard-trial extra-guard-trial skin-tone browser-evaluate
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -296,6 +296,13 @@ extra-guard-trial: install
 	$(OOD_SET)
 	$(call guard_trial,shipped-guard-isic,--val-quantile 0.98)
 	$(call guard_trial,shipped-guard-isic-q95,--val-quantile 0.95)
+
+# The shipped network with the guard fitted against the non-lesion photos (#43's outlier exposure), no retraining.
+shipped-negatives-guard-trial: install
+	$(OOD_SET)
+	$(call guard_trial,shipped-guard-negatives,--negatives $(NEGATIVES) --val-quantile 0.95)
+	$(BIN)/python -m train.evaluation.evaluate --model $(COMPARE)/shipped-guard-negatives $(INNER) \
+		--out reports/paired/shipped-guard-negatives-test/inner
 
 extra-per-source-guard-trial: install
 	$(OOD_SET)

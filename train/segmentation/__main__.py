@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(p)
     p.add_argument("--masks", type=Path, default=None, help="lesion masks <image_id>_segmentation.png "
                    "(default: DATA/masks)")
-    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--epochs", type=int, default=8)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=3)
