@@ -8,7 +8,9 @@ import re
 import pytest
 from PIL import Image, ImageOps
 
-from tests.test_history import HIGH_RISK, LOW_RISK, classify_and_save, dated_photo, open_history, open_lesion
+from tests.test_history import (
+    HIGH_RISK, LOW_RISK, classify_and_save, dated_photo, open_history, open_lesion, open_patient,
+)
 from tests.test_one_lesion import ONE_LESION, choose, one_lesion_on
 from tests.test_site import open_app
 
@@ -47,6 +49,7 @@ def test_my_lesions_list_says_below_the_referral_threshold_never_low_risk(page, 
     open_app(page, site_url)
     classify_and_save(page, [LOW_RISK], lesion="Mole on the back", site="back")
     open_history(page, site_url)
+    open_patient(page)
     row = page.locator("#lesion-list li").first
     row.wait_for()
     assert "below the referral threshold" in row.inner_text() and "low risk" not in row.inner_text().lower()

@@ -22,7 +22,8 @@ DB = "lesionlens-history"
 READ_DATABASE = """async (name) => {
   const db = await (await import('./js/history-store.js')).currentDatabase();
   const all = async (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
-  const out = { lesions: await all('lesions'), entries: await all('entries'), meta: await all('meta') };
+  const out = { patients: await all('patients'), lesions: await all('lesions'), entries: await all('entries'),
+    meta: await all('meta') };
   db.close();
   return JSON.stringify(out, (k, v) => (v instanceof ArrayBuffer || ArrayBuffer.isView(v) ? `<${v.byteLength} bytes>` : v));
 }"""
@@ -63,9 +64,25 @@ def open_history(page, url: str) -> None:
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
 
 
-def open_lesion(page, name: str) -> None:
+def open_patient(page, label: str = "Unassigned") -> None:
+    """From the list of patients (My lesions' first view), one patient's lesions: ``label`` is their patient ID, or
+    "Unassigned" for the lesions saved without one."""
+    page.click(f"#patient-list a:text-is('{label}')")
+    page.locator("#patient-view").wait_for()
+
+
+def open_lesion(page, name: str, patient: str = "Unassigned") -> None:
+    """The lesion ``name`` of ``patient``, from the list of patients or from the patient's own view."""
+    if page.locator("#list-view").is_visible():
+        open_patient(page, patient)
     page.click(f"#lesion-list a:text-is('{name}')")
     page.locator("#lesion-view").wait_for()
+
+
+def back_to_patients(page) -> None:
+    """The list of patients, by the trail at the top of a patient's, lesion's or comparison's view."""
+    page.click("#crumbs a:text-is('All patients')")
+    page.locator("#list-view").wait_for()
 
 
 def saved_history(page, tmp_path: Path, url: str) -> list[Path]:
@@ -144,6 +161,7 @@ def test_saved_photos_survive_a_reload_and_the_comparison_flags_the_crossing(pag
     open_history(page, site_url)
     page.reload()
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    open_patient(page)
     assert "Mole on the back" in page.locator("#lesion-list").inner_text()
     open_lesion(page, "Mole on the back")
     entries = page.locator("#timeline .entry")
@@ -221,7 +239,7 @@ def test_delete_everything_leaves_no_indexeddb_data(page, site_url, tmp_path):
     confirm(page)
     page.wait_for_function("() => /Everything deleted/.test(document.getElementById('history-status').textContent)")
     assert DB not in database_names(page)
-    assert page.locator("#list-empty").is_visible()
+    assert page.locator("#patients-empty").is_visible()
     page.reload()  # visiting the page again does not create an empty database either
     page.wait_for_selector("body[data-ready=true]", timeout=60_000)
     assert DB not in database_names(page)
@@ -318,6 +336,8 @@ def test_history_actions_make_no_request_online_or_offline(page, site_url, tmp_p
         page.go_back()
         page.locator("#lesion-view").wait_for()
         page.go_back()
+        page.locator("#patient-view").wait_for()
+        page.go_back()
         page.locator("#list-view").wait_for()
         path = export_file(page, tmp_path)
         import_file(page, path)
@@ -368,6 +388,9 @@ def test_nothing_is_wider_than_a_360_px_phone_and_touch_works(browser, site_url,
     assert max(rows) - min(rows) < 1  # the probability rows line up
     open_history(page, site_url)
     assert page.evaluate(overflowing) == []
+    page.locator("#patient-list a").first.tap()
+    page.locator("#patient-view").wait_for()
+    assert page.evaluate(overflowing) == []
     page.locator("#lesion-list a").first.tap()
     page.locator("#lesion-view").wait_for()
     assert page.evaluate(overflowing) == []
@@ -397,6 +420,10 @@ def test_history_views_are_accessible_and_work_by_keyboard(page, site_url, tmp_p
     classify_and_save(page, [dated_photo(HIGH_RISK, tmp_path, "2025-06-01")], lesion=None)
 
     open_history(page, site_url)
+    assert serious_violations(page) == []
+    page.locator("#patient-list a").first.focus()
+    page.keyboard.press("Enter")
+    page.locator("#patient-view").wait_for()
     assert serious_violations(page) == []
     page.locator("#lesion-list a").first.focus()
     page.keyboard.press("Enter")
@@ -460,6 +487,7 @@ def test_a_full_disk_gets_a_clear_message_and_loses_nothing(page, site_url, tmp_
                            "/no room left/.test(document.getElementById('save-errors').textContent)")
     page.click("#save-dialog button[value=cancel]")
     open_history(page, site_url)
+    open_patient(page)
     assert page.locator("#lesion-list li").count() == 1
     open_lesion(page, "Mole on the back")
     assert page.locator("#timeline .entry").count() == 1
@@ -489,7 +517,7 @@ def test_editing_a_lesion_and_deleting_a_photo_or_a_lesion_asks_first(page, site
     watch_status(page, "deleted")
     page.click("#delete-lesion")
     confirm(page)
-    assert seen_at_status(page)["listShown"]
-    assert page.locator("#list-empty").is_visible()
+    assert seen_at_status(page)["listShown"]  # its patient (Unassigned) has no lesion left: the list of patients
+    assert page.locator("#patients-empty").is_visible()
     records = json.loads(page.evaluate(READ_DATABASE, DB))
     assert records["lesions"] == [] and records["entries"] == []

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from export.browser import BrowserNotFound, launch_options
-from tests.test_history import LOW_RISK, HIGH_RISK, dated_photo, export_file, open_history, open_lesion
+from tests.test_history import (
+    LOW_RISK, HIGH_RISK, back_to_patients, dated_photo, export_file, open_history, open_lesion,
+)
 from tests.test_site import INPUT, open_app
 
 pytestmark = pytest.mark.browser
@@ -207,7 +209,7 @@ def test_a_history_saved_by_the_earlier_page_is_found_and_the_lock_moves_it(page
     reload_history(page)
     open_lesion(page, NAME)
     assert page.locator("#timeline .entry").count() == 1
-    page.click("text=← All lesions")
+    back_to_patients(page)
     lock(page)
     assert page.evaluate(DEFAULT_DATABASES) == [] and page.evaluate(BUCKETS) == ["lesionlens-history-1"]
     reload_history(page)
@@ -231,7 +233,7 @@ def test_a_move_stopped_half_way_loses_nothing(page, site_url, tmp_path):
     open_lesion(page, NAME)
     assert page.locator("#timeline .entry").count() == 1
     assert page.evaluate(BUCKETS) == ["lesionlens-history-1"]
-    page.click("text=← All lesions")
+    back_to_patients(page)
     lock(page)
     assert page.evaluate(BUCKETS) == ["lesionlens-history-2"]
     # stopped after the locked copy was marked complete, before the unencrypted home was deleted: the locked one

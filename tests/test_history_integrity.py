@@ -12,7 +12,7 @@ import pytest
 
 from tests.test_history import (
     DB, LOW_RISK, READ_DATABASE, classify_and_save, database_names, dated_photo, export_file, open_history, open_lesion,
-    saved_history,
+    open_patient, saved_history,
 )
 from tests.test_history_robust import export_base, import_text  # noqa: F401 (a fixture)
 from tests.test_site import INPUT, open_app
@@ -189,7 +189,7 @@ def test_unreadable_records_can_be_exported_repaired_and_deleted_whole(page, sit
     page.reload()
     page.wait_for_selector("body[data-ready=true]")
     page.locator("#unreadable").wait_for()
-    assert page.locator("#lesion-list li").count() == 0
+    assert page.locator("#patient-list li").count() == 0
     listed = page.locator("#unreadable-list li").evaluate_all("(li) => li.map((l) => l.dataset.id)")
     entry_ids = [i for i in stored_ids(page)["entries"] if i not in ("b-photo", "7")]
     assert sorted(listed) == sorted([lesion_id, "broken-b", "42", *entry_ids, "b-photo", "7"])
@@ -370,6 +370,8 @@ def test_long_and_right_to_left_user_text_stays_in_its_place(page, site_url, tmp
     page.wait_for_selector("body[data-ready=true]")
     page.set_input_files("#import-file", str(path))
     status_says(page, "Imported 1 lesion")
+    assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
+    open_patient(page)
     link = page.locator("#lesion-list a.user-text").first
     assert link.evaluate("(a) => getComputedStyle(a).unicodeBidi") == "isolate"
     assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")

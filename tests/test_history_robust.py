@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import HAM_FIXTURES
 from tests.test_history import (
-    DB, LOW_RISK, classify_and_save, database_names, dated_photo, export_file, open_history, open_lesion, saved_history,
+    DB, LOW_RISK, back_to_patients, classify_and_save, database_names, dated_photo, export_file, open_history,
+    open_lesion, open_patient, saved_history,
 )
 from tests.test_one_lesion import ONE_LESION
 from tests.test_site import INPUT, open_app
@@ -126,11 +127,11 @@ def test_a_database_holding_broken_records_still_opens_exports_and_deletes(page,
     page.evaluate(BREAK_RECORDS, DB)
     page.reload()
     page.wait_for_selector("body[data-ready=true]")
+    open_patient(page)
     assert page.locator("#lesion-list li").count() == 1  # the good lesion; the broken one is set apart
     open_lesion(page, "Mole on the back")
     assert page.locator("#timeline .entry").count() == 2
-    page.click("text=← All lesions")
-    page.locator("#list-view").wait_for()
+    back_to_patients(page)
     unreadable = page.locator("#unreadable-list li")
     assert sorted(unreadable.evaluate_all("(li) => li.map((l) => l.dataset.id)")) == [
         "garbage-results", "no-added", "object-site"]
@@ -222,6 +223,7 @@ def test_no_body_site_is_saved_until_one_is_picked(page, site_url, tmp_path):
     page.click("#save-confirm")
     page.locator("#status a[href^='history.html#lesion/']").wait_for()
     open_history(page, site_url)
+    open_patient(page)
     assert "No site yet — unknown" in page.locator("#lesion-list").inner_text()
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.test_history import LOW_RISK, classify_and_save, open_history, open_lesion, saved_history
+from tests.test_history import LOW_RISK, classify_and_save, open_history, open_lesion, open_patient, saved_history
 from tests.test_site import open_app
 from tests.test_visit_record import NO_PRINT_DIALOG
 
@@ -23,6 +23,7 @@ def test_the_whole_list_has_its_own_heading_below_the_due_list(page, site_url):
     page.wait_for_function("() => /Next check of/.test(document.getElementById('history-status').textContent)")
     page.clock.set_system_time(dt.datetime(2026, 4, 12, 9, 0))  # past the check
     open_history(page, site_url)
+    open_patient(page)
     page.locator("#due-list li").wait_for()
     heading = page.locator("#all-lesions-heading")
     assert heading.is_visible() and heading.inner_text() == "All lesions"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from export.browser import serve
-from tests.test_history import LOW_RISK, classify_and_save, dated_photo, open_history
+from tests.test_history import LOW_RISK, classify_and_save, dated_photo, open_history, open_patient
 from tests.test_site import open_app
 
 pytestmark = pytest.mark.browser
@@ -37,6 +37,7 @@ def test_a_page_framed_by_another_origin_does_not_run(page, site_url, other_orig
     assert frame.locator("body[data-ready]").count() == 0 and frame.locator("#file-input, #lesion-list").count() == 0
     # the same page opened on its own runs, and a frame of its own origin is not refused
     open_history(page, site_url)
+    open_patient(page)
     assert "Private mole" in page.locator("#lesion-list").inner_text()
     page.set_content(f"<iframe id=f src='{site_url}history.html' width=800 height=600></iframe>")
     assert page.frame_locator("#f").locator(".framed").count() == 0

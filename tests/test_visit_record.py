@@ -16,8 +16,8 @@ from pypdf import PdfReader
 from export.browser import serve
 from tests.conftest import ROOT
 from tests.test_history import (
-    DB, HIGH_RISK, LOW_RISK, READ_DATABASE, classify_and_save, confirm, database_names, dated_photo, export_file,
-    import_file, open_history, open_lesion, saved_history,
+    DB, HIGH_RISK, LOW_RISK, READ_DATABASE, back_to_patients, classify_and_save, confirm, database_names, dated_photo,
+    export_file, import_file, open_history, open_lesion, open_patient, saved_history,
 )
 from tests.test_one_lesion import ONE_LESION, OVERFLOWING, choose, one_lesion_on
 from tests.test_site import INPUT, open_app
@@ -154,6 +154,7 @@ def test_the_map_and_the_list_agree_and_a_saved_lesion_is_a_dot_that_opens_it(pa
     assert f"{point['view']} {point['x']} {point['y']}" == clicked
 
     open_history(page, site_url)
+    open_patient(page)
     dot = page.locator("#lesion-map .dot")
     assert dot.count() == 1 and "Arm mole" in dot.get_attribute("aria-label")
     assert serious_violations(page) == []
@@ -182,6 +183,9 @@ def test_the_map_works_by_touch_on_a_360_px_phone(browser, site_url):
     classify_and_save(page, [LOW_RISK], lesion="Arm mole", site="upper extremity")
     open_history(page, site_url)
     assert page.evaluate(OVERFLOWING) == []
+    page.locator("#patient-list a").first.tap()
+    page.locator("#patient-view").wait_for()
+    assert page.evaluate(OVERFLOWING) == []
     page.locator("#lesion-map .dot").tap()
     page.locator("#lesion-view").wait_for()
     assert page.evaluate(OVERFLOWING) == []
@@ -196,12 +200,11 @@ def test_a_lesion_due_for_its_check_is_listed_first_and_its_date_goes_to_a_calen
     open_history(page, site_url)
     assert page.locator("#due").is_hidden() and page.locator("#calendar-row").is_hidden()
     for name, months in (("Mole on the back", "3"), ("Spot on the chest", "12")):
-        page.click(f"#lesion-list a:text-is('{name}')")
-        page.locator("#lesion-view").wait_for()
+        open_lesion(page, name)
         page.click(f".follow-up-pick[data-months='{months}']")
         page.wait_for_function("() => /Next check of/.test(document.getElementById('history-status').textContent)")
-        page.click("#lesion-view a[href='#']")
-        page.locator("#list-view").wait_for()
+        page.click("#crumbs a[href='#unassigned']")  # back to the patient's lesions (here: of no patient)
+        page.locator("#patient-view").wait_for()
     assert page.locator("#due").is_hidden()
 
     page.clock.set_system_time(dt.datetime(2026, 4, 12, 9, 0))  # past the 3-month check of 2026-04-10
@@ -213,13 +216,15 @@ def test_a_lesion_due_for_its_check_is_listed_first_and_its_date_goes_to_a_calen
     assert page.evaluate("() => Boolean(document.getElementById('due').compareDocumentPosition("
                          "document.getElementById('lesion-list')) & Node.DOCUMENT_POSITION_FOLLOWING)")
 
+    back_to_patients(page)  # the calendar file holds every patient's checks
     with page.expect_download() as download:
         page.click("#export-calendar")
     assert download.value.suggested_filename.endswith(".ics")
     calendar = icalendar.Calendar.from_ical(Path(download.value.path()).read_bytes())
     events = {str(e["SUMMARY"]): e for e in calendar.walk("VEVENT")}
-    assert set(events) == {"Skin check: Mole on the back", "Skin check: Spot on the chest"}
-    assert events["Skin check: Mole on the back"].decoded("DTSTART") == dt.date(2026, 4, 10)
+    # the overdue check is an event on the next day whose 9:00 reminder is still ahead (#44), not one in the past
+    assert set(events) == {"Skin check overdue since 2026-04-10: Mole on the back", "Skin check: Spot on the chest"}
+    assert events["Skin check overdue since 2026-04-10: Mole on the back"].decoded("DTSTART") == dt.date(2026, 4, 13)
     assert events["Skin check: Spot on the chest"].decoded("DTSTART") == dt.date(2027, 1, 10)
     assert len({str(e["UID"]) for e in events.values()}) == 2
     assert not page.console_errors
@@ -260,8 +265,7 @@ def test_context_round_trips_through_csv_export_import_and_the_lock(page, site_u
     open_lesion(page, "Arm mole")
     assert "sex female" in page.locator("#lesion-meta").inner_text()
     assert page.locator(".entry-age").evaluate_all("(inputs) => inputs.map((i) => i.value)") == ["54", "54"]
-    page.click("#lesion-view a[href='#']")
-    page.locator("#list-view").wait_for()
+    back_to_patients(page)
     restored = json.loads(export_file(page, tmp_path).read_text())
     strip = lambda data: [{**l, "entries": sorted(l["entries"], key=lambda e: e["hash"])} for l in data["lesions"]]
     assert strip(restored) == strip(exported)
@@ -351,6 +355,7 @@ def test_printing_and_the_map_make_no_request(page, site_url, tmp_path, request_
     open_history(page, site_url)
     page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     mark = len(log.urls)
+    open_patient(page)
     page.locator("#lesion-map .dot").click()
     page.locator("#lesion-view").wait_for()
     page.locator(".print-visit").click()

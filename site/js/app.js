@@ -4,13 +4,14 @@ import { checkFile, imageWarnings, InputProblem } from './checks.js';
 import { decodeImage, ImageDecodeError, sha256Hex } from './classifier.js';
 import { combineResults, ruleName } from './combine.js';
 import { cropSquare } from './cropper.js';
-import { currentContext, resetSite, shownContext, wireContextForm } from './context-form.js';
+import { currentContext, fillPatientFields, resetSite, shownContext, wireContextForm } from './context-form.js';
 import { csvRow } from './csv.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { exifDate } from './exif.js';
 import { CENTRE_SQUARE, centreSquareCanvas, classMap, drawOverlay, heatmapLegend, peak } from './heatmap.js';
 import { resultRecord, storedCopy, today } from './history-records.js';
 import { ContextProblem, contextLine } from './patient.js';
+import { patientLabel } from './patient-record.js';
 import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './referral.js';
 import { printReport, visitReport } from './report.js';
 import { openSaveDialog, visitDate } from './save-dialog.js';
@@ -95,16 +96,18 @@ function explanationFigure(square, result, topIndex) {
 
 const CONTEXT_INVALID = 'Patient: a value given above cannot be kept; correct it (see the message beside it).';
 
-function contextParagraph() {
+function contextText() {
   const context = shownContext();
-  return el('p', { class: 'context-line' }, context ? contextLine(context) : CONTEXT_INVALID);
+  if (!context) return CONTEXT_INVALID;
+  return contextLine(context, context.patient && patientLabel(context.patient));
+}
+
+function contextParagraph() {
+  return el('p', { class: 'context-line user-text' }, contextText());
 }
 
 function refreshContext() {
-  const context = shownContext();
-  for (const line of document.querySelectorAll('.context-line')) {
-    line.textContent = context ? contextLine(context) : CONTEXT_INVALID;
-  }
+  for (const line of document.querySelectorAll('.context-line')) line.textContent = contextText();
 }
 
 // The context for an action, or null (the message is beside the field) when a value cannot be kept.
@@ -390,7 +393,7 @@ function clearResults() {
   renderCombined();
   resetSite();
   $('status').textContent = 'Results cleared: choose the photos of the next lesion (its body site is unknown again; ' +
-    'age and sex are kept).';
+    'the patient, age and sex are kept).';
 }
 
 function downloadCsv() {
@@ -398,11 +401,13 @@ function downloadCsv() {
   const codes = metadata.classes.map((c) => c.code);
   const context = contextOrStop('No CSV written');
   if (!context) return;
-  // unknown context stays an empty cell, never a guessed value
-  const patient = [context.age ?? '', context.sex ?? '', context.site ?? '', context.part ?? ''];
+  // unknown context stays an empty cell, never a guessed value; the patient ID goes through csvCell like every
+  // cell (typed text: "=..." in it is made inert)
+  const patient = [context.patient?.patientId ?? '', context.age ?? '', context.sex ?? '', context.site ?? '',
+    context.part ?? ''];
   // body_site: the HAM10000 site the model knows; body_part: the map's region, with its side
   const lines = [csvRow(['image', ...codes.map((c) => `p_${c}`), 'malignancy_score', 'flagged', 'ood_distance',
-    'out_of_distribution', 'age', 'sex', 'body_site', 'body_part', 'model_version'])];
+    'out_of_distribution', 'patient_id', 'age', 'sex', 'body_site', 'body_part', 'model_version'])];
   for (const { name, result } of results) {
     lines.push(csvRow([name, ...result.probabilities.map((p) => p.toFixed(6)), result.malignancyScore.toFixed(6),
       result.flagged, result.oodDistance?.toFixed(4) ?? '', result.outOfDistribution, ...patient, metadata.model_version]));
@@ -428,9 +433,13 @@ async function saveItems(items, options = {}) {
   const chosen = items.map((item) => ({ ...item, record: resultRecord(item.result, metadata, item.forced) }));
   const saved = await openSaveDialog(chosen, metadata.dataset.localizations, { ...options, context });
   if (!saved) return;
+  // the page names the patient the photos were filed under (the dialog may have corrected the ID)
+  fillPatientFields(saved.patient);
+  refreshContext();
   const skipped = saved.skipped ? ` (${saved.skipped} already there)` : '';
-  $('status').replaceChildren(`Saved ${saved.added} photo(s) to “${saved.lesion.name}”${skipped}, on this device only. `,
-    el('a', { href: `history.html#lesion/${saved.lesion.id}` }, 'Open it in My lesions'));
+  const whose = saved.patient ? `of patient ${saved.patient.patientId}` : 'without a patient (Unassigned)';
+  $('status').replaceChildren(`Saved ${saved.added} photo(s) to “${saved.lesion.name}” ${whose}${skipped}, on this ` +
+    'device only. ', el('a', { href: `history.html#lesion/${saved.lesion.id}` }, 'Open it in My lesions'));
 }
 
 // Classify one decoded image (ImageBitmap or canvas), letting the user crop it first if they asked to.

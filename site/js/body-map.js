@@ -143,7 +143,7 @@ export function mapPicker(root, select, onPick = () => {}) {
   };
 }
 
-/** Draws ``lesions`` ({id, name, site, mapPoint, flagged}) as dots linking to ``href(lesion)``; returns the
+/** Draws ``lesions`` ({id, name, site, mapPoint, bodyPart, flagged}) as dots linking to ``href(lesion)``; returns the
  * lesions whose site the map does not draw. Call it while the map is shown (the region centres are measured). */
 export function mapDots(root, lesions, href) {
   const offMap = [];
@@ -153,7 +153,7 @@ export function mapDots(root, lesions, href) {
       offMap.push(lesion);
       return [];
     }
-    const part = mapPart(root, lesion.mapPoint, lesion.site);
+    const part = lesion.bodyPart ?? mapPart(root, lesion.mapPoint, lesion.site);
     const label = `${lesion.name} (${siteText(lesion.site, part)}` +
       `${lesion.flagged ? ', latest visit above the referral threshold' : ''})`;
     const link = svgNode('a', { href: href(lesion), class: `dot ${lesion.flagged ? 'flagged' : 'low'}`, 'aria-label': label });

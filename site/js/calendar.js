@@ -6,6 +6,8 @@ import { nextDay } from './follow-up.js';
 import { isCalendarDay } from './history-schema.js';
 
 const CRLF = '\r\n';
+/** The local hour of the day on which an event's reminder fires. */
+export const REMINDER_HOUR = 9;
 const MAX_OCTETS = 75; // 3.1: lines longer than 75 octets are folded
 
 // 3.3.11: backslash, semicolon, comma and line breaks (a bare CR too) are escaped in TEXT values; 3.1 allows
@@ -42,7 +44,7 @@ const compactDay = (day) => day.replaceAll('-', '');
 const stamp = (date) => `${date.toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
 
 /** The .ics text of ``events`` ({uid, day, summary, description}), one all-day event each, with a reminder
- * at 9:00 on the day. */
+ * at REMINDER_HOUR on the day. */
 export function icsCalendar(events, now = new Date()) {
   const lines = ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//LesionLens//Follow-up checks//EN', 'CALSCALE:GREGORIAN',
     'METHOD:PUBLISH'];
@@ -52,7 +54,7 @@ export function icsCalendar(events, now = new Date()) {
     lines.push('BEGIN:VEVENT', `UID:${text(event.uid)}`, `DTSTAMP:${stamp(now)}`,
       `DTSTART;VALUE=DATE:${compactDay(event.day)}`, `DTEND;VALUE=DATE:${compactDay(nextDay(event.day))}`,
       `SUMMARY:${text(event.summary)}`, `DESCRIPTION:${text(event.description)}`, 'TRANSP:TRANSPARENT',
-      'BEGIN:VALARM', 'ACTION:DISPLAY', 'TRIGGER:PT9H', `DESCRIPTION:${text(event.summary)}`, 'END:VALARM',
+      'BEGIN:VALARM', 'ACTION:DISPLAY', `TRIGGER:PT${REMINDER_HOUR}H`, `DESCRIPTION:${text(event.summary)}`, 'END:VALARM',
       'END:VEVENT');
   }
   lines.push('END:VCALENDAR');

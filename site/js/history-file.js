@@ -1,21 +1,28 @@
-// The one-file export of the lesion history, and the checks an imported file must pass before anything is
-// written (a foreign, damaged or edited file changes nothing).
+// The one-file export of the lesion history (all of it, or one patient's), and the checks an imported file must
+// pass before anything is written (a foreign, damaged or edited file changes nothing).
+// Version 2: {patients: [{...patient, lesions: [...]}], lesions: [...]}, each lesion with its photos nested in
+// "entries"; the top-level "lesions" are those of no patient (Unassigned). Version 1, written before patients,
+// has only the top-level "lesions": they import as Unassigned.
 import { dataUrlBlob, imageHash } from './history-records.js';
-import { entryProblem, lesionProblem } from './history-schema.js';
+import { entryProblem, lesionProblem, patientProblem } from './history-schema.js';
+import { patientKey } from './patient-record.js';
 
 export const FILE_FORMAT = 'lesionlens-history';
-export const FILE_VERSION = 1;
+export const FILE_VERSION = 2;
+const READABLE_VERSIONS = [1, FILE_VERSION];
 
 export class ImportError extends Error {}
 
-/** The export file's content: every lesion with its entries, images as data URLs. */
-export function historyFile(lesions) {
-  return { format: FILE_FORMAT, version: FILE_VERSION, exported: new Date().toISOString(), lesions };
+/** The export file's content: ``patients`` with their lesions nested, and ``lesions`` of no patient, each lesion
+ * with its entries, images as data URLs. */
+export function historyFile(patients, lesions) {
+  return { format: FILE_FORMAT, version: FILE_VERSION, exported: new Date().toISOString(), patients, lesions };
 }
 
 // Limits a real history stays far below (a photo is ~60-150 kB): a file past them is not one this page wrote.
 export const MAX_FILE_BYTES = 100e6;
 export const MAX_LESIONS = 1000;
+export const MAX_PATIENTS = MAX_LESIONS; // a patient is kept for their lesions
 export const MAX_ENTRIES = 20000;
 
 function need(condition, message) {
@@ -48,8 +55,31 @@ async function decodes(dataUrl) {
   }
 }
 
-/** The lesions of an export file's text, every field checked against the history's schema
- * (history-schema.js) and the page's ``model`` ({codes, sites, malignant}); ImportError with the reason otherwise. */
+// Checks one file lesion (``where`` names it in a message) and its photos; ``ids`` holds every id seen so far.
+async function checkLesion(lesion, where, ids, model, counted) {
+  need(lesion !== null && typeof lesion === 'object' && !Array.isArray(lesion), `${where} is not a record. ${DAMAGED}`);
+  // the file nests a lesion's photos in it, and the lesion in its patient: the record kept has neither
+  const { entries: photos, ...record } = lesion;
+  need(!Object.hasOwn(record, 'patient'), `${where} (${lesion.name}) names a patient in “patient”: a file lists a ` +
+    `lesion under its patient instead. ${DAMAGED}`);
+  const problem = lesionProblem(record, model);
+  need(!problem, `${where}: ${problem}. ${DAMAGED}`);
+  need(Array.isArray(photos), `${where} (${lesion.name}) has no list of photos. ${DAMAGED}`);
+  counted.entries += photos.length;
+  need(counted.entries <= MAX_ENTRIES, `The export holds more than ${MAX_ENTRIES} photos. ${DAMAGED}`);
+  need(!ids.has(lesion.id), `${where} (${lesion.name}) has the id of another lesion in the file. ${DAMAGED}`);
+  ids.add(lesion.id);
+  for (const [j, entry] of photos.entries()) {
+    const place = `${where} (${lesion.name}), photo ${j + 1}`;
+    await checkEntry(entry, place, model);
+    need(!ids.has(entry.id), `${place} has the id of another record in the file. ${DAMAGED}`);
+    ids.add(entry.id);
+  }
+}
+
+/** The patients (each with its ``lesions``) and the lesions of no patient of an export file's text, as
+ * {patients, lesions}, every field checked against the history's schema (history-schema.js) and the page's
+ * ``model`` ({codes, sites, malignant}); ImportError with the reason otherwise. */
 export async function parseHistoryFile(text, model) {
   let data;
   try {
@@ -60,31 +90,38 @@ export async function parseHistoryFile(text, model) {
   }
   need(data && data.format === FILE_FORMAT, 'This file is not a LesionLens history export. Choose a file that ' +
     '"Export everything" saved.');
-  need(data.version === FILE_VERSION, `This export has format version ${data.version}; this page reads version ` +
-    `${FILE_VERSION}. Update the site, then import it again.`);
+  need(READABLE_VERSIONS.includes(data.version), `This export has format version ${data.version}; this page reads ` +
+    `versions ${READABLE_VERSIONS.join(' and ')}. Update the site, then import it again.`);
+  const patients = data.version === 1 ? [] : data.patients;
+  need(Array.isArray(patients), 'The export has no list of patients: the file is damaged.');
   need(Array.isArray(data.lesions), 'The export has no list of lesions: the file is damaged.');
-  need(data.lesions.length <= MAX_LESIONS, `The export lists ${data.lesions.length} lesions, more than the ` +
-    `${MAX_LESIONS} a history can hold here. ${DAMAGED}`);
+  need(patients.length <= MAX_PATIENTS, `The export lists ${patients.length} patients, more than the ` +
+    `${MAX_PATIENTS} a history can hold here. ${DAMAGED}`);
   const ids = new Set();
-  let entries = 0;
-  for (const [i, lesion] of data.lesions.entries()) {
-    const where = `Lesion ${i + 1}`;
-    need(lesion !== null && typeof lesion === 'object' && !Array.isArray(lesion), `${where} is not a record. ${DAMAGED}`);
-    // the file nests a lesion's photos in it; the record the database keeps has no "entries"
-    const { entries: photos, ...record } = lesion;
-    const problem = lesionProblem(record, model);
+  const keys = new Map(); // patient ID (patientKey) -> where it was first seen
+  const counted = { lesions: data.lesions.length, entries: 0 };
+  for (const [i, patient] of patients.entries()) {
+    const where = `Patient ${i + 1}`;
+    need(patient !== null && typeof patient === 'object' && !Array.isArray(patient), `${where} is not a record. ${DAMAGED}`);
+    const { lesions, ...record } = patient;
+    const problem = patientProblem(record);
     need(!problem, `${where}: ${problem}. ${DAMAGED}`);
-    need(Array.isArray(photos), `${where} (${lesion.name}) has no list of photos. ${DAMAGED}`);
-    entries += photos.length;
-    need(entries <= MAX_ENTRIES, `The export holds more than ${MAX_ENTRIES} photos. ${DAMAGED}`);
-    need(!ids.has(lesion.id), `${where} (${lesion.name}) has the id of another lesion in the file. ${DAMAGED}`);
-    ids.add(lesion.id);
-    for (const [j, entry] of photos.entries()) {
-      const place = `${where} (${lesion.name}), photo ${j + 1}`;
-      await checkEntry(entry, place, model);
-      need(!ids.has(entry.id), `${place} has the id of another record in the file. ${DAMAGED}`);
-      ids.add(entry.id);
+    const key = patientKey(record.patientId);
+    need(!keys.has(key), `${where} has the patient ID ${record.patientId}, as ${keys.get(key)} has: one patient ` +
+      `is listed twice. ${DAMAGED}`);
+    keys.set(key, where);
+    need(!ids.has(record.id), `${where} (${record.patientId}) has the id of another record in the file. ${DAMAGED}`);
+    ids.add(record.id);
+    need(Array.isArray(lesions), `${where} (${record.patientId}) has no list of lesions. ${DAMAGED}`);
+    counted.lesions += lesions.length;
+  }
+  need(counted.lesions <= MAX_LESIONS, `The export lists ${counted.lesions} lesions, more than the ` +
+    `${MAX_LESIONS} a history can hold here. ${DAMAGED}`);
+  for (const [i, patient] of patients.entries()) {
+    for (const [j, lesion] of patient.lesions.entries()) {
+      await checkLesion(lesion, `Patient ${i + 1} (${patient.patientId}), lesion ${j + 1}`, ids, model, counted);
     }
   }
-  return data.lesions;
+  for (const [i, lesion] of data.lesions.entries()) await checkLesion(lesion, `Lesion ${i + 1}`, ids, model, counted);
+  return { patients, lesions: data.lesions };
 }

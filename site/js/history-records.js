@@ -67,7 +67,7 @@ export function resultBy(entry, modelVersion) {
   return entry.results.find((r) => r.modelVersion === modelVersion);
 }
 
-export function today() {
-  const now = new Date();
+/** The local calendar day of ``now`` as YYYY-MM-DD. */
+export function today(now = new Date()) {
   return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }

@@ -3,6 +3,8 @@
 // sort or a view that would throw. A hand-written table rather than a validator library: three record kinds
 // with a dozen fields each, and a library would have to be vendored (the page loads nothing from outside).
 // Each check returns null when the value is fine, else what is wrong, in words a user can act on.
+// Four record kinds: a patient, a lesion (of a patient, or of none: "Unassigned"), a photo ("entry") of a lesion,
+// and the results of a photo.
 import { isAge, SEXES } from './patient.js';
 
 // Ids end up in the page's address (#lesion/<id>/...), which the router splits on "/".
@@ -31,6 +33,25 @@ const isFraction = (v) => isNumber(v) && v >= 0 && v <= 1;
 const isMapPoint = (v) => isObject(v) && only(v, ['view', 'x', 'y']) && ['front', 'back'].includes(v.view)
   && isFraction(v.x) && isFraction(v.y);
 const isName = (v) => isText(v) && VISIBLE.test(v) && v.length <= MAX_NAME;
+
+// A patient ID is typed from a chart or a label and matched against the IDs already kept: an invisible character
+// (zero-width space, BOM, a direction mark) would make two IDs that look the same differ, a control character has
+// no place in it, and the length of a hospital number is far below MAX_PATIENT_ID.
+export const MAX_PATIENT_ID = 40;
+// A person's name (the patient's, the examiner's) may need joiners (Persian, Indic scripts), but never a control
+// character nor one that overrides the direction of the text around it (it could reverse the page's own words).
+export const MAX_PERSON_NAME = 100;
+export const FIRST_BIRTH_YEAR = 1900;
+export const HIDDEN_IN_ID = /[\p{Cc}\p{Cf}]/u;
+export const HIDDEN_IN_NAME = /[\p{Cc}\u202A-\u202E\u2066-\u2069]/u;
+const isPatientId = (v) => isText(v) && v === v.trim() && v.length <= MAX_PATIENT_ID && VISIBLE.test(v)
+  && !HIDDEN_IN_ID.test(v);
+const isPersonName = (v) => isText(v) && v === v.trim() && v.length <= MAX_PERSON_NAME && VISIBLE.test(v)
+  && !HIDDEN_IN_NAME.test(v);
+// this year on the device's clock: a year of birth after it is a typo
+export const isBirthYear = (v) => Number.isInteger(v) && v >= FIRST_BIRTH_YEAR && v <= new Date().getFullYear();
+// The body map's side and part ("left forearm", "back of the head"): lower-case words, as the map names them.
+const isBodyPart = (v) => isText(v) && /^[a-z]+(?: [a-z]+){0,4}$/.test(v) && v.length <= 40;
 const DATE_RANGE = `a real date from ${FIRST_DAY} to ${LAST_DAY}`;
 // The guard's verdict as the page records it; the report prints the distance with toFixed.
 const isGuard = (v) => isObject(v) && only(v, ['outOfDistribution', 'distance', 'forced'])
@@ -38,18 +59,32 @@ const isGuard = (v) => isObject(v) && only(v, ['outOfDistribution', 'distance', 
   && optional((f) => typeof f === 'boolean')(v.forced);
 
 // field -> [check, what it must be]
+const RECORD_ID = [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'];
+const PERSON_NAME = `a name of 1 to ${MAX_PERSON_NAME} characters, with no control or direction-changing character`;
+const PATIENT = {
+  id: RECORD_ID,
+  patientId: [isPatientId, `a patient ID of 1 to ${MAX_PATIENT_ID} characters, with no control or invisible ` +
+    'character (zero-width space, direction mark)'],
+  name: [optional(isPersonName), PERSON_NAME],
+  birthYear: [optional(isBirthYear), `a year of birth from ${FIRST_BIRTH_YEAR} to this year (or none, when unknown)`],
+  created: [optional(isText), 'a creation time as text'],
+};
 const LESION = {
-  id: [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'],
+  id: RECORD_ID,
+  // the patient record's id; none: the lesion is "Unassigned" (saved without a patient ID, or before patients)
+  patient: [optional((v) => isText(v) && ID.test(v)), "its patient's id"],
   name: [isName, `a name of 1 to ${MAX_NAME} characters, at least one of them visible`],
   site: [isText, 'a body site (text)'],
   note: [optional(isText), 'a note as text'],
   created: [optional(isText), 'a creation time as text'],
   sex: [optional((v) => SEXES.includes(v)), `a sex of ${SEXES.join(' or ')} (or none, when unknown)`],
   mapPoint: [optional(isMapPoint), 'a body-map point {view: front or back, x and y from 0 to 1}'],
+  // the region picked on the map; a record from before it was kept has only the map point to find it from
+  bodyPart: [optional(isBodyPart), 'the body map\'s side and part, e.g. "left forearm" (lower-case words)'],
   nextCheck: [optional(isCalendarDay), `the next check date, ${DATE_RANGE} (YYYY-MM-DD)`],
 };
 const ENTRY = {
-  id: [(v) => isText(v) && ID.test(v), 'an id of 1-64 letters, digits, "-" or "_"'],
+  id: RECORD_ID,
   // kept in the database, left out of the export file (a photo there sits under its lesion)
   lesionId: [optional((v) => isText(v) && ID.test(v)), "its lesion's id"],
   hash: [(v) => isText(v) && /^[0-9a-f]{64}$/.test(v), 'a sha256 content hash'],
@@ -60,6 +95,8 @@ const ENTRY = {
   added: [(v) => isText(v) && !Number.isNaN(Date.parse(v)), 'the time it was added'],
   image: [(v) => isText(v) && IMAGE.test(v), 'the photo as a JPEG or PNG data URL whose bytes are that image type'],
   results: [(v) => Array.isArray(v) && v.length > 0, 'at least one result'],
+  // who examined the patient at this photo's visit (kept on each photo of the visit), printed on its report
+  examinedBy: [optional(isPersonName), `who examined the patient: ${PERSON_NAME}`],
 };
 const RESULT = {
   modelVersion: [isText, 'the model version'],
@@ -90,11 +127,19 @@ function fieldProblem(record, fields, what) {
   return failure && `${what} needs ${failure.must} in “${failure.field}”`;
 }
 
-/** What ``field`` of a lesion (``kind`` 'lesion') or a photo ('entry') must hold when the reader would refuse
- * ``value`` there, for a form to say beside the field before anything is written; null when it would be read. */
+const KINDS = { patient: PATIENT, lesion: LESION, entry: ENTRY };
+
+/** What ``field`` of a patient (``kind`` 'patient'), a lesion ('lesion') or a photo ('entry') must hold when the
+ * reader would refuse ``value`` there, for a form to say beside the field before anything is written; null when
+ * it would be read. */
 export function fieldFailure(kind, field, value) {
-  const [check, must] = (kind === 'lesion' ? LESION : ENTRY)[field];
+  const [check, must] = KINDS[kind][field];
   return check(value) ? null : must;
+}
+
+/** What is wrong with a patient record. */
+export function patientProblem(patient) {
+  return fieldProblem(patient, PATIENT, 'the patient');
 }
 
 // ``model``: {codes (class codes, in order), sites (body sites), malignant (the classes the malignancy score

@@ -1,13 +1,15 @@
-// The lesion history in IndexedDB: lesions, their entries, and (optionally) a passphrase lock under which
-// every record's content is encrypted at rest (vault.js). Only random ids and which entry belongs to which
-// lesion stay readable. Each change is one transaction, so a failed write (a full disk) loses nothing that
-// was saved before.
+// The lesion history in IndexedDB: patients, their lesions, the lesions' entries, and (optionally) a passphrase
+// lock under which every record's content is encrypted at rest (vault.js), a patient's ID and name included.
+// Only random ids and which entry belongs to which lesion stay readable. Each change is one transaction, so a
+// failed write (a full disk) loses nothing that was saved before.
 import { historyFile } from './history-file.js';
-import { entryProblem, lesionProblem } from './history-schema.js';
+import { entryProblem, lesionProblem, patientProblem } from './history-schema.js';
+import { findPatient, mergePatient, PatientConflict, patientKey } from './patient-record.js';
 import { newLock, PBKDF2_ITERATIONS, seal, unlockKey, unseal } from './vault.js';
 
 export const DB_NAME = 'lesionlens-history';
-const DB_VERSION = 1;
+// 2: the patients store (#44); a version 1 database gets it on opening, its records unchanged
+const DB_VERSION = 2;
 
 // Where the history lives, and why it moves. Chromium keeps every IndexedDB database of a site in one LevelDB,
 // so deleting or overwriting a record leaves its bytes in the profile's files until a compaction the page
@@ -103,18 +105,23 @@ async function newHome(generation) {
   return (await bucketsUsable()) ? { generation, bucket: name, name: DB_NAME } : { generation, bucket: null, name };
 }
 
-const STORES = ['lesions', 'entries', 'meta'];
+const STORES = ['patients', 'lesions', 'entries', 'meta'];
+// the stores of records, each record {id, ...content}: the content is what the lock seals
+const RECORD_STORES = ['patients', 'lesions', 'entries'];
 
 // ``complete``: a new home gets its HOME_RECORD in the same transaction that creates its stores (a history
 // started here); a home being moved into gets it only once its records are checked.
 async function openDatabase(home, { complete = true } = {}) {
   const request = (await factoryOf(home)).open(home.name, DB_VERSION);
-  request.onupgradeneeded = () => {
+  request.onupgradeneeded = ({ oldVersion }) => {
     const db = request.result;
-    db.createObjectStore('lesions', { keyPath: 'id' });
-    db.createObjectStore('entries', { keyPath: 'id' }).createIndex('lesionId', 'lesionId');
-    db.createObjectStore('meta', { keyPath: 'key' });
-    if (complete && home.generation) request.transaction.objectStore('meta').put({ key: HOME_RECORD, generation: home.generation });
+    if (oldVersion < 1) {
+      db.createObjectStore('lesions', { keyPath: 'id' });
+      db.createObjectStore('entries', { keyPath: 'id' }).createIndex('lesionId', 'lesionId');
+      db.createObjectStore('meta', { keyPath: 'key' });
+      if (complete && home.generation) request.transaction.objectStore('meta').put({ key: HOME_RECORD, generation: home.generation });
+    }
+    if (oldVersion < 2) db.createObjectStore('patients', { keyPath: 'id' });
   };
   const db = await settled(request);
   // "Delete everything" or a move (here or in another tab) must never be blocked by this page's own connection;
@@ -233,7 +240,7 @@ export class History {
       let problem;
       try {
         record = await this.#unpack(stored);
-        problem = store === 'lesions' ? lesionProblem(record, this.#model) : entryProblem(record, this.#model);
+        problem = { patients: patientProblem, lesions: lesionProblem, entries: entryProblem }[store](record, this.#model);
       } catch (err) {
         // locked and not yet unlocked: the page asks for the passphrase; a sealed record without a lock is unreadable
         if (err instanceof HistoryLocked && this.locked) throw err;
@@ -246,35 +253,74 @@ export class History {
     return { good, bad };
   }
 
-  /** The stored records that cannot be used, each {store, id (its key as stored), problem, record (decrypted
-   * where it could be)}. A photo whose lesion cannot be read, or is gone, is one of them: no lesion shows it. */
-  async unreadable() {
+  // The readable patients and lesions, and the lesions shown: of no patient, or of a readable one. A lesion whose
+  // patient cannot be read, or is gone, is set apart with the unreadable records: no patient shows it.
+  async #shown() {
+    const patients = (await this.#checked('patients')).good;
+    const known = new Set(patients.map((p) => p.id));
     const lesions = await this.#checked('lesions');
+    const shown = (l) => !l.patient || known.has(l.patient);
+    return { patients, lesions: lesions.good.filter(shown), lost: lesions.good.filter((l) => !shown(l)), bad: lesions.bad };
+  }
+
+  /** The stored records that cannot be used, each {store, id (its key as stored), problem, record (decrypted
+   * where it could be)}. A lesion whose patient cannot be read, or is gone, is one of them, and so is a photo
+   * whose lesion is not shown: no patient or lesion shows them. */
+  async unreadable() {
+    const patients = await this.#checked('patients');
+    const { lesions, lost, bad } = await this.#shown();
     const entries = await this.#checked('entries');
-    const shown = new Set(lesions.good.map((l) => l.id));
+    const shown = new Set(lesions.map((l) => l.id));
     const orphans = entries.good.filter((e) => !shown.has(e.lesionId)).map((record) => ({ store: 'entries',
       id: record.id, record, problem: `its lesion (${record.lesionId}) cannot be read or is gone, so no lesion shows it` }));
-    return [...lesions.bad, ...entries.bad, ...orphans];
+    const unfiled = lost.map((record) => ({ store: 'lesions', id: record.id, record,
+      problem: `its patient (${record.patient}) cannot be read or is gone, so no patient shows it` }));
+    return [...patients.bad, ...bad, ...unfiled, ...entries.bad, ...orphans];
   }
 
   /** The unreadable records as an export file to repair and import again: each lesion with its photos nested
    * as "Export everything" writes them (a photo whose lesion is readable under a copy of it: import adds only
-   * the photos a lesion lacks), and ``problems`` listing what is wrong with each record. */
+   * the photos a lesion lacks), a lesion under its patient (a readable one as a copy: import adds only the lesions
+   * a patient lacks), and ``problems`` listing what is wrong with each record. */
   async unreadableFile() {
     const bad = await this.unreadable();
-    const readable = new Map((await this.lesions()).map((l) => [l.id, l]));
+    const readable = new Map((await this.#checked('lesions')).good.map((l) => [l.id, l]));
     const lesions = new Map(bad.filter((b) => b.store === 'lesions').map(({ record }) => [record.id, { ...record, entries: [] }]));
     for (const { record: { lesionId, ...entry } } of bad.filter((b) => b.store === 'entries')) {
       if (!lesions.has(lesionId)) lesions.set(lesionId, { ...(readable.get(lesionId) ?? { id: lesionId }), entries: [] });
       lesions.get(lesionId).entries.push(entry);
     }
-    return { ...historyFile([...lesions.values()]), problems: bad.map(({ store, id, problem }) => ({ store, id, problem })) };
+    const patients = new Map(bad.filter((b) => b.store === 'patients').map(({ record }) => [record.id, { ...record, lesions: [] }]));
+    const readablePatients = new Map((await this.patients()).map((p) => [p.id, p]));
+    const unfiled = [];
+    for (const { patient, ...lesion } of lesions.values()) {
+      if (readablePatients.has(patient) && !patients.has(patient)) patients.set(patient, { ...readablePatients.get(patient), lesions: [] });
+      (patients.get(patient)?.lesions ?? unfiled).push(lesion);
+    }
+    return { ...historyFile([...patients.values()], unfiled),
+      problems: bad.map(({ store, id, problem }) => ({ store, id, problem })) };
   }
 
-  /** Deletes one stored record by its store and key (an unreadable one); a lesion goes with its photos. */
+  /** Deletes one stored record by its store and key (an unreadable one): a lesion goes with its photos; a
+   * patient's readable lesions stay, Unassigned. Returns how many lesions that moved. */
   async deleteRecord(store, id) {
-    if (store === 'lesions') await this.deleteLesion(id);
-    else await this.#write([store], (tx) => tx.objectStore(store).delete(id));
+    if (store === 'lesions') {
+      await this.deleteLesion(id);
+      return 0;
+    }
+    if (store !== 'patients') {
+      await this.#write([store], (tx) => tx.objectStore(store).delete(id));
+      return 0;
+    }
+    const records = [];
+    for (const { patient, ...lesion } of (await this.#checked('lesions')).good) {
+      if (patient === id) records.push(await this.#lesionRecord(lesion));
+    }
+    await this.#write(['patients', 'lesions'], (tx) => {
+      tx.objectStore('patients').delete(id);
+      records.forEach(([s, r]) => tx.objectStore(s).put(r));
+    });
+    return records.length;
   }
 
   async #write(stores, work) {
@@ -290,8 +336,19 @@ export class History {
     return done;
   }
 
+  /** The readable patients, by patient ID (numbers in it in numeric order). */
+  async patients() {
+    return (await this.#checked('patients')).good
+      .sort((a, b) => a.patientId.localeCompare(b.patientId, undefined, { numeric: true }));
+  }
+
+  async patient(id) {
+    return (await this.patients()).find((p) => p.id === id) ?? null;
+  }
+
+  /** The lesions shown (history.unreadable lists the rest), by name. */
   async lesions() {
-    return (await this.#checked('lesions')).good.sort((a, b) => a.name.localeCompare(b.name));
+    return (await this.#shown()).lesions.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   async lesion(id) {
@@ -305,6 +362,12 @@ export class History {
 
   // [store, record] pairs, packed (encrypted under a lock) and ready for #putAll; a record the reader would
   // refuse is never written (it would vanish from the page the moment it was saved)
+  async #patientRecord(patient) {
+    refuseWriting(patientProblem(patient));
+    const { id, ...content } = patient;
+    return ['patients', await this.#pack({ id }, content)];
+  }
+
   async #lesionRecord(lesion) {
     refuseWriting(lesionProblem(lesion, this.#model));
     const { id, ...content } = lesion;
@@ -332,11 +395,22 @@ export class History {
   }
 
   #putAll(records) {
-    return this.#write(['lesions', 'entries'], (tx) => records.forEach(([store, r]) => tx.objectStore(store).put(r)));
+    return this.#write(RECORD_STORES, (tx) => records.forEach(([store, r]) => tx.objectStore(store).put(r)));
   }
 
-  async saveLesion(lesion) {
-    await this.#putAll([await this.#lesionRecord(lesion)]);
+  /** Saves a patient's record; refused when another patient has its patient ID (two records of one person). */
+  async savePatient(patient) {
+    const other = findPatient((await this.patients()).filter((p) => p.id !== patient.id), patient.patientId);
+    if (other) {
+      throw new RecordRefused(`Nothing was saved: another patient has the ID ${other.patientId}. Give this patient ` +
+        'another ID, or move its lesions to that patient one by one (each lesion\'s details).');
+    }
+    await this.#putAll([await this.#patientRecord(patient)]);
+  }
+
+  /** Saves a lesion, with its ``patient`` record in the same transaction when given (a new patient). */
+  async saveLesion(lesion, patient = null) {
+    await this.#putAll([await this.#lesionRecord(lesion), ...(patient ? [await this.#patientRecord(patient)] : [])]);
   }
 
   async saveEntry(entry) {
@@ -344,56 +418,120 @@ export class History {
   }
 
   /** Adds entries to ``lesion`` in one transaction, with the lesion record itself when ``writeLesion`` (a new
-   * lesion, so a failed write leaves no empty lesion behind, or one the save updated); photos it already has are
-   * skipped. Returns {added, skipped}. */
-  async addEntries(lesion, entries, writeLesion = false) {
+   * lesion, so a failed write leaves no empty lesion behind, or one the save updated) and its ``patient`` record
+   * when given (new, or updated); photos it already has are skipped. Returns {added, skipped}. */
+  async addEntries(lesion, entries, writeLesion = false, patient = null) {
     const records = await this.#newEntryRecords(lesion.id, entries);
     const added = records.length;
     if (writeLesion) records.push(await this.#lesionRecord(lesion));
+    if (patient) records.push(await this.#patientRecord(patient));
     await this.#putAll(records);
     return { added, skipped: entries.length - added };
+  }
+
+  /** Saves several entries in one transaction (a visit's photos, all or none). */
+  async saveEntries(entries) {
+    await this.#putAll(await Promise.all(entries.map((e) => this.#entryRecord(e))));
   }
 
   async deleteEntry(id) {
     await this.#write(['entries'], (tx) => tx.objectStore('entries').delete(id));
   }
 
+  // Deletes the lesions ``ids`` with their photos in ``tx`` (the awaits are the transaction's own requests).
+  static async #deleteLesions(tx, ids) {
+    for (const id of ids) {
+      const keys = await settled(tx.objectStore('entries').index('lesionId').getAllKeys(id));
+      keys.forEach((key) => tx.objectStore('entries').delete(key));
+      tx.objectStore('lesions').delete(id);
+    }
+  }
+
   async deleteLesion(id) {
     const tx = this.#transaction(['lesions', 'entries'], 'readwrite');
     const done = committed(tx);
-    const keys = await settled(tx.objectStore('entries').index('lesionId').getAllKeys(id));
-    keys.forEach((key) => tx.objectStore('entries').delete(key));
-    tx.objectStore('lesions').delete(id);
+    await History.#deleteLesions(tx, [id]);
     return done;
   }
 
-  /** Everything, as the export file's object. */
-  async exportData() {
-    const lesions = await this.lesions();
-    const withEntries = await Promise.all(lesions.map(async (l) => ({
-      ...l, entries: (await this.entries(l.id)).map(({ lesionId, ...entry }) => entry),
-    })));
-    return historyFile(withEntries);
+  /** Deletes a patient with their lesions and photos, in one transaction. */
+  async deletePatient(id) {
+    const lesions = (await this.#checked('lesions')).good.filter((l) => l.patient === id).map((l) => l.id);
+    const tx = this.#transaction(RECORD_STORES, 'readwrite');
+    const done = committed(tx);
+    await History.#deleteLesions(tx, lesions);
+    tx.objectStore('patients').delete(id);
+    return done;
   }
 
-  /** Merges checked lesions (history-file.js) in one transaction: a lesion already here (same id) gets only
-   * the photos it lacks (by content hash). Returns {lesions, entries} added. */
-  async importLesions(lesions) {
-    const have = new Set((await this.lesions()).map((l) => l.id));
+  /** The export file's object: everything; with ``only``, one patient's records (``only``: the patient record's
+   * id) or the lesions of no patient (``only`` null). */
+  async exportData(only = undefined) {
+    const lesions = await this.lesions();
+    const nested = (patient) => Promise.all(lesions.filter((l) => (l.patient ?? null) === patient)
+      .map(async ({ patient: _patient, ...l }) => ({ ...l, entries: (await this.entries(l.id)).map(({ lesionId, ...entry }) => entry) })));
+    const patients = only === undefined ? await this.patients() : [await this.patient(only)].filter(Boolean);
+    return historyFile(await Promise.all(patients.map(async (p) => ({ ...p, lesions: await nested(p.id) }))),
+      only === undefined || only === null ? await nested(null) : []);
+  }
+
+  // The patient here that a file's ``given`` patient is: the same record (id), else the same patient ID; its
+  // record with what the file adds, or the file's record as new. A conflict refuses the whole import.
+  static #filePatient(here, given) {
+    const kept = here.find((p) => p.id === given.id) ?? findPatient(here, given.patientId);
+    if (!kept) return { target: given, write: true, added: 1 };
+    if (patientKey(kept.patientId) !== patientKey(given.patientId)) {
+      throw new RecordRefused(`Nothing was imported: patient ${given.patientId} of the file is kept here with the ` +
+        `ID ${kept.patientId} (the same record, its ID changed since). Make the two IDs the same, then import again.`);
+    }
+    try {
+      const { record, changed } = mergePatient(kept, given);
+      return { target: record, write: changed, added: 0 };
+    } catch (err) {
+      if (err instanceof PatientConflict) throw new RecordRefused(`Nothing was imported: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** Merges a checked file's {patients (each with its lesions), lesions (of no patient)} (history-file.js) in one
+   * transaction: a patient already here (same record, or same patient ID) gets the lesions it lacks, a lesion
+   * already here (same id) the photos it lacks (by content hash), and an Unassigned lesion here is filed under
+   * the file's patient. A lesion filed under another patient here, or a patient whose name or year of birth
+   * differs, refuses the whole file. Returns {patients, lesions, entries} added. */
+  async importHistory({ patients, lesions }) {
+    const here = await this.patients();
+    const kept = new Map((await this.lesions()).map((l) => [l.id, l]));
     // an imported photo whose id another lesion's photo already has gets a new id, or it would overwrite that one
     const taken = new Set(await settled(this.#transaction('entries').objectStore('entries').getAllKeys()));
-    lesions = lesions.map((l) => ({ ...l, entries: l.entries.map((e) => (taken.has(e.id) ? { ...e, id: crypto.randomUUID() } : e)) }));
     const records = [];
-    const added = { lesions: 0, entries: 0 };
-    for (const { entries, ...lesion } of lesions) {
-      if (!have.has(lesion.id)) {
-        records.push(await this.#lesionRecord(lesion));
-        added.lesions += 1;
+    const added = { patients: 0, lesions: 0, entries: 0 };
+    const place = async (fileLesions, patient) => {
+      for (const { entries, ...lesion } of fileLesions) {
+        const old = kept.get(lesion.id);
+        if (old && patient && old.patient && old.patient !== patient.id) {
+          const owner = here.find((p) => p.id === old.patient);
+          throw new RecordRefused(`Nothing was imported: lesion “${lesion.name}” is filed under patient ` +
+            `${owner.patientId} here and under ${patient.patientId} in the file. Move it to the right patient here ` +
+            '(its details), or correct the file, then import again.');
+        }
+        if (!old || (patient && !old.patient)) {
+          records.push(await this.#lesionRecord({ ...(old ?? lesion), ...(patient ? { patient: patient.id } : {}) }));
+          added.lesions += old ? 0 : 1;
+        }
+        const renamed = entries.map((e) => (taken.has(e.id) ? { ...e, id: crypto.randomUUID() } : e));
+        const fresh = await this.#newEntryRecords(lesion.id, renamed);
+        records.push(...fresh);
+        added.entries += fresh.length;
       }
-      const fresh = await this.#newEntryRecords(lesion.id, entries);
-      records.push(...fresh);
-      added.entries += fresh.length;
+    };
+    for (const { lesions: theirs, ...given } of patients) {
+      const { target, write, added: count } = History.#filePatient(here, given);
+      if (write) records.push(await this.#patientRecord(target));
+      if (count) here.push(target);
+      added.patients += count;
+      await place(theirs, target);
     }
+    await place(lesions, null);
     await this.#putAll(records);
     return added;
   }
@@ -402,10 +540,10 @@ export class History {
   // cannot read are copied as they are stored: they cannot be re-sealed, and must neither stop the change nor be lost.
   async #rewritten(key) {
     const records = [];
-    for (const store of ['lesions', 'entries']) {
+    for (const store of RECORD_STORES) {
       const { good, bad } = await this.#checked(store);
       for (const { id, lesionId, ...content } of good) {
-        records.push([store, await this.#pack(store === 'lesions' ? { id } : { id, lesionId }, content, key)]);
+        records.push([store, await this.#pack(store === 'entries' ? { id, lesionId } : { id }, content, key)]);
       }
       const unreadable = new Set(bad.map((b) => b.id));
       for (const stored of await settled(this.#transaction(store).objectStore(store).getAll())) {
@@ -429,17 +567,21 @@ export class History {
     if (this.#home?.fixed || !this.#home) {
       // this browser cannot list its databases: a moved history could not be found again, so it is re-written
       // in place (the privacy page says what the browser's files may then keep)
-      await this.#write(['lesions', 'entries', 'meta'], (tx) => History.#put(tx, records, lock));
+      await this.#write(STORES, (tx) => History.#put(tx, records, lock));
     } else {
       const target = await newHome(this.#home.generation + 1);
       const db = await openDatabase(target, { complete: false });
       try {
         const moved = new History(db, lock, this.#model, target);
         moved.#key = key;
-        await moved.#write(['lesions', 'entries', 'meta'], (tx) => History.#put(tx, records, lock));
-        const count = async (h) => Promise.all(['lesions', 'entries'].map((s) => settled(h.#transaction(s).objectStore(s).count())));
+        await moved.#write(STORES, (tx) => History.#put(tx, records, lock));
+        const count = async (h) => Promise.all(RECORD_STORES.map((s) => settled(h.#transaction(s).objectStore(s).count())));
+        const content = async (h) => {
+          const { patients, lesions } = await h.exportData();
+          return JSON.stringify({ patients, lesions });
+        };
         const same = JSON.stringify(await count(moved)) === JSON.stringify(await count(this))
-          && JSON.stringify((await moved.exportData()).lesions) === JSON.stringify((await this.exportData()).lesions);
+          && await content(moved) === await content(this);
         if (!same) throw new Error('the copy read back differs from the history');
         await moved.#write(['meta'], (tx) => tx.objectStore('meta').put({ key: HOME_RECORD, generation: target.generation }));
       } catch (err) {
@@ -481,10 +623,10 @@ export class History {
 }
 
 /** A new lesion with a fresh id; it is stored with its first entries (History.addEntries). Unknown (null)
- * sex and map point are left out, not stored as a value. */
-export function newLesion({ name, site, note, sex = null, mapPoint = null }) {
-  return { id: crypto.randomUUID(), name, site, note, created: new Date().toISOString(),
-    ...(sex ? { sex } : {}), ...(mapPoint ? { mapPoint } : {}) };
+ * patient, sex, map point and body part are left out, not stored as a value. */
+export function newLesion({ name, site, note, patient = null, sex = null, mapPoint = null, bodyPart = null }) {
+  return { id: crypto.randomUUID(), ...(patient ? { patient } : {}), name, site, note, created: new Date().toISOString(),
+    ...(sex ? { sex } : {}), ...(mapPoint ? { mapPoint } : {}), ...(bodyPart ? { bodyPart } : {}) };
 }
 
 /** The history, or null when none exists yet and ``create`` is false (a visit alone stores nothing). */

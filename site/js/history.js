@@ -1,15 +1,17 @@
-// The "My lesions" page: the on-device lesion history (history-store.js) as a list of lesions, a timeline
-// with a score chart per lesion, a side-by-side comparison of two photos, re-scoring with the shipped model,
-// export/import, deletion and the passphrase lock. No history action makes a network request.
+// The "My lesions" page: the on-device lesion history (history-store.js) as a list of patients (searchable by
+// ID or name), each patient's lesions with their due checks and body map, a timeline with a score chart per
+// lesion, a side-by-side comparison of two photos, re-scoring with the shipped model, export/import (of one
+// patient or of all), deletion and the passphrase lock. No history action makes a network request.
 import { changeReasons, describeChange, steadyMessage } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
 import { mapDots, mapPart, mapPicker } from './body-map.js';
 import { icsCalendar } from './calendar.js';
+import { checkEvents } from './check-events.js';
 import { cropSquare } from './cropper.js';
 import { addMonths, dueState, FOLLOW_UP_MONTHS } from './follow-up.js';
 import { checkFileSize, parseHistoryFile } from './history-file.js';
-import { refusedInForm } from './form-check.js';
+import { markField, refusedInForm } from './form-check.js';
 import { FIRST_DAY, LAST_DAY } from './history-schema.js';
 import { refuseFramedUse, sharedOriginWarning } from './origin.js';
 import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
@@ -21,12 +23,16 @@ import { scoreChart } from './score-chart.js';
 import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 import { ContextProblem, contextParts, parseAge, parseSex, sexOptions, siteText } from './patient.js';
+import { bornText, filterPatients, patientHref, patientItem, showCrumbs } from './patient-list.js';
+import {
+  findPatient, newPatient, parsePatientFields, parsePatientId, parsePersonName, patientLabel, UNASSIGNED,
+} from './patient-record.js';
 import { printReport } from './report.js';
 import { PBKDF2_ITERATIONS } from './vault.js';
 import { savedVisitReport } from './visit-report.js';
 import { comparableRecords, visitResult, visitsOf } from './visits.js';
 
-const VIEWS = ['unlock-view', 'list-view', 'lesion-view', 'compare-view', 'manage-view'];
+const VIEWS = ['unlock-view', 'list-view', 'patient-view', 'lesion-view', 'compare-view', 'manage-view'];
 let classifier;
 let history = null; // null until something is saved (a visit alone stores nothing)
 let editMap = null; // the lesion form's body map, wired once
@@ -41,13 +47,21 @@ function report(err) {
   showAlert($('history-errors'), err.message);
 }
 
+// The trail that says whose record is shown stays hidden until the view that shows it sets it (showCrumbs).
 function show(...views) {
   for (const id of VIEWS) $(id).hidden = !views.includes(id);
+  $('crumbs').hidden = true;
 }
 
-// The side and part of a lesion's stored map point ("left forearm"), read off the lesion form's map; or null.
+// The side and part picked on the body map ("left forearm"), as stored; a lesion saved before it was stored has
+// only the map point, which the lesion form's map reads it back from. Null without either.
 function partOf(lesion) {
-  return mapPart($('edit-map'), lesion.mapPoint, lesion.site);
+  return lesion.bodyPart ?? mapPart($('edit-map'), lesion.mapPoint, lesion.site);
+}
+
+// The patient a lesion is filed under (null: Unassigned).
+async function ownerOf(lesion) {
+  return lesion.patient ? history.patient(lesion.patient) : null;
 }
 
 function className(code) {
@@ -76,7 +90,7 @@ async function ensureHistory() {
   return history;
 }
 
-// ---- the list of lesions
+// ---- the patients, and one patient's lesions
 
 function nextCheckText(lesion, day = today()) {
   const state = dueState(lesion.nextCheck, day);
@@ -87,6 +101,50 @@ function nextCheckText(lesion, day = today()) {
 
 function lesionLink(lesion) {
   return el('a', { href: `#lesion/${lesion.id}`, class: 'user-text' }, lesion.name);
+}
+
+// Every patient with their lesions, then the lesions of no patient ("Unassigned", when there are any): [{patient
+// (null: Unassigned), lesions}].
+async function patientGroups() {
+  const patients = history ? await history.patients() : [];
+  const lesions = history ? await history.lesions() : [];
+  const unassigned = lesions.filter((l) => !l.patient);
+  return [...patients.map((patient) => ({ patient, lesions: lesions.filter((l) => l.patient === patient.id) })),
+    ...(unassigned.length ? [{ patient: null, lesions: unassigned }] : [])];
+}
+
+// Shows the patients whose ID or name holds the search text, and says how many (its own live region: the status
+// line describes the view, and the search is a part of it).
+function searchPatients(groups) {
+  const query = $('patient-search').value;
+  const shown = filterPatients($('patient-list'), groups, query);
+  $('patient-search-none').hidden = shown > 0 || !query.trim();
+  $('patient-search-count').textContent = query.trim() ? ` ${shown} of ${groups.length} patient(s) shown.` : '';
+}
+
+async function renderPatients() {
+  const groups = await patientGroups();
+  const day = today();
+  $('patients-empty').hidden = groups.length > 0;
+  $('patient-search-row').hidden = groups.length === 0;
+  $('patient-list').replaceChildren(...groups.map((group) => patientItem(group, day)));
+  $('patient-search').oninput = () => searchPatients(groups);
+  searchPatients(groups);
+  $('calendar-row').hidden = !groups.some((g) => g.lesions.some((l) => l.nextCheck));
+  $('export-calendar').onclick = () => act(async () => {
+    const withId = $('calendar-include-id').checked;
+    exportCalendar(groups, withId);
+    say(`Exported the check dates as a calendar file: open it with your calendar app. ${withId
+      ? 'Each event carries its patient\'s ID (not the name).' : 'No event names a patient.'}`);
+  });
+  show('list-view', 'manage-view');
+  await renderManage();
+}
+
+function exportCalendar(groups, withId) {
+  const checks = groups.flatMap(({ patient, lesions }) => lesions.filter((l) => l.nextCheck)
+    .map((lesion) => ({ lesion, patient })));
+  download(new Blob([icsCalendar(checkEvents(checks, { withId }))], { type: 'text/calendar' }), 'lesionlens-checks.ics');
 }
 
 // The lesions due or overdue for a check, the earliest first.
@@ -102,8 +160,41 @@ function renderDue(lesions) {
   }));
 }
 
-async function renderList() {
-  const lesions = history ? await history.lesions() : [];
+// A patient's view (``id`` null: the lesions of no patient): who, their details, export and delete, then their
+// due checks, lesions and body map.
+async function renderPatient(id) {
+  const patient = id && await history?.patient(id);
+  const lesions = (history ? await history.lesions() : []).filter((l) => (l.patient ?? null) === (id ?? null));
+  if ((id && !patient) || (!id && !lesions.length)) {
+    location.hash = ''; // gone (deleted here or in another tab): the list of patients, at once
+    await renderPatients();
+    return;
+  }
+  $('patient-title').textContent = patient ? patientLabel(patient) : UNASSIGNED;
+  $('patient-meta').textContent = patient
+    ? [bornText(patient) ?? 'year of birth not given', `${lesions.length} lesion(s)`].join(' · ')
+    : `${lesions.length} lesion(s) saved without a patient ID (or from an export made before patients). Give one a ` +
+      'patient in its details (“Patient ID”).';
+  $('patient-edit').hidden = !patient;
+  $('delete-patient').hidden = !patient;
+  $('export-patient').textContent = patient ? 'Export this patient (one file)' : 'Export these lesions (one file)';
+  $('export-patient').onclick = () => act(async () => {
+    const name = patient ? `patient-${patient.patientId.replace(/[^A-Za-z0-9_-]+/g, '_')}` : 'unassigned';
+    download(new Blob([JSON.stringify(await history.exportData(id ?? null))], { type: 'application/json' }),
+      `lesionlens-${name}-${today()}.json`);
+    say(`Exported ${patient ? `patient ${patient.patientId}` : 'the lesions of no patient'} to one file ` +
+      '(unencrypted: keep it private).');
+  });
+  if (patient) wirePatientForm(patient, lesions);
+  const rows = await renderLesions(lesions);
+  show('patient-view');
+  showCrumbs($('crumbs'), patient);
+  // after show(): the map measures its regions to place dots without a marked point
+  renderMap(rows);
+}
+
+// The lesion list and due checks; returns the rows ({lesion, entries, visit, latest}) for the map.
+async function renderLesions(lesions) {
   $('list-empty').hidden = lesions.length > 0;
   const rows = await Promise.all(lesions.map(async (lesion) => {
     const entries = await history.entries(lesion.id);
@@ -123,31 +214,65 @@ async function renderList() {
   renderDue(lesions);
   // below the due list and its heading, the whole list gets its own, so that it does not read as due
   $('all-lesions-heading').hidden = $('due').hidden;
-  $('calendar-row').hidden = !lesions.some((l) => l.nextCheck);
-  $('export-calendar').onclick = () => act(async () => {
-    exportCalendar(lesions);
-    say('Exported the check dates as a calendar file: open it with your calendar app.');
-  });
-  show('list-view', 'manage-view');
-  // after show(): the map measures its regions to place dots without a marked point
-  $('lesion-map-section').hidden = lesions.length === 0;
+  return rows;
+}
+
+function renderMap(rows) {
+  $('lesion-map-section').hidden = rows.length === 0;
   const offMap = mapDots($('lesion-map'), rows.map(({ lesion, latest }) => ({ ...lesion, flagged: Boolean(latest?.flagged) })),
     (lesion) => `#lesion/${lesion.id}`);
   $('off-map').hidden = offMap.length === 0;
   $('off-map').replaceChildren(...(offMap.length ? ['Not on the map (body site without a place on it): ',
     ...offMap.flatMap((l, i) => [i ? ', ' : '', lesionLink(l), ` (${l.site})`])] : []));
-  await renderManage();
 }
 
-function exportCalendar(lesions) {
-  const events = lesions.filter((l) => l.nextCheck).map((l) => ({
-    uid: `${l.id}@lesionlens`,
-    day: l.nextCheck,
-    summary: `Skin check: ${l.name}`,
-    description: `Next check of “${l.name}” (body site: ${l.site}), set in LesionLens, My lesions. Its photos and ` +
-      'results stay in that browser.',
-  }));
-  download(new Blob([icsCalendar(events)], { type: 'text/calendar' }), 'lesionlens-checks.ics');
+// The patient's details, checked as the reader checks them; an ID another patient has is refused (one person,
+// one record).
+function wirePatientForm(patient, lesions) {
+  const inputs = { patientId: $('edit-patient-code'), name: $('edit-patient-name'), birthYear: $('edit-patient-birth-year') };
+  for (const [field, input] of Object.entries(inputs)) {
+    input.value = patient[field] ?? '';
+    markField(input, null);
+  }
+  $('patient-form').onsubmit = (event) => {
+    event.preventDefault();
+    act(async () => {
+      Object.values(inputs).forEach((input) => markField(input, null));
+      if (!inputs.patientId.value.trim()) {
+        markField(inputs.patientId, `A patient needs an ID. To keep ${lesions.length} lesion(s) without one, move each ` +
+          'to Unassigned (its details, an empty Patient ID).');
+        return;
+      }
+      let given;
+      try {
+        given = parsePatientFields(Object.fromEntries(Object.entries(inputs).map(([f, input]) => [f, input.value])));
+      } catch (err) {
+        if (!(err instanceof ContextProblem)) throw err;
+        markField(inputs[err.field], err.message);
+        return;
+      }
+      const other = findPatient((await history.patients()).filter((p) => p.id !== patient.id), given.patientId);
+      if (other) {
+        markField(inputs.patientId, `Another patient has the ID ${other.patientId}. Give this patient another ID, or ` +
+          'move its lesions to that patient one by one (each lesion\'s details).');
+        return;
+      }
+      const updated = { id: patient.id, ...given, ...(patient.created ? { created: patient.created } : {}) };
+      if (refusedInForm('patient', updated, inputs)) return;
+      await history.savePatient(updated);
+      await renderPatient(patient.id);
+      say(`Patient ${patientLabel(updated)} saved.`);
+    });
+  };
+  $('delete-patient').onclick = () => act(async () => {
+    const photos = (await Promise.all(lesions.map((l) => history.entries(l.id)))).flat().length;
+    if (!await confirmDialog($('confirm-dialog'), `Delete patient ${patientLabel(patient)} with ${lesions.length} ` +
+      `lesion(s) and ${photos} photo(s)? This cannot be undone (export the patient first for a copy).`)) return;
+    await history.deletePatient(patient.id);
+    location.hash = ''; // its hashchange renders the list again, with the same content
+    await render();
+    say(`Patient ${patient.patientId} deleted, with their lesions and photos.`);
+  });
 }
 
 async function renderManage() {
@@ -171,12 +296,14 @@ async function renderUnreadable() {
   $('unreadable-list').replaceChildren(...bad.map((record) => {
     const remove = el('button', { type: 'button', class: 'secondary delete-record' }, 'Delete this record');
     remove.addEventListener('click', () => act(async () => {
-      await history.deleteRecord(record.store, record.id);
+      const moved = await history.deleteRecord(record.store, record.id);
       await render();
-      say(record.store === 'lesions' ? 'The unreadable lesion was deleted, with its photos.'
-        : 'The unreadable record was deleted.');
+      say({ lesions: 'The unreadable lesion was deleted, with its photos.',
+        patients: `The unreadable patient record was deleted; its ${moved} readable lesion(s) are now under ` +
+          `“${UNASSIGNED}”.` }[record.store] ?? 'The unreadable record was deleted.');
     }));
-    const li = el('li', {}, `${record.store === 'lesions' ? 'Lesion' : 'Photo'} ${record.id}: ${record.problem}. `);
+    const kind = { patients: 'Patient', lesions: 'Lesion', entries: 'Photo' }[record.store];
+    const li = el('li', {}, `${kind} ${record.id}: ${record.problem}. `);
     li.dataset.id = String(record.id); // a crafted database's key may be a number or a date
     li.append(remove);
     return li;
@@ -282,8 +409,33 @@ function visitSummary(visit, { result, sameModel }) {
   return `Combined answer of ${n} photos (model ${result.modelVersion}): ${top}.${spread}${models}`;
 }
 
-// One visit: its combined answer, a tick box to compare it, and its photos.
-function visitItem(visit, answer, lesion, previous) {
+// Who examined the patient at this visit, kept on each of its photos; checked as the reader checks it.
+function examinerField(visit, lesion) {
+  const input = el('input', { type: 'text', id: `examined-${visit.day}`, class: 'visit-examiner', autocomplete: 'off' });
+  input.value = [...new Set(visit.entries.map((e) => e.examinedBy).filter(Boolean))].join('; ');
+  input.addEventListener('change', () => act(async () => {
+    let examinedBy;
+    try {
+      examinedBy = parsePersonName(input.value, 'examinedBy');
+    } catch (err) {
+      if (!(err instanceof ContextProblem)) throw err;
+      markField(input, err.message);
+      return;
+    }
+    const updated = visit.entries.map(({ examinedBy: _old, ...entry }) => (examinedBy ? { ...entry, examinedBy } : entry));
+    if (refusedInForm('entry', updated[0], { examinedBy: input })) return;
+    await history.saveEntries(updated);
+    await renderLesion(lesion.id);
+    say(examinedBy ? `Visit of ${visit.day}: examined by ${examinedBy}.` : `Visit of ${visit.day}: no examiner given.`);
+  }));
+  const p = el('p', { class: 'visit-examiner-row' });
+  p.append(el('label', { for: input.id }, 'Examined by '), input, el('span', { class: 'hint' }, ' (optional; printed on ' +
+    'the visit report)'));
+  return p;
+}
+
+// One visit: its combined answer, who examined, a tick box to compare it, and its photos.
+function visitItem(visit, answer, lesion, patient, previous) {
   const li = el('li', { class: `visit ${answer.result.flagged ? 'flagged' : 'low'}` });
   li.dataset.day = visit.day;
   li.dataset.photos = String(visit.entries.length);
@@ -293,14 +445,14 @@ function visitItem(visit, answer, lesion, previous) {
   const controls = el('p', { class: 'visit-controls' });
   const print = el('button', { type: 'button', class: 'secondary print-visit' }, 'Print / save as PDF');
   print.addEventListener('click', () => act(async () => {
-    printReport(await savedVisitReport(visit, previous, { ...lesion, part: partOf(lesion) }, classifier));
+    printReport(await savedVisitReport(visit, previous, { ...lesion, part: partOf(lesion) }, patient, classifier));
     say('The visit report is in the print dialog: print it, or choose “Save as PDF” to file it.');
   }));
   controls.append(pick, el('label', { for: pick.id }, ' Compare this visit'), ' ', print);
   const photos = el('ol', { class: 'visit-photos', 'aria-label': `Photos of ${visit.day}` });
   photos.append(...visit.entries.map((e) => entryItem(e, lesion)));
   li.append(el('h3', {}, `Visit of ${visit.day} · ${visit.entries.length} photo(s)`),
-    el('p', { class: 'visit-result' }, visitSummary(visit, answer)), controls, photos);
+    el('p', { class: 'visit-result' }, visitSummary(visit, answer)), examinerField(visit, lesion), controls, photos);
   return li;
 }
 
@@ -323,6 +475,7 @@ async function renderLesion(id) {
   }
   const entries = await history.entries(id);
   const visits = visitsOf(entries);
+  const patient = await ownerOf(lesion);
   $('lesion-title').textContent = lesion.name;
   $('lesion-meta').replaceChildren(`Body site ${siteText(lesion.site, partOf(lesion))} · sex ${contextParts(lesion).sex} · `,
     ...(lesion.note ? [el('span', { class: 'user-text' }, lesion.note), ' · '] : []),
@@ -337,7 +490,7 @@ async function renderLesion(id) {
   $('rescore').hidden = stale.length === 0;
   $('rescore').textContent = `Re-score ${stale.length} photo(s) with the current model ${version}`;
   $('rescore').onclick = () => act(() => rescore(stale, lesion.id));
-  $('timeline').replaceChildren(...visits.map((v, i) => visitItem(v, answers[i], lesion, visits[i + 1] ?? null)));
+  $('timeline').replaceChildren(...visits.map((v, i) => visitItem(v, answers[i], lesion, patient, visits[i + 1] ?? null)));
   updateCompareButton();
   $('compare-button').onclick = () => {
     const visitDays = ticked('.visit-pick').map((p) => p.closest('.visit').dataset.day);
@@ -348,6 +501,42 @@ async function renderLesion(id) {
     const [a, b] = ticked('.compare-pick').map((p) => p.closest('.entry').dataset.entryId);
     location.hash = `#compare/${id}/${a}/${b}`;
   };
+  await wireLesionForm(lesion, patient);
+  $('delete-lesion').onclick = () => act(async () => {
+    if (!await confirmDialog($('confirm-dialog'), `Delete “${lesion.name}” and all ${entries.length} of its photos?`)) return;
+    await history.deleteLesion(id);
+    location.hash = patientHref(patient); // its hashchange renders the patient's lesions again, with the same content
+    await render();
+    say(`“${lesion.name}” deleted.`);
+  });
+  show('lesion-view');
+  showCrumbs($('crumbs'), patient, [{ text: lesion.name }]);
+}
+
+// The patient a lesion form's Patient ID names: {patient (null: none), created (a new patient's record, to write
+// with the lesion)}; null when the field is marked with what to correct.
+async function formPatient(input) {
+  let patientId;
+  try {
+    patientId = parsePatientId(input.value);
+  } catch (err) {
+    if (!(err instanceof ContextProblem)) throw err;
+    markField(input, err.message);
+    return null;
+  }
+  markField(input, null);
+  if (!patientId) return { patient: null, created: null };
+  const kept = findPatient(await history.patients(), patientId);
+  if (kept) return { patient: kept, created: null };
+  const created = newPatient({ patientId });
+  return refusedInForm('patient', created, { patientId: input }) ? null : { patient: created, created };
+}
+
+async function wireLesionForm(lesion, patient) {
+  const id = lesion.id;
+  $('edit-lesion-patient').value = patient?.patientId ?? '';
+  markField($('edit-lesion-patient'), null);
+  $('patient-ids').replaceChildren(...(await history.patients()).map((p) => option(p.patientId, p.patientId)));
   $('edit-name').value = lesion.name;
   $('edit-site').replaceChildren(...classifier.metadata.dataset.localizations.map((site) => option(site, site, site === lesion.site)));
   editMap.set(lesion.site, lesion.mapPoint ?? null);
@@ -356,24 +545,21 @@ async function renderLesion(id) {
   $('lesion-form').onsubmit = (event) => {
     event.preventDefault();
     act(async () => {
-      const { sex: _sex, mapPoint: _point, ...rest } = lesion;
+      const owner = await formPatient($('edit-lesion-patient'));
+      if (!owner) return;
+      const { patient: _patient, sex: _sex, mapPoint: _point, bodyPart: _part, ...rest } = lesion;
       const sex = parseSex($('edit-sex').value);
-      const updated = { ...rest, name: $('edit-name').value.trim(), site: $('edit-site').value,
-        note: $('edit-note').value.trim(), ...(sex ? { sex } : {}), ...(editMap.point ? { mapPoint: editMap.point } : {}) };
+      const updated = { ...rest, ...(owner.patient ? { patient: owner.patient.id } : {}), name: $('edit-name').value.trim(),
+        site: $('edit-site').value, note: $('edit-note').value.trim(), ...(sex ? { sex } : {}),
+        ...(editMap.point ? { mapPoint: editMap.point } : {}), ...(editMap.part ? { bodyPart: editMap.part } : {}) };
       if (refusedInForm('lesion', updated, { name: $('edit-name'), note: $('edit-note') })) return;
-      await history.saveLesion(updated);
+      await history.saveLesion(updated, owner.created);
       await renderLesion(id);
-      say('Lesion details saved.');
+      const moved = (owner.patient?.id ?? null) !== (patient?.id ?? null);
+      say(`Lesion details saved.${moved ? ` It is now filed under ${owner.patient ? `patient ${owner.patient.patientId}` +
+        `${owner.created ? ' (a new patient)' : ''}` : UNASSIGNED}.` : ''}`);
     });
   };
-  $('delete-lesion').onclick = () => act(async () => {
-    if (!await confirmDialog($('confirm-dialog'), `Delete “${lesion.name}” and all ${entries.length} of its photos?`)) return;
-    await history.deleteLesion(id);
-    location.hash = ''; // its hashchange renders the list again, with the same content
-    await render();
-    say(`“${lesion.name}” deleted.`);
-  });
-  show('lesion-view');
 }
 
 // ---- follow-up: the lesion's next check date
@@ -502,16 +688,22 @@ async function renderCompare(lesionId, aId, bId) {
   const { records: [[before], [after]], sameModel } = comparableRecords([[older], [newer]]);
   const margin = classifier.metadata.change;
   const change = describeChange(before, after, margin?.margin);
-  showComparison(lesionId, 'Compare two photos', changeSummary(change, sameModel, before, after, margin, 'photo'),
+  await showComparison(lesionId, 'Compare two photos', changeSummary(change, sameModel, before, after, margin, 'photo'),
     [comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later')]);
 }
 
-function showComparison(lesionId, title, summary, panes) {
+async function showComparison(lesionId, title, summary, panes) {
+  const lesion = await history.lesion(lesionId);
+  if (!lesion) {
+    location.hash = ''; // its lesion is not shown (deleted, or set apart as unreadable)
+    return;
+  }
   $('compare-back').href = `#lesion/${lesionId}`;
   $('compare-title').textContent = title;
   $('change-summary').replaceChildren(summary);
   $('compare-panes').replaceChildren(...panes);
   show('compare-view');
+  showCrumbs($('crumbs'), await ownerOf(lesion), [{ text: lesion.name, href: `#lesion/${lesionId}` }, { text: title }]);
   say(`${title} of this lesion: the earlier on the left, the later on the right.`); // not the last view's status
 }
 
@@ -540,7 +732,7 @@ async function renderVisits(lesionId, dayA, dayB) {
   const [before, after] = records.map((r) => visitResult(r, classifier.metadata));
   const margin = visitMargin(classifier.metadata, older.entries.length, newer.entries.length);
   const change = describeChange(before, after, margin?.margin);
-  showComparison(lesionId, 'Compare two visits', changeSummary(change, sameModel, before, after, margin, 'visit'),
+  await showComparison(lesionId, 'Compare two visits', changeSummary(change, sameModel, before, after, margin, 'visit'),
     [visitPane(older, before, 'Earlier'), visitPane(newer, after, 'Later')]);
 }
 
@@ -555,10 +747,12 @@ async function render() {
     return;
   }
   const [view, ...ids] = location.hash.slice(1).split('/');
-  if (view === 'lesion') await renderLesion(ids[0]);
+  if (view === 'patient') await renderPatient(ids[0]);
+  else if (view === 'unassigned') await renderPatient(null);
+  else if (view === 'lesion') await renderLesion(ids[0]);
   else if (view === 'compare') await renderCompare(...ids);
   else if (view === 'visits') await renderVisits(...ids);
-  else await renderList();
+  else await renderPatients();
 }
 
 // Runs a user action; its failure is shown as a message and the page stays usable.
@@ -580,15 +774,19 @@ function download(blob, name) {
 
 async function importFile(file) {
   checkFileSize(file);
-  const lesions = await parseHistoryFile(await file.text(), model());
+  const data = await parseHistoryFile(await file.text(), model());
   const target = await ensureHistory();
   if (!target.readable) throw new Error('Unlock your history before importing into it.');
-  const added = await target.importLesions(lesions);
+  const added = await target.importHistory(data);
+  const lesions = [...data.patients.flatMap((p) => p.lesions), ...data.lesions];
   const total = lesions.reduce((n, l) => n + l.entries.length, 0);
   await requestPersistence();
   await render();
-  say(`Imported ${added.lesions} lesion(s) and ${added.entries} photo(s); ${total - added.entries} photo(s) were ` +
-    'already here.');
+  const patients = data.patients.length ? `, of ${data.patients.length} patient(s) (${added.patients} new)` : '';
+  const unassigned = data.lesions.length ? ` The file's ${data.lesions.length} lesion(s) of no patient are under ` +
+    `“${UNASSIGNED}”, unless already filed under a patient here.` : '';
+  say(`Imported ${added.lesions} lesion(s) and ${added.entries} photo(s)${patients}; ${total - added.entries} photo(s) ` +
+    `were already here.${unassigned}`);
 }
 
 function wire() {
@@ -606,7 +804,7 @@ function wire() {
   $('export').addEventListener('click', () => act(async () => {
     download(new Blob([JSON.stringify(await history.exportData())], { type: 'application/json' }),
       `lesionlens-history-${today()}.json`);
-    say('Exported everything to one file (unencrypted: keep it private).');
+    say('Exported everything, every patient, to one file (unencrypted: keep it private).');
   }));
   $('import-file').addEventListener('change', (event) => act(async () => {
     const [file] = event.target.files;
@@ -614,13 +812,13 @@ function wire() {
     if (file) await importFile(file);
   }));
   $('delete-everything').addEventListener('click', () => act(async () => {
-    const message = 'Delete every lesion, photo and result kept on this device? This cannot be undone (export first ' +
-      'if you want a copy).';
+    const message = 'Delete every patient, lesion, photo and result kept on this device? This cannot be undone ' +
+      '(export first if you want a copy).';
     if (!await confirmDialog($('confirm-dialog'), message)) return;
     await deleteEverything(history);
     history = null;
     location.hash = '';
-    await renderList();
+    await renderPatients();
     say('Everything deleted: no history is left in this browser.');
   }));
   $('lock-form').addEventListener('submit', (event) => {

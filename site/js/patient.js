@@ -57,8 +57,9 @@ export function contextParts({ age = null, sex = null, site = null, part = null 
   };
 }
 
-/** One line, e.g. "Patient: 54 years, female · body site: back". */
-export function contextLine(context) {
+/** One line, e.g. "Patient: age 54 years, sex female · body site: back"; ``who`` names the patient ("Patient
+ * P-1001 (Jane Doe): age ..."). */
+export function contextLine(context, who = null) {
   const parts = contextParts(context);
-  return `Patient: age ${parts.age}, sex ${parts.sex} · body site: ${parts.site}`;
+  return `Patient${who ? ` ${who}` : ''}: age ${parts.age}, sex ${parts.sex} · body site: ${parts.site}`;
 }

@@ -6,6 +6,7 @@
 import { ruleName } from './combine.js';
 import { CENTRE_SQUARE, heatmapLegend } from './heatmap.js';
 import { contextParts } from './patient.js';
+import { patientLabel } from './patient-record.js';
 import { ABOVE, BELOW, CONDITION_NAMES, referral, riskMessage, scoreLine } from './referral.js';
 import { $, classNames, el, percent, score } from './ui.js';
 
@@ -39,10 +40,17 @@ function guardText(guard, metadata) {
     'unreliable.';
 }
 
-// Patients are not recorded yet (#44 leaves the patient level for later), so every page says so rather than
-// leave a printed page with no owner; a saved visit's pages also name its lesion.
+// Every printed page says whose it is: the patient (or "no patient ID", rather than a page with no owner) and,
+// for a saved visit, its lesion.
 function reportLabel(report) {
-  return `Patient: no patient ID${report.lesionName ? ` · Lesion: ${report.lesionName}` : ''}`;
+  return `Patient: ${patientLabel(report.context.patient)}${report.lesionName ? ` · Lesion: ${report.lesionName}` : ''}`;
+}
+
+// The patient's rows of the report's first table: the ID always, the name and year of birth when given.
+function patientRows(patient) {
+  if (!patient) return [reportRow('Patient ID', 'not given')];
+  return [reportRow('Patient ID', patient.patientId), ...(patient.name ? [reportRow('Name', patient.name)] : []),
+    ...(patient.birthYear ? [reportRow('Year of birth', String(patient.birthYear))] : [])];
 }
 
 /** A date taken as the report prints it: a photo whose file holds no date was dated the day it was loaded. */
@@ -115,8 +123,8 @@ function straddleParagraph(photos, parts) {
 
 /**
  * The report of one result, one combined lesion or one saved visit. ``report``: {title, lesionName, context
- * {age, sex, site}, taken, takenSource, nextCheck, photos [{name, taken, takenSource, src, heatmap {src, code,
- * note}, score, guard}],
+ * {patient {patientId, name, birthYear} or null, age, sex, site, part, examinedBy}, taken, takenSource,
+ * nextCheck, photos [{name, taken, takenSource, src, heatmap {src, code, note}, score, guard}],
  * result {classes, probabilities, flagged, malignancyScore}, combined {photos, lowestScore, highestScore} or
  * null, previous {day, text, changeText} or null}.
  */
@@ -137,9 +145,11 @@ export function visitReport(report, metadata) {
     el('p', { class: 'report-disclaimer' }, 'Decision support, not a diagnosis: this report supports, and never ' +
       'replaces, examination by a doctor.'),
     reportTable('Patient and lesion', null, [
+      ...patientRows(report.context.patient),
       ...(report.lesionName ? [reportRow('Lesion', report.lesionName)] : []),
       reportRow('Age', patient.age), reportRow('Sex', patient.sex), reportRow('Body site', patient.site),
       reportRow('Date taken', takenText(report.taken, report.takenSource)),
+      ...(report.context.examinedBy ? [reportRow('Examined by', report.context.examinedBy)] : []),
       ...(report.nextCheck !== undefined ? [reportRow('Next check', report.nextCheck ?? 'not set')] : []),
     ], 'report-patient'),
     el('h2', {}, 'Result'),

@@ -1,17 +1,26 @@
-// "Save to my lesions" on the classify page: pick the photos (one card, or a whole batch), a lesion (or
-// create one) and the date each was taken; the entries (and a new lesion) go to the history in one transaction.
-// Photos combined as one lesion are saved as one visit: one date for all of them.
+// "Save to my lesions" on the classify page: pick the photos (one card, or a whole batch), the patient (by
+// Patient ID; none: Unassigned), one of that patient's lesions (or create one) and the date each was taken; the
+// entries (and a new lesion, a new or completed patient) go to the history in one transaction. Photos combined
+// as one lesion are saved as one visit: one date for all of them.
 import { markField, refusedInForm } from './form-check.js';
 import { imageHash } from './history-records.js';
 import { FIRST_DAY, LAST_DAY } from './history-schema.js';
 import {
   HistoryUnavailable, newLesion, openHistory, requestPersistence, StorageFullError,
 } from './history-store.js';
+import { ContextProblem } from './patient.js';
+import {
+  findPatient, mergePatient, newPatient, parsePatientFields, PatientConflict, patientLabel, UNASSIGNED,
+} from './patient-record.js';
 import { BadLock, WrongPassphrase } from './vault.js';
 import { $, el, option, showAlert } from './ui.js';
 
 const NEW = 'new';
+const PATIENT_INPUTS = { patientId: 'save-patient-id', name: 'save-patient-name', birthYear: 'save-patient-birth-year' };
 let history = null;
+// what the history holds, read when the dialog opens (or the history is unlocked in it)
+let keptPatients = [];
+let keptLesions = [];
 
 function itemRow(item, index, oneVisit) {
   const li = el('li');
@@ -29,12 +38,68 @@ function itemRow(item, index, oneVisit) {
   return li;
 }
 
-async function fillLesions(select) {
-  const lesions = history?.readable ? await history.lesions() : [];
+async function readHistory() {
+  keptPatients = history?.readable ? await history.patients() : [];
+  keptLesions = history?.readable ? await history.lesions() : [];
+  $('save-patient-ids').replaceChildren(...keptPatients.map((p) => option(p.patientId, p.patientId)));
+}
+
+// The patient the dialog's fields name: {given (what they say, null without an ID), kept (the patient record
+// with that ID, or null)}; ContextProblem for a value that cannot be kept.
+function dialogPatient() {
+  const given = parsePatientFields(Object.fromEntries(Object.entries(PATIENT_INPUTS).map(([f, id]) => [f, $(id).value])));
+  return { given, kept: given && findPatient(keptPatients, given.patientId) };
+}
+
+function readDialogPatient() {
+  try {
+    return dialogPatient();
+  } catch (err) {
+    if (err instanceof ContextProblem) return { problem: err };
+    throw err;
+  }
+}
+
+// Says whom the Patient ID names, and lists that patient's lesions only: a photo is filed in a lesion of the
+// patient named, never in another patient's. A new patient has none yet.
+function showDialogPatient() {
+  const { given, kept, problem } = readDialogPatient();
+  const owner = kept?.id ?? null;
+  const lesions = problem || (given && !kept) ? [] : keptLesions.filter((l) => (l.patient ?? null) === owner);
+  $('save-patient-match').textContent = problem ? problem.message
+    : !given ? `No patient ID: the photos go to “${UNASSIGNED}”. Type the patient's ID to file them in their record.`
+      : kept ? `Patient ${patientLabel(kept)}, kept on this device, with ${lesions.length} lesion(s).`
+        : `A new patient: ${patientLabel(given)}.`;
+  const select = $('save-lesion');
+  const chosen = select.value;
   // the name isolated (FSI ... PDI): a right-to-left name must not reorder the site after it
   select.replaceChildren(option(NEW, 'A new lesion…'), ...lesions.map((l) => option(l.id, `\u2068${l.name}\u2069 (${l.site})`)));
-  select.value = lesions.length ? lesions[0].id : NEW;
+  select.value = lesions.some((l) => l.id === chosen) ? chosen : lesions[0]?.id ?? NEW;
   $('save-new').hidden = select.value !== NEW;
+}
+
+// The patient record the photos go to ({patient, write: the record to write, or null}), null without a patient
+// ID; false (the field marked with what to correct) when a value cannot be kept or differs from the record kept.
+function patientToSave() {
+  const { given, kept, problem } = readDialogPatient();
+  for (const id of Object.values(PATIENT_INPUTS)) markField($(id), null);
+  const refuse = (field, message) => {
+    markField($(PATIENT_INPUTS[field]), message);
+    $(PATIENT_INPUTS[field]).focus();
+    return false;
+  };
+  if (problem) return refuse(problem.field, problem.message);
+  if (!given) return null;
+  let found;
+  try {
+    found = kept ? mergePatient(kept, given) : { record: newPatient(given), changed: true };
+  } catch (err) {
+    if (err instanceof PatientConflict) return refuse(err.field, err.message);
+    throw err;
+  }
+  const inputs = Object.fromEntries(Object.entries(PATIENT_INPUTS).map(([f, id]) => [f, $(id)]));
+  if (refusedInForm('patient', found.record, inputs)) return false;
+  return { patient: found.record, write: found.changed ? found.record : null };
 }
 
 /** A visit's date: the earliest date a photo carries, else today's. */
@@ -43,8 +108,9 @@ export function visitDate(items) {
   return dated.length ? { taken: dated[0], takenSource: 'exif' } : { taken: items[0].taken, takenSource: items[0].takenSource };
 }
 
-// The ticked photos as entries, each with the date field it takes its date from: {entry, dateInput}.
-async function entriesFor(items, rows, visit, age) {
+// The ticked photos as entries, each with the date field it takes its date from: {entry, dateInput}; each keeps
+// the page's age and "examined by".
+async function entriesFor(items, rows, visit, { age, examinedBy }) {
   const chosen = items.map((item, i) => ({ item, row: rows[i] })).filter(({ row }) => row.querySelector('[type=checkbox]').checked);
   return Promise.all(chosen.map(async ({ item, row }) => {
     const given = visit ?? item;
@@ -59,6 +125,7 @@ async function entriesFor(items, rows, visit, age) {
       image: item.copy,
       results: [item.record],
       ...(age == null ? {} : { age }),
+      ...(examinedBy ? { examinedBy } : {}),
     } };
   }));
 }
@@ -77,12 +144,19 @@ function withContext(lesion, context) {
     if (given && !recorded) updated[field] = given;
   }
   if (updated.site !== lesion.site && context.mapPoint) updated.mapPoint = context.mapPoint;
+  if (updated.site !== lesion.site && context.part) updated.bodyPart = context.part;
   return updated;
 }
 
 async function save(items, rows, visit, context) {
-  if (history.locked && !history.readable) await history.unlock($('save-passphrase').value);
-  const chosen = await entriesFor(items, rows, visit, context.age);
+  if (history.locked && !history.readable) {
+    await history.unlock($('save-passphrase').value);
+    await readHistory();
+  }
+  const filed = patientToSave();
+  if (filed === false) return null;
+  const patient = filed?.patient ?? null;
+  const chosen = await entriesFor(items, rows, visit, context);
   if (!chosen.length) throw new Error('No photo is ticked: tick at least one to save.');
   // every date field is checked (and marked), not only the first one the schema refuses
   const refusedDates = chosen.filter(({ entry, dateInput }) => refusedInForm('entry', entry, { taken: dateInput }));
@@ -92,24 +166,31 @@ async function save(items, rows, visit, context) {
   if (isNew) {
     if (!$('new-lesion-site').value) throw new Error('Pick the body site of the new lesion, or “unknown”.');
     const site = $('new-lesion-site').value;
+    // the map's point and part belong to the site the page gives, not to another one picked here
+    const mapped = site === context.site;
     lesion = newLesion({ name: $('new-lesion-name').value.trim(), site, note: $('new-lesion-note').value.trim(),
-      sex: context.sex, mapPoint: site === context.site ? context.mapPoint : null });
+      patient: patient?.id, sex: context.sex, mapPoint: mapped ? context.mapPoint : null, bodyPart: mapped ? context.part : null });
     if (refusedInForm('lesion', lesion, { name: $('new-lesion-name'), note: $('new-lesion-note') })) return null;
   } else {
-    lesion = await history.lesion($('save-lesion').value);
+    lesion = keptLesions.find((l) => l.id === $('save-lesion').value);
+    if ((lesion.patient ?? null) !== (patient?.id ?? null)) {
+      throw new Error(`“${lesion.name}” is not a lesion of ${patient ? `patient ${patient.patientId}` : UNASSIGNED}: ` +
+        'pick one of theirs, or a new lesion.');
+    }
   }
   if (refusedDates.length) return null;
   const updated = isNew ? lesion : withContext(lesion, context);
   const changed = isNew || JSON.stringify(updated) !== JSON.stringify(lesion);
-  const outcome = await history.addEntries(updated, entries, changed);
+  const outcome = await history.addEntries(updated, entries, changed, filed?.write ?? null);
   await requestPersistence();
-  return { lesion: updated, ...outcome };
+  return { lesion: updated, patient, ...outcome };
 }
 
-/** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record}); resolves with {lesion, added,
- * skipped} once saved, or null if the user cancelled. With ``oneVisit`` the photos get one date. ``context``
- * ({age, sex, site, mapPoint}, null where unknown) is the page's patient context: the photos keep the age,
- * the lesion the sex, site and map point. */
+/** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record}); resolves with {lesion, patient,
+ * added, skipped} once saved, or null if the user cancelled. With ``oneVisit`` the photos get one date.
+ * ``context`` ({patient {patientId, name, birthYear}, age, sex, site, part, mapPoint, examinedBy}, null where
+ * unknown) is the page's: the dialog's patient fields start with its patient, the photos keep the age and
+ * examiner, the lesion the sex, site, map point and part. */
 export async function openSaveDialog(items, bodySites, { oneVisit = false, context = {} } = {}) {
   const dialog = $('save-dialog');
   const errors = $('save-errors');
@@ -130,14 +211,19 @@ export async function openSaveDialog(items, bodySites, { oneVisit = false, conte
     ...bodySites.map((s) => option(s, s, s === context.site)));
   $('new-lesion-name').value = '';
   $('new-lesion-note').value = '';
-  for (const id of ['new-lesion-name', 'new-lesion-note', 'save-visit-date']) markField($(id), null); // no stale marks
-  await fillLesions($('save-lesion'));
+  for (const [field, id] of Object.entries(PATIENT_INPUTS)) $(id).value = context.patient?.[field] ?? '';
+  // no stale marks
+  for (const id of ['new-lesion-name', 'new-lesion-note', 'save-visit-date', ...Object.values(PATIENT_INPUTS)]) markField($(id), null);
+  await readHistory();
+  showDialogPatient();
+  for (const id of Object.values(PATIENT_INPUTS)) $(id).oninput = showDialogPatient;
   $('save-unlock-button').onclick = async () => {
     errors.replaceChildren();
     try {
       await history.unlock($('save-passphrase').value);
       $('save-unlock').hidden = true;
-      await fillLesions($('save-lesion'));
+      await readHistory();
+      showDialogPatient();
     } catch (err) {
       if (!(err instanceof WrongPassphrase || err instanceof BadLock)) throw err;
       showAlert(errors, err.message);

@@ -1,6 +1,7 @@
 // A saved visit as a printable report (report.js): its photos with heatmaps recomputed on this device from the
-// stored copies (the history keeps no heatmap), the visit's combined answer, the patient context the lesion and
-// its photos carry, the next check date, and the previous visit with the change flag My lesions shows.
+// stored copies (the history keeps no heatmap), the visit's combined answer, the patient and the context the
+// lesion and its photos carry (who examined the patient included), the next check date, and the previous visit
+// with the change flag My lesions shows.
 import { changeReasons, describeChange, steadyMessage } from './change.js';
 import { decodeImage } from './classifier.js';
 import { visitMargin } from './combine.js';
@@ -54,8 +55,9 @@ function changeText(previous, visit, metadata) {
   };
 }
 
-/** The report of ``visit`` ({day, entries}) of ``lesion``; ``previous`` is the visit before it, or null. */
-export async function savedVisitReport(visit, previous, lesion, classifier) {
+/** The report of ``visit`` ({day, entries}) of ``lesion`` (with ``part``, its body map's side and part) of
+ * ``patient`` (null: Unassigned); ``previous`` is the visit before it, or null. */
+export async function savedVisitReport(visit, previous, lesion, patient, classifier) {
   const { metadata } = classifier;
   const { records: [records] } = comparableRecords([visit.entries]);
   const result = visitResult(records, metadata);
@@ -69,10 +71,12 @@ export async function savedVisitReport(visit, previous, lesion, classifier) {
     heatmap: await storedHeatmap(entry, result.topClass, classifier),
   })));
   const age = visit.entries.map((e) => e.age).find((a) => a != null) ?? null;
+  // each photo of the visit keeps who examined; photos saved apart on one day may name two examiners
+  const examinedBy = [...new Set(visit.entries.map((e) => e.examinedBy).filter(Boolean))].join('; ') || null;
   return visitReport({
     title: 'visit report',
     lesionName: lesion.name,
-    context: { age, sex: lesion.sex ?? null, site: lesion.site, part: lesion.part ?? null },
+    context: { patient, age, sex: lesion.sex ?? null, site: lesion.site, part: lesion.part ?? null, examinedBy },
     taken: visit.day,
     // the day a photo was loaded, when no photo of the visit had a date of its own (or an edited one)
     takenSource: visit.entries.every((e) => e.takenSource === 'added') ? 'added' : null,
