@@ -1,6 +1,6 @@
-"""Issue #46's lesion measures: the known answers on synthetic shapes, the two-click scale on a drawn ruler, the
-growth rule, one clear message for a bad scale, and the page's twin (site/js/lesion-measures.js) giving the
-Python numbers on the fixture photos and their lesion masks."""
+"""Issue #46's lesion measures: the known answers on synthetic shapes, the colour rule (a skin-pink lesion is not
+called red), the two-click scale on a drawn ruler, the growth rule, one clear message for a bad scale, and the
+page's twin (site/js/lesion-measures.js) giving the Python numbers on the fixture photos and their lesion masks."""
 from __future__ import annotations
 
 import math
@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
+from skimage.color import rgb2lab
 from skimage.draw import disk, ellipse
 
 from tests.conftest import HAM_FIXTURES, ROOT
 from train.data.loading import DataError
-from train.segmentation.measures import (COLOUR_PRESENT_SHARE, COLOURS, GROWTH_LIMIT, RELATIVE_ERROR, SCALE_MESSAGE,
-                                         ScaleError, growth, lesion_measures, mm_per_pixel_from_field,
-                                         mm_per_pixel_from_points)
+from train.segmentation.measures import (COLOUR_PRESENT_SHARE, COLOURS, D65_WHITE, GROWTH_LIMIT, RELATIVE_ERROR,
+                                         SCALE_MESSAGE, XYZ_FROM_RGB, ScaleError, growth, lesion_measures,
+                                         mm_per_pixel_from_field, mm_per_pixel_from_points, rgb_to_lab)
 
 
 def disc(radius: float, side: int = 400) -> np.ndarray:
@@ -68,6 +69,42 @@ def test_a_disc_of_two_colours_has_exactly_those_two():
     measures = lesion_measures(*two_colour_disc())
     assert measures["colours_present"] == ["dark brown", "blue-grey"]
     assert sum(measures["colour_shares"].values()) == pytest.approx(1)
+
+
+PINK_SKIN = (215, 165, 170)  # dermatoscope skin as HAM10000's photos show it: CIELAB about (72, 19, 5)
+
+
+def on_pink_skin(left: tuple[int, int, int], right: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """A disc, its left half ``left`` and right half ``right``, on pink skin outside the outline."""
+    mask = disc(80, side=240)
+    image = np.full((*mask.shape, 3), PINK_SKIN, dtype=np.uint8)
+    image[mask & (np.arange(240) < 120)[None, :]] = left
+    image[mask & (np.arange(240) >= 120)[None, :]] = right
+    return mask, image
+
+
+def test_a_skin_pink_lesion_without_red_is_not_called_red():
+    # a light brown lesion whose other half is pale pink, a little darker than the skin: the nearest reference in
+    # RGB is red (the old rule listed red in ~99% of HAM10000 lesions of every diagnosis for this reason); in
+    # CIELAB it is white, and a white that is no lighter than the skin is no dermoscopic white
+    measures = lesion_measures(*on_pink_skin((140, 90, 60), (205, 150, 150)))
+    assert measures["colours_present"] == ["light brown"]
+    assert measures["colour_shares"]["red"] == 0 and measures["colour_shares"]["white"] == 0
+    assert sum(measures["colour_shares"].values()) == pytest.approx(0.5, abs=0.01)  # the pink half: no colour
+
+
+def test_red_and_a_white_lighter_than_the_skin_are_still_named():
+    measures = lesion_measures(*on_pink_skin((190, 40, 50), (235, 230, 230)))
+    assert measures["colours_present"] == ["white", "red"]
+    # with no skin to compare (the outline covers the whole photo), white is the nearest reference's
+    mask, image = on_pink_skin((190, 40, 50), (205, 150, 150))
+    whole = np.ones_like(mask)
+    assert "white" in lesion_measures(whole, image)["colours_present"]
+
+
+def test_the_colour_space_is_scikit_images_cielab():
+    rgb = np.random.default_rng(0).integers(0, 256, size=(5000, 3))
+    assert rgb_to_lab(rgb) == pytest.approx(rgb2lab(rgb[None] / 255.0)[0], abs=1e-9)
 
 
 def test_an_empty_outline_is_refused_with_one_message():
@@ -190,7 +227,10 @@ def test_the_page_measures_the_fixture_photos_as_python_does(page, site_url):
     photos = fixture_photos()
     assert len(photos) >= 20
     mask, image = two_colour_disc()
-    cases = [(m, i, 0.03) for m, i in photos] + [(mask, image, None), (disc(60), None, 0.05)]
+    pink_mask, pink = on_pink_skin((140, 90, 60), (205, 150, 150))
+    red_mask, red_white = on_pink_skin((190, 40, 50), (235, 230, 230))
+    cases = [(m, i, 0.03) for m, i in photos] + [(mask, image, None), (disc(60), None, 0.05), (pink_mask, pink, None),
+                                                 (red_mask, red_white, None), (np.ones_like(pink_mask), pink, None)]
     got = page.evaluate(MEASURE_JS, [[js_case(*case) for case in cases]])
     for case, js in zip(cases, got):
         py = lesion_measures(*case)
@@ -228,7 +268,7 @@ def test_the_page_flags_growth_as_python_does(page, site_url):
 CONSTANTS_JS = """async () => {
   const m = await import('./js/lesion-measures.js');
   return { colours: m.COLOURS, share: m.COLOUR_PRESENT_SHARE, error: m.RELATIVE_ERROR, limit: m.GROWTH_LIMIT,
-           message: m.SCALE_MESSAGE, meanings: m.MEANINGS };
+           message: m.SCALE_MESSAGE, meanings: m.MEANINGS, xyz: m.XYZ_FROM_RGB, white: m.D65_WHITE };
 }"""
 
 
@@ -240,6 +280,7 @@ def test_the_page_uses_the_same_constants_and_the_docs_the_same_words(page, site
     assert list(js["colours"]) == list(COLOURS)  # the order breaks ties
     assert js["share"] == COLOUR_PRESENT_SHARE and js["error"] == RELATIVE_ERROR and js["limit"] == GROWTH_LIMIT
     assert js["message"] == SCALE_MESSAGE
+    assert js["xyz"] == [list(row) for row in XYZ_FROM_RGB] and js["white"] == list(D65_WHITE)
     docs = " ".join((ROOT / "docs" / "lesion-measures.md").read_text().split())
     assert [line for line in js["meanings"].values() if line not in docs] == []
 
@@ -268,3 +309,14 @@ def test_the_page_computes_and_refuses_scales_as_python_does(page, site_url):
         with pytest.raises(ScaleError) as err:
             python(*args)
         assert js == {"error": "ScaleError", "message": str(err.value)}
+
+
+def test_the_colour_study_refuses_test_split_images(tmp_path, capsys):
+    # the colour rule is chosen on validation only: the fixture photos are HAM10000 test-split images
+    from train.studies import colour_rule
+    labels = str(HAM_FIXTURES / "metadata.csv")
+    code = colour_rule.main(["--images", str(HAM_FIXTURES / "images"), "--masks", str(HAM_FIXTURES / "masks"),
+                             "--labels", labels, "--metadata", labels, "--split",
+                             str(ROOT / "models" / "ham10000" / "split.csv"), "--out", str(tmp_path / "r.json")])
+    assert code == 2 and "validation only" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()

@@ -7,7 +7,8 @@
 // outline model's 160x160 mask resized, nearest neighbour, to the square's side), so a scale measured on the
 // photo applies to it. Pure functions: no DOM, so the history and the report can use them too.
 
-// Reference RGB of the six dermoscopic colours (Kasmi & Mokrani 2016, x 255); the order breaks ties.
+// Reference RGB of the six dermoscopic colours (Kasmi & Mokrani 2016, x 255), compared in CIELAB; the order breaks
+// ties. White counts only where lighter (higher L*) than the surrounding skin (measures.py says why).
 export const COLOURS = {
   white: [255, 255, 255],
   red: [204, 51, 51],
@@ -17,6 +18,10 @@ export const COLOURS = {
   black: [0, 0, 0],
 };
 export const COLOUR_PRESENT_SHARE = 0.05;
+// sRGB (D65) to CIE XYZ and the D65 white, 2-degree observer: scikit-image's rgb2lab constants.
+export const XYZ_FROM_RGB = [
+  [0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]];
+export const D65_WHITE = [0.95047, 1.0, 1.08883];
 // Relative error of one measurement of an unchanged lesion (Gutkowicz-Krusin et al. 2000) and the growth a second
 // one must exceed to be more than that noise (95% repeatability coefficient of a difference of two).
 export const RELATIVE_ERROR = { area: 0.06, diameter: 0.03 };
@@ -158,17 +163,52 @@ function longestDiameter(mask) {
   return Math.sqrt(longest);
 }
 
-function colourShares(image, { rows, cols }) {
-  const references = Object.values(COLOURS);
-  const counts = new Array(references.length).fill(0);
+/** CIELAB [L*, a*, b*] of an sRGB colour [r, g, b] (0..255), step for step as measures.py's rgb_to_lab. */
+export function rgbToLab(rgb) {
+  const linear = rgb.map((v) => {
+    const c = v / 255.0;
+    return c > 0.04045 ? ((c + 0.055) / 1.055) ** 2.4 : c / 12.92;
+  });
+  const [fx, fy, fz] = XYZ_FROM_RGB.map((m, i) => {
+    const t = (linear[0] * m[0] + linear[1] * m[1] + linear[2] * m[2]) / D65_WHITE[i];
+    return t > 0.008856 ? Math.cbrt(t) : 7.787 * t + 16.0 / 116.0;
+  });
+  return [116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)];
+}
+
+const COLOUR_LAB = Object.values(COLOURS).map(rgbToLab);
+const WHITE = Object.keys(COLOURS).indexOf('white');
+
+/** The median of each channel over the photo's pixels outside the outline (the mean of the two middle values for
+ * an even count, as numpy's); null when the outline covers the whole photo. */
+function skinColour(image, mask) {
+  const channels = [[], [], []];
+  for (let i = 0; i < mask.width * mask.height; i += 1) {
+    if (!mask.data[i]) for (let c = 0; c < 3; c += 1) channels[c].push(image.data[4 * i + c]);
+  }
+  if (channels[0].length === 0) return null;
+  return channels.map((values) => {
+    values.sort((p, q) => p - q);
+    const half = values.length >> 1;
+    return values.length % 2 ? values[half] : (values[half - 1] + values[half]) / 2;
+  });
+}
+
+/** Share of the lesion's pixels nearest, in CIELAB, to each reference colour; a pixel nearest to white counts only
+ * where it is lighter (higher L*) than the skin (when there is skin): pale lesion no lighter than the skin is no
+ * dermoscopic white, and counts towards no colour. */
+function colourShares(image, { rows, cols }, skin) {
+  const skinL = skin && rgbToLab(skin)[0];
+  const counts = new Array(COLOUR_LAB.length).fill(0);
   for (let i = 0; i < rows.length; i += 1) {
     const k = 4 * (rows[i] * image.width + cols[i]);
+    const lab = rgbToLab([image.data[k], image.data[k + 1], image.data[k + 2]]);
     let best = 0; let bestDistance = Infinity;
-    references.forEach(([r, g, b], j) => {
-      const d = (image.data[k] - r) ** 2 + (image.data[k + 1] - g) ** 2 + (image.data[k + 2] - b) ** 2;
+    COLOUR_LAB.forEach(([l, a, b], j) => {
+      const d = (lab[0] - l) ** 2 + (lab[1] - a) ** 2 + (lab[2] - b) ** 2;
       if (d < bestDistance) { best = j; bestDistance = d; }
     });
-    counts[best] += 1;
+    if (best !== WHITE || skin == null || lab[0] > skinL) counts[best] += 1;
   }
   return Object.fromEntries(Object.keys(COLOURS).map((name, j) => [name, counts[j] / rows.length]));
 }
@@ -194,7 +234,7 @@ export function lesionMeasures(mask, image = null, mmPerPixel = null) {
   const area = lesion.rows.length;
   const diameter = longestDiameter(mask);
   const perimeter = croftonPerimeter(mask);
-  const shares = image ? colourShares(image, lesion) : null;
+  const shares = image ? colourShares(image, lesion, skinColour(image, mask)) : null;
   return {
     areaPx: area,
     areaMm2: scale == null ? null : area * scale * scale,

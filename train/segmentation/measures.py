@@ -5,7 +5,8 @@ They describe the outline; they are not a second score: the referral stays the m
 the same numbers in site/js/lesion-measures.js (tests/test_lesion_measures.py checks both agree), so every
 rule here is one a few lines of JavaScript can repeat exactly: pixel counts, scikit-image's Crofton perimeter
 (four directions, which puts a digital disc's compactness within 2% of 1 where the 4-neighbour border count is
-10% off), a convex hull of pixel corners, and nearest-colour assignment in integer RGB.
+10% off), a convex hull of pixel corners, and nearest-colour assignment in CIELAB (scikit-image's rgb2lab,
+written out so that the page repeats it step for step).
 
 Pixel units are pixels of the photo: the mask must cover the photo's centre square at the photo's own
 resolution (the outline model's 160x160 mask resized, nearest neighbour, to the square's side), so that a
@@ -13,11 +14,17 @@ millimetre scale measured on the photo applies to it.
 
 Colours: the six colours of dermoscopy's ABCD rule (Stolz et al., 1994) with the reference RGB values of Kasmi
 R, Mokrani K, "Classification of malignant melanoma and benign skin lesions: implementation of automatic ABCD
-rule", IET Image Processing 10(6):448-455, 2016 (their colour table, in 0-1 units there): each lesion pixel
-takes the nearest reference colour (Euclidean RGB distance), and a colour is present when it covers at least
-5% of the lesion (our choice: enough that a few stray pixels of glare, hair or shadow are not a colour).
-Photos are not colour-calibrated, so a colour cast reads as lesion colour (docs/lesion-measures.md says by how
-much on the fixture photos, with every definition and the plain line of meaning the page shows for each).
+rule", IET Image Processing 10(6):448-455, 2016 (their colour table, in 0-1 units there), converted to CIELAB.
+Each lesion pixel takes the nearest reference in CIELAB (CIE76 delta E); a pixel nearest to white counts only
+where it is lighter (higher L*) than the surrounding skin (the per-channel median of the photo's pixels outside
+the outline), as dermoscopy's white is "whiter than surrounding normal skin" (scar-like depigmentation,
+Kittler H, dermoscopedia.org, "Regression structures"): pale lesion no lighter than the skin counts towards no
+colour. A colour is present when it covers at least 5% of the lesion (our choice: enough that
+a few stray pixels of glare, hair or shadow are not a colour). python -m train.studies.colour_rule chose this on
+HAM10000's validation split over the earlier nearest-in-RGB rule, which called pink, skin-like pixels red in
+~99% of lesions of every diagnosis. Photos are not colour-calibrated, so a colour cast still reads as lesion
+colour (docs/lesion-measures.md says by how much, with every definition and the plain line of meaning the page
+shows for each).
 
 Growth: repeated imaging of unchanged lesions measured relative errors (standard deviation over mean) of 6%
 for area and 3% for greatest diameter (Gutkowicz-Krusin D et al., "Precision of automatic measurements of
@@ -48,6 +55,9 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "black": (0, 0, 0),
 }
 COLOUR_PRESENT_SHARE = 0.05
+# sRGB (D65) to CIE XYZ and the D65 white, 2-degree observer: scikit-image's rgb2lab constants.
+XYZ_FROM_RGB = ((0.412453, 0.357580, 0.180423), (0.212671, 0.715160, 0.072169), (0.019334, 0.119193, 0.950227))
+D65_WHITE = (0.95047, 1.0, 1.08883)
 # Relative error of one measurement of an unchanged lesion (Gutkowicz-Krusin et al. 2000) and the growth a
 # second one must exceed to be more than that noise (95% repeatability coefficient of a difference of two).
 RELATIVE_ERROR = {"area": 0.06, "diameter": 0.03}
@@ -114,10 +124,37 @@ def _longest_diameter(mask: np.ndarray) -> float:
     return float(pdist(hull).max())
 
 
-def _colour_shares(pixels: np.ndarray) -> dict[str, float]:
-    references = np.array(list(COLOURS.values()), dtype=np.int32)
-    distance = ((pixels.astype(np.int32)[:, None, :] - references[None, :, :]) ** 2).sum(axis=2)
-    counts = np.bincount(distance.argmin(axis=1), minlength=len(COLOURS))
+def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (L*, a*, b*) of sRGB colours 0..255 (..., 3), step for step as scikit-image's rgb2lab and the page's
+    rgbToLab compute it (float64)."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = [(linear[..., 0] * m[0] + linear[..., 1] * m[1] + linear[..., 2] * m[2]) / white
+           for m, white in zip(XYZ_FROM_RGB, D65_WHITE)]
+    fx, fy, fz = (np.where(t > 0.008856, np.cbrt(t), 7.787 * t + 16.0 / 116.0) for t in xyz)
+    return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
+
+
+COLOUR_LAB = rgb_to_lab(np.array(list(COLOURS.values())))
+WHITE = list(COLOURS).index("white")
+
+
+def _skin_colour(image: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """The median of each channel over the photo's pixels outside the outline (the mean of the two middle values
+    for an even count); None when the outline covers the whole photo."""
+    outside = image[~mask]
+    return np.median(outside, axis=0) if len(outside) else None
+
+
+def _colour_shares(pixels: np.ndarray, skin: np.ndarray | None) -> dict[str, float]:
+    """Share of the lesion's ``pixels`` (N x 3 RGB) nearest, in CIELAB, to each reference colour; a pixel nearest
+    to white counts only where it is lighter (higher L*) than ``skin`` (the skin's RGB, when there is skin):
+    pale lesion that is no lighter than the skin is no dermoscopic white, and counts towards no colour."""
+    lab = rgb_to_lab(pixels)
+    nearest = ((lab[:, None, :] - COLOUR_LAB[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
+    if skin is not None:
+        nearest = nearest[(nearest != WHITE) | (lab[:, 0] > rgb_to_lab(skin)[0])]
+    counts = np.bincount(nearest, minlength=len(COLOURS))
     return {name: float(count / len(pixels)) for name, count in zip(COLOURS, counts)}
 
 
@@ -142,7 +179,7 @@ def lesion_measures(mask: np.ndarray, image: np.ndarray | None = None, mm_per_pi
     asymmetry = (_asymmetry(mask, region.centroid, major), _asymmetry(mask, region.centroid, minor))
     area = int(mask.sum())
     diameter = _longest_diameter(mask)
-    shares = None if image is None else _colour_shares(image[mask])
+    shares = None if image is None else _colour_shares(image[mask], _skin_colour(image, mask))
     return {
         "area_px": area,
         "area_mm2": None if scale is None else area * scale * scale,
