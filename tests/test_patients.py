@@ -14,6 +14,7 @@ from pathlib import Path
 import icalendar
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import HAM_FIXTURES
 from tests.test_history import (
@@ -405,6 +406,21 @@ def test_html_and_right_to_left_text_in_patient_fields_stays_text_on_a_phone(bro
     context.close()
 
 
+def each_refused_beside_its_field(page, defaults: dict[str, str], cases, submit) -> list[str]:
+    """For each (field, value, message): the form's fields at ``defaults`` but ``field`` at ``value``, submitted,
+    is refused with ``message`` beside that field; returns the messages shown."""
+    texts = []
+    for field, value, message in cases:
+        for selector, default in defaults.items():
+            page.fill(selector, default)
+        page.fill(field, value)
+        submit()
+        expect(page.locator(f"{field}-error")).to_contain_text(message)  # waits: the same field may repeat
+        expect(page.locator(field)).to_have_attribute("aria-invalid", "true")
+        texts.append(page.locator(f"{field}-error").inner_text())
+    return texts
+
+
 def test_the_save_dialog_refuses_a_bad_or_conflicting_patient_beside_its_field(page, site_url):
     open_app(page, site_url)
     fill_patient(page, "P-1001", "Jane Doe", "1970")
@@ -413,19 +429,15 @@ def test_the_save_dialog_refuses_a_bad_or_conflicting_patient_beside_its_field(p
     page.wait_for_function("() => document.querySelectorAll('.result').length === 2")
     page.locator(".result .save-entry").first.click()
     page.locator("#save-dialog").wait_for()
-    for field, value, message in (("#save-patient-id", "Q" * 41, "at most 40 are kept"),
-                                  ("#save-patient-name", "John Roe", "kept with the name “Jane Doe”, not “John Roe”"),
-                                  ("#save-patient-birth-year", "1971", "kept with the year of birth “1970”"),
-                                  ("#save-patient-birth-year", "3000", "is in the future")):
-        page.fill("#save-patient-id", "P-1001")
-        page.fill("#save-patient-name", "Jane Doe")
-        page.fill("#save-patient-birth-year", "1970")
-        page.fill(field, value)
-        page.click("#save-confirm")
-        page.wait_for_function("(s) => document.querySelector(s).getAttribute('aria-invalid') === 'true'", arg=field)
-        box = page.locator(f"{field}-error")
-        assert message in box.inner_text() and "Nothing was saved" in box.inner_text(), box.inner_text()
-        assert page.locator("#save-dialog").is_visible()
+    texts = each_refused_beside_its_field(
+        page, {"#save-patient-id": "P-1001", "#save-patient-name": "Jane Doe", "#save-patient-birth-year": "1970"},
+        (("#save-patient-id", "Q" * 41, "at most 40 are kept"),
+         ("#save-patient-name", "John Roe", "kept with the name “Jane Doe”, not “John Roe”"),
+         ("#save-patient-birth-year", "1971", "kept with the year of birth “1970”"),
+         ("#save-patient-birth-year", "3000", "is in the future")),
+        lambda: page.click("#save-confirm"))
+    assert all("Nothing was saved" in text for text in texts), texts
+    assert page.locator("#save-dialog").is_visible()
     assert len(stored(page)["entries"]) == 1
     # a new patient's ID typed in the dialog: a new patient, with none of the first patient's lesions offered
     page.fill("#save-patient-id", "P-3003")
@@ -452,17 +464,13 @@ def test_my_lesions_patient_form_and_import_refuse_bad_patients(page, site_url, 
     base = json.loads(export_file(page, tmp_path).read_text())
     open_patient(page, "P-1001")
     page.click("#patient-edit summary")
-    for field, value, message in (("#edit-patient-birth-year", "2090", "is in the future"),
-                                  ("#edit-patient-code", "p-2002", "Another patient has the ID P-2002"),
-                                  ("#edit-patient-code", "", "A patient needs an ID"),
-                                  ("#edit-patient-name", "x\u202e", "(U+202E)")):
-        page.fill("#edit-patient-code", "P-1001")
-        page.fill("#edit-patient-name", "Jane Doe")
-        page.fill("#edit-patient-birth-year", "1970")
-        page.fill(field, value)
-        page.evaluate("() => document.getElementById('patient-form').requestSubmit()")
-        page.wait_for_function("(s) => document.querySelector(s).getAttribute('aria-invalid') === 'true'", arg=field)
-        assert message in page.locator(f"{field}-error").inner_text()
+    each_refused_beside_its_field(
+        page, {"#edit-patient-code": "P-1001", "#edit-patient-name": "Jane Doe", "#edit-patient-birth-year": "1970"},
+        (("#edit-patient-birth-year", "2090", "is in the future"),
+         ("#edit-patient-code", "p-2002", "Another patient has the ID P-2002"),
+         ("#edit-patient-code", "", "A patient needs an ID"),
+         ("#edit-patient-name", "x\u202e", "(U+202E)")),
+        lambda: page.evaluate("() => document.getElementById('patient-form').requestSubmit()"))
     page.fill("#edit-patient-code", "P-1001")
     page.fill("#edit-patient-name", "Jane Smith-Doe")
     page.fill("#edit-patient-birth-year", "1970")
