@@ -103,6 +103,16 @@ def test_reference_masks_of_any_size_and_grey_levels(tmp_path, mode, scale):
     assert resized.mean() == pytest.approx(1 / 6, abs=0.01)
 
 
+def test_a_square_crop_takes_the_centre_square_of_its_frames_mask(tmp_path):
+    mask = np.zeros((150, 200), np.uint8)
+    mask[:, 25:100] = 255  # the left half of the frame's centre square (columns 25-175)
+    path = tmp_path / "x_segmentation.png"
+    Image.fromarray(mask).save(path)
+    square = evaluation.reference_mask(path, (224, 224))
+    assert square.shape == (224, 224)
+    assert square[:, :100].all() and not square[:, 124:].any()
+
+
 def run_evaluation(tmp_path, images: Path, masks: Path, capsys) -> tuple[int, str]:
     status = evaluation.main(["--images", str(images), "--masks", str(masks), "--out", str(tmp_path / "out"),
                               "--model", str(SHIPPED)])
@@ -173,3 +183,27 @@ def study_colours():
     from train.segmentation.measures import COLOURS
 
     return list(COLOURS)
+
+
+@pytest.mark.browser
+def test_the_page_outline_equals_python_on_real_photos(tmp_path, browser):
+    """The decoder make outline fitted, exported as the page runs it (float32), through classifier.js in Chromium."""
+    import subprocess
+    import sys
+
+    from export.browser_scoring import browser_outputs
+
+    out = tmp_path / "model"
+    result = subprocess.run([sys.executable, "-m", "export", "--model", str(SHIPPED), "--out", str(out),
+                             "--quantize", "float32", "--reports", str(tmp_path / "reports")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    paths = [str(p) for p in [*sorted((FIXTURES / "images").glob("*.jpg"))[:6],
+                              *sorted((ROOT / "tests" / "fixtures" / "ham10000_sharp" / "images").glob("*.jpg"))[:4]]]
+    shown = browser_outputs(out, paths, browser=browser)["outline"]
+    expected = evaluation.keras_outlines(SHIPPED, paths)
+    for path, page_map, python_map in zip(paths, shown, expected):
+        side = min(Image.open(path).size)  # the centre square the outline covers
+        page_mask, python_mask = (evaluation.outline_on_square(m, side) for m in (page_map, python_map))
+        assert python_mask.any(), path
+        assert (page_mask & python_mask).sum() / (page_mask | python_mask).sum() >= 0.99, path

@@ -1,7 +1,8 @@
 """python -m train.evaluation.segmentation: how well the lesion outline matches a reference mask.
 
 Masks are ``<image_id>_segmentation.png`` as HAM10000's, of any size and grey levels: each is resized to its
-image (the same aspect ratio is required) and thresholded at half its range. The outline covers what the model
+image (the same aspect ratio is required, but for a square image, such as HAM10000's sharp crops, whose mask may be
+the wider frame it is the centre square of) and thresholded at half its range. The outline covers what the model
 sees, the image's centre square, so both are compared there at the image's own resolution: the model's
 probability map is resized to the square and thresholded at 0.5, as the page draws it. Per image: Jaccard, Dice
 and the ISIC 2018 Task 1 score (a Jaccard below 0.65 counts as 0), from the official scorer's functions
@@ -47,9 +48,14 @@ def reference_mask(path: Path, shape: tuple[int, int]) -> np.ndarray:
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise DataError(f"Mask {path} is not an image ({err}). Replace it with a grey-level PNG.") from err
     h, w = grey.shape
+    if shape[0] == shape[1] and h != w:
+        # a square crop of a wider frame (HAM10000's sharp crops): its mask is the frame's centre square
+        grey = center_square(tf.convert_to_tensor(grey[..., None])).numpy()[..., 0]
+        h, w = grey.shape
     if abs(w / h - shape[1] / shape[0]) > 0.01 * shape[1] / shape[0]:
         raise DataError(f"Mask {path} is {w}x{h} but its image is {shape[1]}x{shape[0]}: a mask must have its "
-                        "image's aspect ratio (any size). Pair each image with its own mask.")
+                        "image's aspect ratio (any size), or be the frame whose centre square a square image is. "
+                        "Pair each image with its own mask.")
     # half the range the file can hold; a mask whose values are all 0 or 1 is a 0/1 mask
     half = 0.5 if grey.max() <= 1.0 else full_scale / 2
     return tf.image.resize(grey[..., None], shape, method="bilinear").numpy()[..., 0] > half
