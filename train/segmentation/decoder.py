@@ -44,10 +44,24 @@ def build_decoder(classifier: keras.Model) -> keras.Model:
         path = keras.layers.UpSampling2D(2, interpolation="bilinear")(path)
         path = keras.layers.Concatenate()([path, skip])
         path = keras.layers.SeparableConv2D(width, 3, padding="same", activation="relu")(path)
-    logit = keras.layers.Conv2D(1, 1, name="outline_logit")(path)
+    # The logit's bias is added after the resize (the same numbers: bilinear weights sum to 1): a one-channel
+    # convolution with its bias is fused by the converter into a FusedConv2D with a (1, 1, 1, 1) bias, which TF.js
+    # refuses to run ("FusedConv2D only supports rank-1 bias").
+    logit = keras.layers.Conv2D(1, 1, use_bias=False, name="outline_logit")(path)
     size = classifier.input_shape[1]
     logit = keras.layers.Resizing(size, size, interpolation="bilinear", name="outline_resize")(logit)
-    return keras.Model(inputs, logit, name="outline_decoder")
+    return keras.Model(inputs, OutlineBias(name="outline_bias")(logit), name="outline_decoder")
+
+
+@keras.saving.register_keras_serializable(package="lesion_lens")
+class OutlineBias(keras.layers.Layer):
+    """One learned number added to every pixel's logit."""
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(), initializer="zeros", name="bias")
+
+    def call(self, inputs):
+        return inputs + self.bias
 
 
 def outline_model(classifier: keras.Model, decoder: keras.Model) -> keras.Model:
