@@ -260,7 +260,7 @@ function wirePatientForm(patient, lesions) {
       const updated = { id: patient.id, ...given, ...(patient.created ? { created: patient.created } : {}) };
       if (refusedInForm('patient', updated, inputs)) return;
       await history.savePatient(updated);
-      await renderPatient(patient.id);
+      await render();
       say(`Patient ${patientLabel(updated)} saved.`);
     });
   };
@@ -335,7 +335,7 @@ function entryItem(entry, lesion) {
     const updated = { ...entry, taken: date.value, takenSource: 'edited' };
     if (refusedInForm('entry', updated, { taken: date })) return;
     await history.saveEntry(updated);
-    await renderLesion(lesion.id);
+    await render();
   }));
   const source = { exif: 'from the photo', added: 'the day it was saved', edited: 'edited' }[entry.takenSource] ?? '';
   const pick = el('input', { type: 'checkbox', class: 'compare-pick', id: `pick-${entry.id}` });
@@ -344,7 +344,7 @@ function entryItem(entry, lesion) {
   remove.addEventListener('click', () => act(async () => {
     if (!await confirmDialog($('confirm-dialog'), `Delete the photo of ${entry.taken} and its results?`)) return;
     await history.deleteEntry(entry.id);
-    await renderLesion(lesion.id);
+    await render();
     say('Photo deleted.');
   }));
   const results = el('ul', { class: 'entry-results' });
@@ -376,7 +376,7 @@ function ageField(entry, lesion) {
     }
     const { age: _old, ...rest } = entry;
     await history.saveEntry(age == null ? rest : { ...rest, age });
-    await renderLesion(lesion.id);
+    await render();
     say(age == null ? 'Age at this photo cleared (unknown).' : `Age at this photo saved: ${age} years.`);
   }));
   const p = el('p');
@@ -425,7 +425,7 @@ function examinerField(visit, lesion) {
     const updated = visit.entries.map(({ examinedBy: _old, ...entry }) => (examinedBy ? { ...entry, examinedBy } : entry));
     if (refusedInForm('entry', updated[0], { examinedBy: input })) return;
     await history.saveEntries(updated);
-    await renderLesion(lesion.id);
+    await render();
     say(examinedBy ? `Visit of ${visit.day}: examined by ${examinedBy}.` : `Visit of ${visit.day}: no examiner given.`);
   }));
   const p = el('p', { class: 'visit-examiner-row' });
@@ -554,7 +554,7 @@ async function wireLesionForm(lesion, patient) {
         ...(editMap.point ? { mapPoint: editMap.point } : {}), ...(editMap.part ? { bodyPart: editMap.part } : {}) };
       if (refusedInForm('lesion', updated, { name: $('edit-name'), note: $('edit-note') })) return;
       await history.saveLesion(updated, owner.created);
-      await renderLesion(id);
+      await render();
       const moved = (owner.patient?.id ?? null) !== (patient?.id ?? null);
       say(`Lesion details saved.${moved ? ` It is now filed under ${owner.patient ? `patient ${owner.patient.patientId}` +
         `${owner.created ? ' (a new patient)' : ''}` : UNASSIGNED}.` : ''}`);
@@ -569,7 +569,7 @@ async function setNextCheck(lesion, day) {
   const updated = day ? { ...rest, nextCheck: day } : rest;
   if (refusedInForm('lesion', updated, { nextCheck: $('next-check') })) return;
   await history.saveLesion(updated);
-  await renderLesion(lesion.id);
+  await render();
   say(day ? `Next check of “${lesion.name}” set for ${day}.` : `No next check set for “${lesion.name}”.`);
 }
 
@@ -606,7 +606,7 @@ async function rescore(entries, lesionId) {
       bitmap.close();
     }
   }
-  await renderLesion(lesionId);
+  await render();
   say(`Re-scored ${entries.length} photo(s) with model ${classifier.metadata.model_version}; their earlier ` +
     'results are kept.');
 }
@@ -738,7 +738,16 @@ async function renderVisits(lesionId, dayA, dayB) {
 
 // ---- routing and actions
 
-async function render() {
+// Renders run one at a time, in the order asked, and each draws the view the address names when it starts:
+// a slow render, or an action's re-render (a field saved on blur as the user clicks a link away), must never
+// finish after a later one and show its view over the one the user went to. Actions re-render through here.
+let rendering = Promise.resolve();
+function render() {
+  rendering = rendering.then(renderNow, renderNow);
+  return rendering;
+}
+
+async function renderNow() {
   $('history-errors').replaceChildren();
   if (history?.locked && !history.readable) {
     show('unlock-view', 'manage-view'); // "Delete everything" stays reachable if the passphrase is lost
