@@ -97,8 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     run = load_run(args.model)
     data = args.data or Path(run.config["data"])
     masks_dir = args.masks or data / "masks"
-    train, val = (masked_images(split_images(run, split, data, args.max_images), run, masks_dir)
-                  for split in ("train", "val"))
+    train, val = (masked_images(frame, run, masks_dir)
+                  for frame in split_images(run, ("train", "val"), data, args.max_images).values())
     print(f"outline: {len(train.pixels)} training and {len(val.pixels)} validation images (both conditions)")
     decoder, history = fit_outline(run, train, val, args.epochs, args.batch_size, args.lr, args.patience, args.seed)
     decoder.save(args.model / OUTLINE_FILE)

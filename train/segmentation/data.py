@@ -25,21 +25,25 @@ class MaskedImages:
     lesions: np.ndarray  # (N,) lesion id, for bootstrap intervals and for keeping a lesion's copies together
 
 
-def split_images(run: Run, split: str, data: Path | None = None, max_images: int | None = None) -> pd.DataFrame:
-    """``image_id``, ``lesion_id``, ``path`` of ``split``'s images in both conditions (200x150 rows first)."""
-    low = split_frame(run, data, sharpest=False)
-    low = low[low["split"] == split]
-    if low.empty:
-        raise DataError(f"The split of {run.model_dir} names no {split} images in {data or run.config['data']}. "
-                        "Pass --data with the folder the run was trained on.")
-    if max_images:
-        low = low.sample(n=min(max_images, len(low)), random_state=0)
-    sharp = split_frame(run, data, sharpest=True).set_index("image_id")["path"]
-    sharp = sharp.reindex(low["image_id"]).reset_index()
-    sharp = sharp[sharp["path"].to_numpy() != low["path"].to_numpy()]
-    frame = pd.concat([low[["image_id", "lesion_id", "path"]],
-                       sharp.merge(low[["image_id", "lesion_id"]], on="image_id")], ignore_index=True)
-    return frame
+def split_images(run: Run, splits: tuple[str, ...], data: Path | None = None,
+                 max_images: int | None = None) -> dict[str, pd.DataFrame]:
+    """``image_id``, ``lesion_id``, ``path`` of each split's images in both conditions (200x150 rows first); the
+    data set is read once in each condition for all the splits."""
+    every_low = split_frame(run, data, sharpest=False)
+    every_sharp = split_frame(run, data, sharpest=True).set_index("image_id")["path"]
+    frames = {}
+    for split in splits:
+        low = every_low[every_low["split"] == split]
+        if low.empty:
+            raise DataError(f"The split of {run.model_dir} names no {split} images in {data or run.config['data']}. "
+                            "Pass --data with the folder the run was trained on.")
+        if max_images:
+            low = low.sample(n=min(max_images, len(low)), random_state=0)
+        sharp = every_sharp.reindex(low["image_id"]).reset_index()
+        sharp = sharp[sharp["path"].to_numpy() != low["path"].to_numpy()]
+        frames[split] = pd.concat([low[["image_id", "lesion_id", "path"]],
+                                   sharp.merge(low[["image_id", "lesion_id"]], on="image_id")], ignore_index=True)
+    return frames
 
 
 def masked_images(frame: pd.DataFrame, run: Run, masks_dir: Path) -> MaskedImages:
