@@ -39,11 +39,11 @@ SEPARATING = ("diameter_px", "asymmetry", "compactness", "colours")  # higher in
 RELATIVE = ("area_px", "diameter_px")  # compared as ratios; the others as differences
 
 
-def measure_rows(frame: pd.DataFrame, masks: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+def measure_rows(frame: pd.DataFrame, images: list[np.ndarray], masks: dict[str, list[np.ndarray]]) -> pd.DataFrame:
     """One row per image and mask source with every measure (an empty mask's row says so)."""
     rows = []
     for i, (_, image_row) in enumerate(frame.iterrows()):
-        square = center_square(tf.convert_to_tensor(read_rgb(image_row["path"]))).numpy()
+        square = center_square(tf.convert_to_tensor(images[i])).numpy()
         for source, squares in masks.items():
             row = {"image_id": image_row["image_id"], "lesion_id": image_row["lesion_id"], "dx": image_row["dx"],
                    "source": source, "empty": not squares[i].any()}
@@ -103,12 +103,12 @@ def repeatability(rows: pd.DataFrame) -> dict:
     return out
 
 
-def skin_tone(frame: pd.DataFrame, masks: dict[str, list[np.ndarray]]) -> dict:
+def skin_tone(images: list[np.ndarray], masks: dict[str, list[np.ndarray]]) -> dict:
     """ITA of the skin around the lesion with Otsu's lesion and (with a decoder) the outline, against the ITA with
     the reference mask: mean absolute difference in degrees and how often the ITA group is the same."""
     rows = []
-    for i, path in enumerate(frame["path"]):
-        lab = rgb2lab(read_rgb(path) / 255.0)
+    for i, image in enumerate(images):
+        lab = rgb2lab(image / 255.0)
         h, w = lab.shape[:2]
         side, top, left = min(h, w), (h - min(h, w)) // 2, (w - min(h, w)) // 2
         lesions = {"otsu": otsu_lesion_mask(lab)}
@@ -140,12 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.model is not None:
         outlines = keras_outlines(args.model, frame["path"].tolist())
         masks["outline"] = [outline_on_square(o, s.shape[0]) for o, s in zip(outlines, masks["reference"])]
-    rows = measure_rows(frame, masks)
+    images = [read_rgb(path) for path in frame["path"]]  # decoded once for the measures and the skin tone
+    rows = measure_rows(frame, images, masks)
     report = {"images": str(args.images), "labels": str(args.labels), "model": str(args.model) if args.model else None,
               "n_images": len(frame), "empty": rows.groupby("source")["empty"].sum().astype(int).to_dict(),
               "separation_melanoma_vs_nevus": {s: separation(part) for s, part in rows.groupby("source")},
               "repeatability_same_lesion": repeatability(rows),
-              "skin_tone_ita_against_reference_mask": skin_tone(frame, masks)}
+              "skin_tone_ita_against_reference_mask": skin_tone(images, masks)}
     if "outline" in masks:
         report["agreement_outline_vs_reference"] = agreement(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
