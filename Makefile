@@ -366,10 +366,12 @@ every-clinic-alone-trials: install
 	$(call clinic_trial,distil-only-seed7,$(FROM_SHIPPED) $(DISTIL) --seed 7)
 
 # The every-clinic recipe with Shades of Gray colour constancy (--colour-constancy 6) in training, evaluation and the
-# page, seed 7: does white balance carry the other clinics' colours over?
+# page, seed 7: does white balance carry the other clinics' colours over? Then colour constancy alone (the shipped
+# weights fine-tuned on the mixed stream at the sampler's own share, no distillation, no source balance).
 every-clinic-colour-trial: install
 	$(OOD_SET)
 	$(call clinic_trial,lwf-colour-seed7,$(LWF) --colour-constancy 6 --seed 7)
+	$(call clinic_trial,colour-only-seed7,$(FROM_SHIPPED) --colour-constancy 6 --seed 7)
 
 # The same runs with the class-balance correction, temperature and operating point fitted on HAM10000 validation
 # and the ISIC inner check together (train.calibration.recalibrate --with-inner); guard and its scores unchanged.

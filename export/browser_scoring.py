@@ -1,6 +1,6 @@
 """Score image files with a TF.js model through the site's own inference module in headless Chromium.
 
-What ships is what is scored: the same ``site/js/classifier.js``, vendored runtime and model files.
+What ships is what is scored: the same ``site/js/inference/classifier.js``, vendored runtime and model files.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ SITE_DIR = Path(__file__).resolve().parent.parent / "site"
 BATCH = 50
 HARNESS = """<!doctype html><meta charset="utf-8"><title>scoring harness</title>
 <script type="module">
-import * as core from '/js/classifier.js';
-import { combineProbabilities } from '/js/combine.js';
+import * as core from '/js/inference/classifier.js';
+import { combineProbabilities } from '/js/inference/combine.js';
 window.core = core;
 window.classifierReady = core.loadClassifier({modelUrl: '/__model__/', vendorUrl: '/vendor/tfjs/',
   backends: %s}).then((c) => { window.classifier = c; return {backend: c.backend, simd: c.simd}; });

@@ -1,4 +1,4 @@
-"""Patient context folded into the estimate (train/context/, site/js/context-fusion.js): encoding and refusals,
+"""Patient context folded into the estimate (train/context/, site/js/inference/context-fusion.js): encoding and refusals,
 exact image-only results without context, honest fitting, the evaluation block, and JS/Python parity."""
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def test_evaluate_refuses_a_bad_context_value_naming_the_image(tmp_path, capsys)
 
 
 FUSE = """async ([probabilities, contexts, fusion]) => {
-  const m = await import('./js/context-fusion.js');
+  const m = await import('./js/inference/context-fusion.js');
   return probabilities.map((p, i) => m.fuseContext(p, contexts[i], fusion));
 }"""
 
@@ -185,7 +185,7 @@ def test_the_page_fuses_as_python_does_and_leaves_an_absent_context_alone(page, 
 def test_the_page_refuses_a_context_value_it_cannot_use(page, site_url, given, message):
     open_app(page, site_url)
     said = page.evaluate("""async ([context]) => {
-      const m = await import('./js/context-fusion.js');
+      const m = await import('./js/inference/context-fusion.js');
       const fusion = await fetch('model/metadata.json').then((r) => r.json()).then((d) => d.context);
       try { m.fuseContext([1, 0, 0, 0, 0, 0, 0], context, fusion); return null; } catch (err) { return [err.name, err.field, err.message]; }
     }""", [given])

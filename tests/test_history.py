@@ -20,7 +20,7 @@ DB = "lesionlens-history"
 # every record of the history's IndexedDB, binary fields as their length, as one JSON text (the database the
 # page finds now: the lock moves the history to a fresh one, history-store.js; ``name`` is not used)
 READ_DATABASE = """async (name) => {
-  const db = await (await import('./js/history-store.js')).currentDatabase();
+  const db = await (await import('./js/records/history-store.js')).currentDatabase();
   const all = async (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const out = { patients: await all('patients'), lesions: await all('lesions'), entries: await all('entries'),
     meta: await all('meta') };

@@ -163,7 +163,7 @@ def test_after_the_lock_the_page_unlocks_lists_adds_and_exports(page, site_url, 
 
 # The stored records as they are (sealed or not), to put back under another name or home.
 RAW_RECORDS = """async () => {
-  const db = await (await import('./js/history-store.js')).currentDatabase();
+  const db = await (await import('./js/records/history-store.js')).currentDatabase();
   const all = (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const out = { lesions: await all('lesions'), entries: await all('entries'), meta: await all('meta') };
   db.close();
@@ -172,7 +172,7 @@ RAW_RECORDS = """async () => {
 # ``records`` written into a database of the earlier page's layout: in the default storage under ``name``, or
 # (``bucket``) in a storage bucket of that name; ``clear``: first delete every home the page would find.
 WRITE_HOME = """async ({ records, name, bucket, clear }) => {
-  if (clear) await (await import('./js/history-store.js')).deleteEverything(null);
+  if (clear) await (await import('./js/records/history-store.js')).deleteEverything(null);
   const factory = bucket ? (await navigator.storageBuckets.open(bucket)).indexedDB : indexedDB;
   const db = await new Promise((ok, fail) => {
     const r = factory.open(name, 1);

@@ -21,11 +21,11 @@ pytestmark = pytest.mark.browser
 
 # Every record of the history's database checked with the page's own schema and model: the problems found.
 SCHEMA_READ = """async (name) => {
-  const schema = await import('./js/history-schema.js');
+  const schema = await import('./js/records/history-schema.js');
   const metadata = await (await fetch('model/metadata.json')).json();
   const model = { codes: metadata.classes.map((c) => c.code), sites: metadata.dataset.localizations,
     malignant: metadata.operating_point.classes };
-  const db = await (await import('./js/history-store.js')).currentDatabase();
+  const db = await (await import('./js/records/history-store.js')).currentDatabase();
   const all = (store) => new Promise((ok) => { const r = db.transaction(store).objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const problems = [...(await all('lesions')).map((l) => schema.lesionProblem(l, model)),
     ...(await all('entries')).map((e) => schema.entryProblem(e, model))].filter(Boolean);
@@ -158,7 +158,7 @@ def test_an_impossible_calendar_date_is_refused_on_import(page, site_url, tmp_pa
 
 
 BREAK_FOR_REPAIR = """async (name) => {
-  const db = await (await import('./js/history-store.js')).currentDatabase();
+  const db = await (await import('./js/records/history-store.js')).currentDatabase();
   const tx = db.transaction(['lesions', 'entries'], 'readwrite');
   const get = (store) => new Promise((ok) => { const r = tx.objectStore(store).getAll(); r.onsuccess = () => ok(r.result); });
   const [lesion] = await get('lesions');
@@ -280,7 +280,7 @@ def write_behind_the_page(page, store: str, change: str) -> None:
     """Changes the page's own database as another program could (``change``: JavaScript with ``store``, the object
     store, in scope), then reloads the page so that it reads what was written."""
     page.evaluate(f"""async () => {{
-      const db = await (await import('./js/history-store.js')).currentDatabase();
+      const db = await (await import('./js/records/history-store.js')).currentDatabase();
       const tx = db.transaction('{store}', 'readwrite');
       const store = tx.objectStore('{store}');
       {change}
@@ -306,7 +306,7 @@ def test_a_stored_record_whose_score_and_referral_disagree_is_set_apart(page, si
 
 
 ICS = """async ([events]) => {
-  const { icsCalendar } = await import('./js/calendar.js');
+  const { icsCalendar } = await import('./js/follow-up/calendar.js');
   try {
     return { text: icsCalendar(events, new Date(Date.UTC(2025, 0, 1))) };
   } catch (err) {
@@ -336,7 +336,7 @@ def test_the_calendar_file_has_no_control_character_and_no_invalid_date(page, si
 
 
 CSV_CELL = """async (values) => {
-  const { csvCell } = await import('./js/csv.js');
+  const { csvCell } = await import('./js/records/csv.js');
   return values.map(csvCell);
 }"""
 FORMULAS = ["=1+1", "  =1+1", '"=1+1', "'=1+1", "\ufeff=1+1", "\u200b=1+1", "\u2060+1", "＝1+1", "＋1", "－1", "＠SUM(A1)",
@@ -420,7 +420,7 @@ def test_unlock_refuses_key_derivation_settings_outside_a_sane_range(page, site_
     lock_with(page, "correct horse battery")
     status_says(page, "Locked")
     page.evaluate("""async ([name, iterations]) => {
-      const db = await (await import('./js/history-store.js')).currentDatabase();
+      const db = await (await import('./js/records/history-store.js')).currentDatabase();
       const tx = db.transaction('meta', 'readwrite');
       const lock = await new Promise((ok) => { const r = tx.objectStore('meta').get('lock'); r.onsuccess = () => ok(r.result); });
       tx.objectStore('meta').put({ ...lock, iterations });

@@ -107,7 +107,7 @@ def test_a_huge_file_is_refused_before_or_while_reading(page, site_url, tmp_path
 
 
 BREAK_RECORDS = """async (name) => {
-  const db = await (await import('./js/history-store.js')).currentDatabase();
+  const db = await (await import('./js/records/history-store.js')).currentDatabase();
   const tx = db.transaction(['lesions', 'entries'], 'readwrite');
   const [lesion] = await new Promise((ok) => { const r = tx.objectStore('lesions').getAll(); r.onsuccess = () => ok(r.result); });
   const entries = tx.objectStore('entries');

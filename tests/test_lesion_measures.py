@@ -1,6 +1,6 @@
 """Issue #46's lesion measures: the known answers on synthetic shapes, the colour rule (a skin-pink lesion is not
 called red), the two-click scale on a drawn ruler, the growth rule, one clear message for a bad scale, and the
-page's twin (site/js/lesion-measures.js) giving the Python numbers on the fixture photos and their lesion masks."""
+page's twin (site/js/inference/lesion-measures.js) giving the Python numbers on the fixture photos and their lesion masks."""
 from __future__ import annotations
 
 import math
@@ -182,7 +182,7 @@ def test_a_two_click_scale_on_a_drawn_ruler_gives_the_known_length():
 
 
 MEASURE_JS = """async ([cases]) => {
-  const m = await import('./js/lesion-measures.js');
+  const m = await import('./js/inference/lesion-measures.js');
   return cases.map(([height, width, mask, rgba, mmPerPixel]) => m.lesionMeasures(
     { width, height, data: Uint8Array.from(mask) },
     rgba && { width, height, data: Uint8ClampedArray.from(rgba) }, mmPerPixel));
@@ -247,7 +247,7 @@ def test_the_page_measures_the_fixture_photos_as_python_does(page, site_url):
 
 
 GROWTH_JS = """async ([pairs]) => {
-  const m = await import('./js/lesion-measures.js');
+  const m = await import('./js/inference/lesion-measures.js');
   return pairs.map(([before, after]) => m.growth(before, after));
 }"""
 
@@ -266,7 +266,7 @@ def test_the_page_flags_growth_as_python_does(page, site_url):
 
 
 CONSTANTS_JS = """async () => {
-  const m = await import('./js/lesion-measures.js');
+  const m = await import('./js/inference/lesion-measures.js');
   return { colours: m.COLOURS, share: m.COLOUR_PRESENT_SHARE, error: m.RELATIVE_ERROR, limit: m.GROWTH_LIMIT,
            message: m.SCALE_MESSAGE, meanings: m.MEANINGS, xyz: m.XYZ_FROM_RGB, white: m.D65_WHITE };
 }"""
@@ -286,7 +286,7 @@ def test_the_page_uses_the_same_constants_and_the_docs_the_same_words(page, site
 
 
 SCALE_JS = """async ([calls]) => {
-  const m = await import('./js/lesion-measures.js');
+  const m = await import('./js/inference/lesion-measures.js');
   return calls.map(([name, args]) => {
     try { return { value: m[name](...args) }; } catch (err) { return { error: err.name, message: err.message }; }
   });

@@ -513,7 +513,7 @@ def test_the_body_part_is_stored_and_a_lesion_moves_from_unassigned_to_a_patient
     assert lesion["bodyPart"] == "left forearm" and "patient" not in lesion
     # a record from before the part was stored: read back from its map point
     page.evaluate("""async () => {
-      const db = await (await import('./js/history-store.js')).currentDatabase();
+      const db = await (await import('./js/records/history-store.js')).currentDatabase();
       const tx = db.transaction('lesions', 'readwrite');
       const store = tx.objectStore('lesions');
       const [lesion] = await new Promise((ok) => { const r = store.getAll(); r.onsuccess = () => ok(r.result); });
@@ -539,7 +539,7 @@ def test_the_body_part_is_stored_and_a_lesion_moves_from_unassigned_to_a_patient
 
 
 BREAK_PATIENT = """async () => {
-  const db = await (await import('./js/history-store.js')).currentDatabase();
+  const db = await (await import('./js/records/history-store.js')).currentDatabase();
   const tx = db.transaction('patients', 'readwrite');
   const store = tx.objectStore('patients');
   const [patient] = await new Promise((ok) => { const r = store.getAll(); r.onsuccess = () => ok(r.result); });

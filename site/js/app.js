@@ -1,21 +1,21 @@
 // The classify page: wires file picker, drag-and-drop, paste and camera to the inference core.
-import { captureFrame, cameraAvailable, startCamera, stopCamera } from './camera.js';
-import { checkFile, imageWarnings, InputProblem } from './checks.js';
-import { decodeImage, ImageDecodeError, sha256Hex } from './classifier.js';
-import { combineResults, ruleName } from './combine.js';
-import { cropSquare } from './cropper.js';
-import { currentContext, fillPatientFields, resetSite, shownContext, wireContextForm } from './context-form.js';
-import { csvRow } from './csv.js';
-import { refuseFramedUse, sharedOriginWarning } from './origin.js';
-import { exifDate } from './exif.js';
-import { CENTRE_SQUARE, centreSquareCanvas, classMap, drawOverlay, heatmapLegend, peak } from './heatmap.js';
-import { resultRecord, storedCopy, today } from './history-records.js';
-import { ContextProblem, contextLine } from './patient.js';
-import { patientLabel } from './patient-record.js';
-import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './referral.js';
-import { printReport, visitReport } from './report.js';
-import { openSaveDialog, visitDate } from './save-dialog.js';
-import { loadSiteClassifier, loadSiteMetadata, registerServiceWorker } from './site-model.js';
+import { captureFrame, cameraAvailable, startCamera, stopCamera } from './capture/camera.js';
+import { checkFile, imageWarnings, InputProblem } from './capture/checks.js';
+import { decodeImage, ImageDecodeError, sha256Hex } from './inference/classifier.js';
+import { combineResults, ruleName } from './inference/combine.js';
+import { cropSquare } from './capture/cropper.js';
+import { currentContext, fillPatientFields, resetSite, shownContext, wireContextForm } from './views/context-form.js';
+import { csvRow } from './records/csv.js';
+import { refuseFramedUse, sharedOriginWarning } from './records/origin.js';
+import { exifDate } from './capture/exif.js';
+import { CENTRE_SQUARE, centreSquareCanvas, classMap, drawOverlay, heatmapLegend, peak } from './inference/heatmap.js';
+import { resultRecord, storedCopy, today } from './records/history-records.js';
+import { ContextProblem, contextLine } from './records/patient.js';
+import { patientLabel } from './records/patient-record.js';
+import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './inference/referral.js';
+import { printReport, visitReport } from './print/report.js';
+import { openSaveDialog, visitDate } from './views/save-dialog.js';
+import { loadSiteClassifier, loadSiteMetadata, registerServiceWorker } from './inference/site-model.js';
 import { $, classNames, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 
 const results = []; // photos shown with a result (including those classified anyway), for the table, CSV and saving

@@ -2,35 +2,35 @@
 // ID or name), each patient's lesions with their due checks and body map, a timeline with a score chart per
 // lesion, a side-by-side comparison of two photos, re-scoring with the shipped model, export/import (of one
 // patient or of all), deletion and the passphrase lock. No history action makes a network request.
-import { changeReasons, describeChange, steadyMessage } from './change.js';
-import { decodeImage } from './classifier.js';
-import { visitMargin } from './combine.js';
-import { mapDots, mapPart, mapPicker } from './body-map.js';
-import { icsCalendar } from './calendar.js';
-import { checkEvents } from './check-events.js';
-import { cropSquare } from './cropper.js';
-import { addMonths, dueState, FOLLOW_UP_MONTHS } from './follow-up.js';
-import { checkFileSize, parseHistoryFile } from './history-file.js';
-import { markField, refusedInForm } from './form-check.js';
-import { FIRST_DAY, LAST_DAY } from './history-schema.js';
-import { refuseFramedUse, sharedOriginWarning } from './origin.js';
-import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './history-records.js';
+import { changeReasons, describeChange, steadyMessage } from './inference/change.js';
+import { decodeImage } from './inference/classifier.js';
+import { visitMargin } from './inference/combine.js';
+import { mapDots, mapPart, mapPicker } from './views/body-map.js';
+import { icsCalendar } from './follow-up/calendar.js';
+import { checkEvents } from './follow-up/check-events.js';
+import { cropSquare } from './capture/cropper.js';
+import { addMonths, dueState, FOLLOW_UP_MONTHS } from './follow-up/follow-up.js';
+import { checkFileSize, parseHistoryFile } from './records/history-file.js';
+import { markField, refusedInForm } from './records/form-check.js';
+import { FIRST_DAY, LAST_DAY } from './records/history-schema.js';
+import { refuseFramedUse, sharedOriginWarning } from './records/origin.js';
+import { dataUrlBlob, latestResult, resultBy, resultRecord, today, topProbability } from './records/history-records.js';
 import {
   deleteEverything, HistoryUnavailable, openHistory, requestPersistence, storageSummary,
-} from './history-store.js';
-import { verdictWords } from './referral.js';
-import { scoreChart } from './score-chart.js';
-import { loadSiteClassifier, registerServiceWorker } from './site-model.js';
+} from './records/history-store.js';
+import { verdictWords } from './inference/referral.js';
+import { scoreChart } from './views/score-chart.js';
+import { loadSiteClassifier, registerServiceWorker } from './inference/site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
-import { ContextProblem, contextParts, parseAge, parseSex, sexOptions, siteText } from './patient.js';
-import { bornText, filterPatients, patientHref, patientItem, showCrumbs } from './patient-list.js';
+import { ContextProblem, contextParts, parseAge, parseSex, sexOptions, siteText } from './records/patient.js';
+import { bornText, filterPatients, patientHref, patientItem, showCrumbs } from './views/patient-list.js';
 import {
   findPatient, newPatient, parsePatientFields, parsePatientId, parsePersonName, patientLabel, UNASSIGNED,
-} from './patient-record.js';
-import { printReport } from './report.js';
-import { PBKDF2_ITERATIONS } from './vault.js';
-import { savedVisitReport } from './visit-report.js';
-import { comparableRecords, visitResult, visitsOf } from './visits.js';
+} from './records/patient-record.js';
+import { printReport } from './print/report.js';
+import { PBKDF2_ITERATIONS } from './records/vault.js';
+import { savedVisitReport } from './print/visit-report.js';
+import { comparableRecords, visitResult, visitsOf } from './records/visits.js';
 
 const VIEWS = ['unlock-view', 'list-view', 'patient-view', 'lesion-view', 'compare-view', 'manage-view'];
 let classifier;

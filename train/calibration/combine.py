@@ -4,7 +4,7 @@ Chooses on the validation split how to combine the photos of one lesion (the mea
 mean of their probabilities; by lesion-level balanced accuracy, then calibration) and measures how far a
 combined visit's malignancy score moves between two visits of an unchanged lesion, so the lesion history can
 flag a change in combined results. Writes DIR/combination.json; export ships it in metadata.json as
-``combination`` and the browser combines by the rule it names (site/js/combine.js).
+``combination`` and the browser combines by the rule it names (site/js/inference/combine.js).
 
 Both rules are computed from the calibrated probabilities alone: ``log p`` differs from the calibrated logits
 ``(logits + class_bias) / temperature`` by one constant per photo, which softmax ignores, so

@@ -2,7 +2,7 @@
 compactness and dermoscopic colours, the scale that turns pixels into millimetres, and the growth rule.
 
 They describe the outline; they are not a second score: the referral stays the model's. The page computes
-the same numbers in site/js/lesion-measures.js (tests/test_lesion_measures.py checks both agree), so every
+the same numbers in site/js/inference/lesion-measures.js (tests/test_lesion_measures.py checks both agree), so every
 rule here is one a few lines of JavaScript can repeat exactly: pixel counts, scikit-image's Crofton perimeter
 (four directions, which puts a digital disc's compactness within 2% of 1 where the 4-neighbour border count is
 10% off), a convex hull of pixel corners, and nearest-colour assignment in CIELAB (scikit-image's rgb2lab,

@@ -3,7 +3,7 @@
 // the browser iCalendar libraries (ical.js) are parsers first and weigh more than this page's own code; the
 // writer needs only all-day events. Tested against the Python `icalendar` parser.
 import { nextDay } from './follow-up.js';
-import { isCalendarDay } from './history-schema.js';
+import { isCalendarDay } from '../records/history-schema.js';
 
 const CRLF = '\r\n';
 /** The local hour of the day on which an event's reminder fires. */

@@ -4,7 +4,7 @@
 // account's project pages live beside it). A page of another origin could also frame the page and trick the
 // user into acting on it; a meta CSP cannot set frame-ancestors and static hosts such as GitHub Pages set no
 // X-Frame-Options header, so the pages that open the history check it themselves and refuse to run framed.
-import { el } from './ui.js';
+import { el } from '../ui.js';
 
 const SHARED_HOSTS = /(^|\.)github\.io$/;
 

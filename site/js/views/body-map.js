@@ -4,8 +4,8 @@
 // the point). My lesions draws each lesion as a dot that links to it. Points are fractions of their figure, so a
 // redrawn outline keeps them, and the region a stored point falls in gives back its side and part.
 
-import { siteText } from './patient.js';
-import { svgNode } from './ui.js';
+import { siteText } from '../records/patient.js';
+import { svgNode } from '../ui.js';
 
 const FIGURE = { width: 160, height: 400 };
 const round = (v) => Math.round(Math.min(1, Math.max(0, v)) * 1000) / 1000;

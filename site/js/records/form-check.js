@@ -2,7 +2,7 @@
 // it: a value the reader would refuse is named beside its field (aria-invalid and a live message, like the
 // classify page's age field) and nothing is written, rather than saved and then listed as unreadable.
 import { fieldFailure } from './history-schema.js';
-import { el } from './ui.js';
+import { el } from '../ui.js';
 
 /** Shows ``problem`` beside ``input`` (null clears it), in a message box made once per field. */
 export function markField(input, problem) {

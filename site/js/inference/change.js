@@ -2,7 +2,7 @@
 // crossing the referral threshold upwards, a rise of the malignancy score beyond the noise that training
 // measured (metadata.change, train/calibration/change_margin.py) or derived for visits (train/calibration/combine.py),
 // or a change of the top class (the model now reads the lesion as something else: a finding to look at).
-import { score } from './ui.js';
+import { score } from '../ui.js';
 
 /** ``before``/``after`` results -> the change and whether it is a reason to see a dermatologist. */
 export function describeChange(before, after, margin) {

@@ -1,6 +1,6 @@
 // A visit is the photos of one lesion saved with the same date. Its answer combines them by the rule
 // training chose (combine.js); the timeline, the chart and the comparison read visits, not single photos.
-import { combineResults } from './combine.js';
+import { combineResults } from '../inference/combine.js';
 import { latestResult, resultBy } from './history-records.js';
 
 /** ``entries`` -> [{day, entries}], newest visit first. */

@@ -3,7 +3,7 @@
 // q a logistic regression on the one-hot context. With no context at all the image's result is returned as it
 // is, not recomputed: the same numbers. Only a fusion that passed its ship rule (metadata.context.ship) may change
 // what the page shows.
-import { ContextProblem, isAge } from './patient.js';
+import { ContextProblem, isAge } from '../records/patient.js';
 
 // The same floor as the Python side: a float32 probability that underflowed to 0 must not give -Infinity.
 const SMALLEST_PROBABILITY = 1e-12;

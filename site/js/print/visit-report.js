@@ -2,15 +2,15 @@
 // stored copies (the history keeps no heatmap), the visit's combined answer, the patient and the context the
 // lesion and its photos carry (who examined the patient included), the next check date, and the previous visit
 // with the change flag My lesions shows.
-import { changeReasons, describeChange, steadyMessage } from './change.js';
-import { decodeImage } from './classifier.js';
-import { visitMargin } from './combine.js';
-import { centreSquareCanvas, classMap, drawOverlay } from './heatmap.js';
-import { dataUrlBlob } from './history-records.js';
-import { verdictWords } from './referral.js';
+import { changeReasons, describeChange, steadyMessage } from '../inference/change.js';
+import { decodeImage } from '../inference/classifier.js';
+import { visitMargin } from '../inference/combine.js';
+import { centreSquareCanvas, classMap, drawOverlay } from '../inference/heatmap.js';
+import { dataUrlBlob } from '../records/history-records.js';
+import { verdictWords } from '../inference/referral.js';
 import { visitReport } from './report.js';
-import { classNames, percent, score } from './ui.js';
-import { comparableRecords, visitResult } from './visits.js';
+import { classNames, percent, score } from '../ui.js';
+import { comparableRecords, visitResult } from '../records/visits.js';
 
 const HEATMAP_SIDE = 256;
 

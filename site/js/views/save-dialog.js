@@ -2,18 +2,18 @@
 // Patient ID; none: Unassigned), one of that patient's lesions (or create one) and the date each was taken; the
 // entries (and a new lesion, a new or completed patient) go to the history in one transaction. Photos combined
 // as one lesion are saved as one visit: one date for all of them.
-import { markField, refusedInForm } from './form-check.js';
-import { imageHash } from './history-records.js';
-import { FIRST_DAY, LAST_DAY } from './history-schema.js';
+import { markField, refusedInForm } from '../records/form-check.js';
+import { imageHash } from '../records/history-records.js';
+import { FIRST_DAY, LAST_DAY } from '../records/history-schema.js';
 import {
   HistoryUnavailable, newLesion, openHistory, requestPersistence, StorageFullError,
-} from './history-store.js';
-import { ContextProblem } from './patient.js';
+} from '../records/history-store.js';
+import { ContextProblem } from '../records/patient.js';
 import {
   findPatient, mergePatient, newPatient, parsePatientFields, PatientConflict, patientLabel, UNASSIGNED,
-} from './patient-record.js';
-import { BadLock, WrongPassphrase } from './vault.js';
-import { $, el, option, showAlert } from './ui.js';
+} from '../records/patient-record.js';
+import { BadLock, WrongPassphrase } from '../records/vault.js';
+import { $, el, option, showAlert } from '../ui.js';
 
 const NEW = 'new';
 const PATIENT_INPUTS = { patientId: 'save-patient-id', name: 'save-patient-name', birthYear: 'save-patient-birth-year' };

@@ -2,7 +2,7 @@
 // point's classes, classifier.js riskDecision) against the referral threshold, which classes carry it, a plain
 // sentence when the referral and the top class disagree, and a below-threshold message worded from the miss
 // rate the test split measured. Every figure comes from metadata.json.
-import { el, percent, score, svgNode } from './ui.js';
+import { el, percent, score, svgNode } from '../ui.js';
 
 /** The referral's parts for one probability vector over ``codes``. */
 export function referral(probabilities, codes, metadata) {

@@ -3,12 +3,12 @@
 // guard's verdict), who and where (the patient context), and the figures it rests on, all from metadata.json.
 // The print stylesheet lays it out for A4 and US Letter in black and white; the browser's own print dialog
 // prints it or saves it as PDF. Nothing is uploaded and no PDF library is loaded.
-import { ruleName } from './combine.js';
-import { CENTRE_SQUARE, heatmapLegend } from './heatmap.js';
-import { contextParts } from './patient.js';
-import { patientLabel } from './patient-record.js';
-import { ABOVE, BELOW, CONDITION_NAMES, referral, riskMessage, scoreLine } from './referral.js';
-import { $, classNames, el, percent, score } from './ui.js';
+import { ruleName } from '../inference/combine.js';
+import { CENTRE_SQUARE, heatmapLegend } from '../inference/heatmap.js';
+import { contextParts } from '../records/patient.js';
+import { patientLabel } from '../records/patient-record.js';
+import { ABOVE, BELOW, CONDITION_NAMES, referral, riskMessage, scoreLine } from '../inference/referral.js';
+import { $, classNames, el, percent, score } from '../ui.js';
 
 function reportRow(label, value) {
   const tr = el('tr');

@@ -1,5 +1,5 @@
 // A small SVG line chart of a lesion's scores over time, with the referral threshold as a line.
-import { score, svgNode } from './ui.js';
+import { score, svgNode } from '../ui.js';
 
 const W = 320;
 const H = 160;

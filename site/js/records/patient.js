@@ -1,7 +1,7 @@
 // The patient context a clinician may give with a photo: age (years), sex and the lesion's body site. Each is
 // optional, and "unknown" is a value of its own, never a guess: an empty age, sex "unknown" and site "unknown"
 // are stored as absent. Nothing here leaves the device.
-import { option } from './ui.js';
+import { option } from '../ui.js';
 
 export const SEXES = ['female', 'male'];
 export const MAX_AGE = 120;

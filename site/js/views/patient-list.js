@@ -1,9 +1,9 @@
 // The patients of My lesions: the list (one item per patient, and one for the lesions of no patient) with its
 // search by ID or name, and the trail at the top of a patient's, a lesion's or a comparison's view that says
 // whose record it shows and leads back.
-import { dueState } from './follow-up.js';
-import { ageFromBirthYear, patientLabel, patientMatches, UNASSIGNED } from './patient-record.js';
-import { el } from './ui.js';
+import { dueState } from '../follow-up/follow-up.js';
+import { ageFromBirthYear, patientLabel, patientMatches, UNASSIGNED } from '../records/patient-record.js';
+import { el } from '../ui.js';
 
 /** The address of a patient's view (null: the lesions of no patient). */
 export function patientHref(patient) {

@@ -3,9 +3,9 @@
 // gets its message next to its field, and the action that wanted it (save, print, CSV) stops: nothing is kept
 // with a bad value.
 import { mapPicker } from './body-map.js';
-import { ContextProblem, parseAge, parseSex, sexOptions } from './patient.js';
-import { parseBirthYear, parsePatientFields, parsePatientId, parsePersonName } from './patient-record.js';
-import { $, option } from './ui.js';
+import { ContextProblem, parseAge, parseSex, sexOptions } from '../records/patient.js';
+import { parseBirthYear, parsePatientFields, parsePatientId, parsePersonName } from '../records/patient-record.js';
+import { $, option } from '../ui.js';
 
 // field -> its input; each has a message box `patient-<field>-error`
 const INPUTS = { patientId: 'patient-id', name: 'patient-name', birthYear: 'patient-birth-year', age: 'patient-age',

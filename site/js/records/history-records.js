@@ -1,6 +1,6 @@
 // What one saved photo is: a downscaled copy of the image, its content hash and every result it was given
 // (one per model version), self-describing so that an entry outlives the model that scored it.
-import { sha256Hex } from './classifier.js';
+import { sha256Hex } from '../inference/classifier.js';
 
 // Longest side of the stored copy: its centre square still covers the model input several times over, and a
 // copy weighs ~60-150 kB.

@@ -1,7 +1,7 @@
 // Explanation overlay: the class activation map (CAM) that the model graph outputs next to its logits,
 // for one class, min-max normalised (as train/studies/explain_eval.py measures it) and drawn over what the model saw.
 
-import { svgNode } from './ui.js';
+import { svgNode } from '../ui.js';
 
 // Matplotlib's "inferno", sampled: black through purple and orange to pale yellow. Its lightness rises all the
 // way, so the map still reads from least to most evidence when printed in black and white (the earlier

@@ -5,8 +5,8 @@
 // reminder hour) becomes an event on the first day whose reminder is still ahead, titled as overdue since its date.
 import { REMINDER_HOUR } from './calendar.js';
 import { nextDay } from './follow-up.js';
-import { today } from './history-records.js';
-import { siteText } from './patient.js';
+import { today } from '../records/history-records.js';
+import { siteText } from '../records/patient.js';
 
 const LABEL_LENGTH = 40;
 
