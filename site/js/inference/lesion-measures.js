@@ -28,6 +28,10 @@ export const RELATIVE_ERROR = { area: 0.06, diameter: 0.03 };
 export const GROWTH_LIMIT = Object.fromEntries(
   Object.entries(RELATIVE_ERROR).map(([name, error]) => [name, 1.96 * Math.sqrt(2) * error]));
 
+// The widest field a photo's scale may state (mm across the photo): a hand-held clinical photo of a limb; a
+// dermatoscope sees 10-25 mm. Beyond it the number is a typing error, not a scale.
+export const MAX_FIELD_MM = 1000;
+
 export const SCALE_MESSAGE = "The scale must be a positive number of millimetres: enter the dermatoscope's field of " +
   'view (mm across the photo) or the real length between the two ruler points, above 0.';
 
@@ -58,17 +62,17 @@ export class ScaleError extends DataError {
   }
 }
 
-const isNumber = (value) => typeof value === 'number' && Number.isFinite(value);
+const isFiniteNumber = (value) => typeof value === 'number' && Number.isFinite(value);
 
 function checkedMm(value) {
-  if (!(isNumber(value) && value > 0)) throw new ScaleError(SCALE_MESSAGE);
+  if (!(isFiniteNumber(value) && value > 0)) throw new ScaleError(SCALE_MESSAGE);
   return value;
 }
 
 /** Millimetres per photo pixel from the dermatoscope's field of view across the whole photo's width. */
 export function mmPerPixelFromField(widthMm, imageWidthPx) {
   checkedMm(widthMm);
-  if (!(isNumber(imageWidthPx) && imageWidthPx > 0)) {
+  if (!(isFiniteNumber(imageWidthPx) && imageWidthPx > 0)) {
     throw new ScaleError("The photo's width must be a positive number of pixels: load the photo again.");
   }
   return widthMm / imageWidthPx;
@@ -77,7 +81,7 @@ export function mmPerPixelFromField(widthMm, imageWidthPx) {
 /** Millimetres per photo pixel from two clicks ``p1``, ``p2`` ([x, y] in photo pixels) ``lengthMm`` apart. */
 export function mmPerPixelFromPoints(p1, p2, lengthMm) {
   checkedMm(lengthMm);
-  if (![...p1, ...p2].every(isNumber)) throw new ScaleError('A ruler point is not a position on the photo: click both points on the photo.');
+  if (![...p1, ...p2].every(isFiniteNumber)) throw new ScaleError('A ruler point is not a position on the photo: click both points on the photo.');
   const pixels = Math.hypot(p2[0] - p1[0], p2[1] - p1[1]);
   if (pixels === 0) throw new ScaleError('The two ruler points are the same pixel: click two points a known length apart.');
   return lengthMm / pixels;
@@ -265,5 +269,32 @@ export function growth(before, after) {
     areaChange,
     diameterChange,
     flagged: areaChange > GROWTH_LIMIT.area || diameterChange > GROWTH_LIMIT.diameter,
+  };
+}
+
+/** The measures as a saved result keeps them (history-schema.js ``measures``): the outline's pixel sizes with the
+ * width of the photo they are pixels of, so that a scale kept as millimetres across the photo applies to them at
+ * any resolution. */
+export function storedMeasures(measures, widthPx) {
+  return {
+    widthPx,
+    areaPx: measures.areaPx,
+    diameterPx: measures.diameterPx,
+    asymmetry: measures.asymmetry,
+    compactness: measures.compactness,
+    colours: measures.coloursPresent,
+  };
+}
+
+/** Stored measures with their millimetres from ``scale`` ({mmAcross, source}, or null: no millimetres), in the
+ * shape lesionMeasures returns, so that growth() compares two saved visits. */
+export function scaledMeasures(stored, scale) {
+  const mmPerPixel = scale ? checkedMm(scale.mmAcross) / stored.widthPx : null;
+  return {
+    ...stored,
+    coloursPresent: stored.colours,
+    mmPerPixel,
+    areaMm2: mmPerPixel == null ? null : stored.areaPx * mmPerPixel * mmPerPixel,
+    diameterMm: mmPerPixel == null ? null : stored.diameterPx * mmPerPixel,
   };
 }

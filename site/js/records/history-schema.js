@@ -5,6 +5,7 @@
 // Each check returns null when the value is fine, else what is wrong, in words a user can act on.
 // Four record kinds: a patient, a lesion (of a patient, or of none: "Unassigned"), a photo ("entry") of a lesion,
 // and the results of a photo.
+import { COLOURS, MAX_FIELD_MM } from '../inference/lesion-measures.js';
 import { isAge, SEXES } from './patient.js';
 
 // Ids end up in the page's address (#lesion/<id>/...), which the router splits on "/".
@@ -52,6 +53,18 @@ const isPersonName = (v) => isText(v) && v === v.trim() && v.length <= MAX_PERSO
 export const isBirthYear = (v) => Number.isInteger(v) && v >= FIRST_BIRTH_YEAR && v <= new Date().getFullYear();
 // The body map's side and part ("left forearm", "back of the head"): lower-case words, as the map names them.
 const isBodyPart = (v) => isText(v) && /^[a-z]+(?: [a-z]+){0,4}$/.test(v) && v.length <= 40;
+// A photo's scale, independent of the resolution it is kept at: the real width of the whole photo in millimetres,
+// from the dermatoscope's field of view or from two points on a ruler in the photo.
+const SCALE_SOURCES = ['field', 'ruler'];
+const isScale = (v) => isObject(v) && only(v, ['mmAcross', 'source']) && isNumber(v.mmAcross) && v.mmAcross > 0
+  && v.mmAcross <= MAX_FIELD_MM && SCALE_SOURCES.includes(v.source);
+// The measures of the model's outline (lesion-measures.js storedMeasures): sizes in pixels of a photo widthPx wide.
+const isMeasures = (v) => isObject(v)
+  && only(v, ['widthPx', 'areaPx', 'diameterPx', 'asymmetry', 'compactness', 'colours'])
+  && Number.isInteger(v.widthPx) && v.widthPx > 0 && Number.isInteger(v.areaPx) && v.areaPx > 0
+  && isNumber(v.diameterPx) && v.diameterPx > 0 && isFraction(v.asymmetry) && isNumber(v.compactness)
+  && v.compactness > 0 && (v.colours === null || (Array.isArray(v.colours)
+    && v.colours.every((c) => Object.hasOwn(COLOURS, c)) && new Set(v.colours).size === v.colours.length));
 const DATE_RANGE = `a real date from ${FIRST_DAY} to ${LAST_DAY}`;
 // The guard's verdict as the page records it; the report prints the distance with toFixed.
 const isGuard = (v) => isObject(v) && only(v, ['outOfDistribution', 'distance', 'forced'])
@@ -97,6 +110,8 @@ const ENTRY = {
   results: [(v) => Array.isArray(v) && v.length > 0, 'at least one result'],
   // who examined the patient at this photo's visit (kept on each photo of the visit), printed on its report
   examinedBy: [optional(isPersonName), `who examined the patient: ${PERSON_NAME}`],
+  scale: [optional(isScale), `the photo's scale {mmAcross: its width in mm, above 0 and at most ${MAX_FIELD_MM}; ` +
+    `source: ${SCALE_SOURCES.join(' or ')}}`],
 };
 const RESULT = {
   modelVersion: [isText, 'the model version'],
@@ -109,6 +124,8 @@ const RESULT = {
   threshold: [(v) => isNumber(v) && v >= 0 && v <= 1, 'the referral threshold it used'],
   flagged: [(v) => typeof v === 'boolean', 'whether it referred (true/false)'],
   guard: [optional(isGuard), "the guard's verdict {outOfDistribution: true/false, distance: a number or null, forced: true/false}"],
+  measures: [optional(isMeasures), "the outline's measures {widthPx, areaPx, diameterPx, asymmetry from 0 to 1, " +
+    'compactness above 0, colours: dermoscopic colour names or null}'],
 };
 
 // The first field of ``record`` that ``fields`` refuses, as {field, must}, or a field it does not know (a stray
