@@ -320,3 +320,30 @@ def test_the_colour_study_refuses_test_split_images(tmp_path, capsys):
                              str(ROOT / "models" / "ham10000" / "split.csv"), "--out", str(tmp_path / "r.json")])
     assert code == 2 and "validation only" in capsys.readouterr().err
     assert not (tmp_path / "r.json").exists()
+
+
+OUTLINE_JS = """async ([maps, size, sides]) => {
+  const m = await import('./js/inference/lesion-measures.js');
+  return maps.map((data, i) => Array.from(m.outlineOnSquare({ size, data: Float32Array.from(data) }, sides[i]).data));
+}"""
+
+
+@pytest.mark.browser
+def test_the_page_puts_the_outline_on_the_photo_as_python_does(page, site_url):
+    """The model's probability map resized to the photo's centre square and thresholded: the page's pure-JS
+    bilinear resize equals tf.image.resize's, shrinking (150 px, the 200x150 copies) and growing (224, 450)."""
+    from train.evaluation.segmentation import outline_on_square
+
+    open_site(page, site_url)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:160, :160]
+    blob = np.exp(-(((yy - 70) / 40.0) ** 2 + ((xx - 90) / 30.0) ** 2)) + 0.15 * rng.standard_normal((160, 160))
+    maps = [np.clip(blob, 0, 1).astype(np.float32), rng.random((160, 160), dtype=np.float32)]
+    cases = [(maps[0], 150), (maps[0], 224), (maps[1], 150), (maps[1], 450)]
+    got = page.evaluate(OUTLINE_JS, [[m.ravel().tolist() for m, _ in cases], 160, [side for _, side in cases]])
+    for (probability, side), js in zip(cases, got):
+        py = outline_on_square(probability, side)
+        js = np.reshape(js, (side, side)).astype(bool)
+        assert py.any() and not py.all()
+        # float32 (TensorFlow) against float64 (the page) may differ on a pixel exactly at the threshold
+        assert (js != py).mean() < 1e-3, side

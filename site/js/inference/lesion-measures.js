@@ -69,6 +69,38 @@ function checkedMm(value) {
   return value;
 }
 
+// The model's outline is a probability map over the square it classified; a photo pixel is lesion where the map,
+// resized bilinearly to the photo's centre square (half-pixel centres: tf.image.resize, which Python's
+// train/evaluation/segmentation.py outline_on_square uses), is above one half.
+export const OUTLINE_THRESHOLD = 0.5;
+
+function bilinearTaps(out, size) {
+  const scale = size / out;
+  return Array.from({ length: out }, (_, i) => {
+    const at = (i + 0.5) * scale - 0.5;
+    const floor = Math.floor(at);
+    return [Math.max(floor, 0), Math.min(Math.ceil(at), size - 1), at - floor];
+  });
+}
+
+/** The model's ``outline`` ({size, data}: size x size probabilities) as a mask of a photo's centre square of
+ * ``side`` pixels ({width, height, data}: 1 = lesion), the mask lesionMeasures takes. */
+export function outlineOnSquare(outline, side) {
+  const { size, data: p } = outline;
+  const taps = bilinearTaps(side, size);
+  const data = new Uint8Array(side * side);
+  for (let r = 0; r < side; r += 1) {
+    const [r0, r1, dr] = taps[r];
+    for (let c = 0; c < side; c += 1) {
+      const [c0, c1, dc] = taps[c];
+      const top = p[r0 * size + c0] + (p[r0 * size + c1] - p[r0 * size + c0]) * dc;
+      const bottom = p[r1 * size + c0] + (p[r1 * size + c1] - p[r1 * size + c0]) * dc;
+      data[r * side + c] = top + (bottom - top) * dr > OUTLINE_THRESHOLD ? 1 : 0;
+    }
+  }
+  return { width: side, height: side, data };
+}
+
 /** Millimetres per photo pixel from the dermatoscope's field of view across the whole photo's width. */
 export function mmPerPixelFromField(widthMm, imageWidthPx) {
   checkedMm(widthMm);
