@@ -20,6 +20,12 @@ import {
 } from './records/history-store.js';
 import { verdictWords } from './inference/referral.js';
 import { scoreChart } from './views/score-chart.js';
+import { sizeChart } from './views/size-chart.js';
+import { sizeChangeBox } from './views/size-change.js';
+import { scaleField } from './views/scale-field.js';
+import { photoSize, sizeChange, visitSize } from './records/visit-sizes.js';
+import { measurePhoto } from './inference/photo-measures.js';
+import { DataError } from './inference/lesion-measures.js';
 import { loadSiteClassifier, registerServiceWorker } from './inference/site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 import { ContextProblem, contextParts, parseAge, parseSex, sexOptions, siteText } from './records/patient.js';
@@ -351,7 +357,11 @@ function entryItem(entry, lesion) {
   results.append(...entry.results.map((r) => el('li', {}, resultLine(r))));
   const dated = el('p');
   dated.append(el('label', { for: date.id }, 'Taken on '), date, el('span', { class: 'hint' }, ` (${source})`));
-  li.append(enlarge, dated, ageField(entry, lesion));
+  li.append(enlarge, dated, ageField(entry, lesion), scaleField(entry, (updated, message) => act(async () => {
+    await history.saveEntry(updated);
+    await render();
+    say(message);
+  })));
   const controls = el('p', { class: 'entry-controls' });
   controls.append(pick, el('label', { for: pick.id }, ' Compare'), ' ', remove);
   li.append(results, controls);
@@ -485,6 +495,8 @@ async function renderLesion(id) {
   const points = answers.map(({ result }, i) => ({ day: visits[i].day, score: result.malignancyScore,
     top: Math.max(...result.probabilities), code: result.topClass })).reverse();
   $('chart').replaceChildren(...(points.length ? [scoreChart(points, classifier.metadata.operating_point.threshold)] : []));
+  $('size-chart-figure').hidden = visits.length === 0;
+  $('size-chart').replaceChildren(sizeChart(visits.map((v) => ({ day: v.day, size: visitSize(v) })).reverse()));
   const version = classifier.metadata.model_version;
   const stale = entries.filter((e) => !resultBy(e, version));
   $('rescore').hidden = stale.length === 0;
@@ -594,13 +606,24 @@ function renderFollowUp(lesion) {
   $('clear-next-check').onclick = () => act(() => setNextCheck(lesion, null));
 }
 
+// The outline measures of a re-scored stored copy (issue #46), kept with its new result; none when the model draws
+// no outline or outlines nothing (an empty outline is no size, and must not stop the other photos' re-scoring).
+function rescoredMeasures(bitmap, result) {
+  try {
+    return measurePhoto(bitmap, result.outline, null)?.stored;
+  } catch (err) {
+    if (err instanceof DataError) return undefined;
+    throw err;
+  }
+}
+
 // Old entries keep their original result; the new model's result is added next to it.
 async function rescore(entries, lesionId) {
   for (const entry of entries) {
     const bitmap = await decodeImage(dataUrlBlob(entry.image));
     try {
       const result = await classifier.classify(bitmap);
-      const record = resultRecord(result, classifier.metadata, result.outOfDistribution);
+      const record = resultRecord(result, classifier.metadata, result.outOfDistribution, rescoredMeasures(bitmap, result));
       await history.saveEntry({ ...entry, results: [...entry.results, record] });
     } finally {
       bitmap.close();
@@ -688,11 +711,12 @@ async function renderCompare(lesionId, aId, bId) {
   const { records: [[before], [after]], sameModel } = comparableRecords([[older], [newer]]);
   const margin = classifier.metadata.change;
   const change = describeChange(before, after, margin?.margin);
-  await showComparison(lesionId, 'Compare two photos', changeSummary(change, sameModel, before, after, margin, 'photo'),
-    [comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later')]);
+  await showComparison(lesionId, 'Compare two photos', [changeSummary(change, sameModel, before, after, margin, 'photo'),
+    sizeChangeBox(sizeChange(photoSize(older), photoSize(newer), 'photo'))], [comparePane(older, before, 'Earlier'), comparePane(newer, after, 'Later')]);
 }
 
-async function showComparison(lesionId, title, summary, panes) {
+// ``summaries``: the answers' change, then the size's.
+async function showComparison(lesionId, title, summaries, panes) {
   const lesion = await history.lesion(lesionId);
   if (!lesion) {
     location.hash = ''; // its lesion is not shown (deleted, or set apart as unreadable)
@@ -700,7 +724,7 @@ async function showComparison(lesionId, title, summary, panes) {
   }
   $('compare-back').href = `#lesion/${lesionId}`;
   $('compare-title').textContent = title;
-  $('change-summary').replaceChildren(summary);
+  $('change-summary').replaceChildren(...summaries);
   $('compare-panes').replaceChildren(...panes);
   show('compare-view');
   showCrumbs($('crumbs'), await ownerOf(lesion), [{ text: lesion.name, href: `#lesion/${lesionId}` }, { text: title }]);
@@ -732,8 +756,8 @@ async function renderVisits(lesionId, dayA, dayB) {
   const [before, after] = records.map((r) => visitResult(r, classifier.metadata));
   const margin = visitMargin(classifier.metadata, older.entries.length, newer.entries.length);
   const change = describeChange(before, after, margin?.margin);
-  await showComparison(lesionId, 'Compare two visits', changeSummary(change, sameModel, before, after, margin, 'visit'),
-    [visitPane(older, before, 'Earlier'), visitPane(newer, after, 'Later')]);
+  await showComparison(lesionId, 'Compare two visits', [changeSummary(change, sameModel, before, after, margin, 'visit'),
+    sizeChangeBox(sizeChange(visitSize(older), visitSize(newer), 'visit'))], [visitPane(older, before, 'Earlier'), visitPane(newer, after, 'Later')]);
 }
 
 // ---- routing and actions

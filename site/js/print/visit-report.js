@@ -1,7 +1,7 @@
 // A saved visit as a printable report (report.js): its photos with heatmaps recomputed on this device from the
 // stored copies (the history keeps no heatmap), the visit's combined answer, the patient and the context the
 // lesion and its photos carry (who examined the patient included), the next check date, and the previous visit
-// with the change flag My lesions shows.
+// with the change flag and the size change (growth line) My lesions shows.
 import { changeReasons, describeChange, steadyMessage } from '../inference/change.js';
 import { decodeImage } from '../inference/classifier.js';
 import { visitMargin } from '../inference/combine.js';
@@ -11,6 +11,7 @@ import { verdictWords } from '../inference/referral.js';
 import { visitReport } from './report.js';
 import { classNames, percent, score } from '../ui.js';
 import { comparableRecords, visitResult } from '../records/visits.js';
+import { sizeChange, visitSize } from '../records/visit-sizes.js';
 
 const HEATMAP_SIDE = 256;
 
@@ -46,12 +47,15 @@ function changeText(previous, visit, metadata) {
   const models = sameModel ? '' : ' (the two visits were scored by different models: re-score them for a ' +
     'like-for-like comparison)';
   const scores = `Malignancy score ${score(change.scoreBefore)} → ${score(change.scoreAfter)}`;
+  // the compare view's words for the size, so that the paper and the screen never disagree
+  const size = sizeChange(visitSize(previous), visitSize(visit), 'visit');
+  const sizes = `${size.lines.map((line) => `${line}. `).join('')}${size.growthLine}`;
   return {
     text: answerText(before, names),
     changeText: change.flagged
       ? `CHANGE FLAG: a reason to refer to a dermatologist: ${changeReasons(change, margin?.margin, 'visit', names).join('; ')}. ` +
-        `${scores}${models}.`
-      : `No change flag. ${steadyMessage('visit', after)} ${scores}${models}.`,
+        `${scores}${models}. ${sizes}`
+      : `No change flag. ${steadyMessage('visit', after)} ${scores}${models}. ${sizes}`,
   };
 }
 

@@ -1,5 +1,6 @@
 // A small SVG line chart of a lesion's scores over time, with the referral threshold as a line.
 import { score, svgNode } from '../ui.js';
+import { dayAxis, dayLabels } from './chart-axis.js';
 
 const W = 320;
 const H = 160;
@@ -20,12 +21,7 @@ function classRuns(points) {
  * ``code``); ``threshold``: the referral threshold. */
 export function scoreChart(points, threshold) {
   const svg = svgNode('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img' });
-  const days = points.map((p) => Date.parse(p.day));
-  const first = Math.min(...days);
-  const span = Math.max(...days) - first;
-  // photos of the same day are spread evenly instead of stacking on one x
-  const x = (i) => PAD.left + (W - PAD.left - PAD.right)
-    * (points.length === 1 ? 0.5 : span ? (days[i] - first) / span : i / (points.length - 1));
+  const x = dayAxis(points.map((p) => p.day), PAD.left, W - PAD.right);
   const y = (v) => PAD.top + (H - PAD.top - PAD.bottom) * (1 - v);
   for (const v of [0, 0.5, 1]) {
     svg.append(svgNode('line', { x1: PAD.left, x2: W - PAD.right, y1: y(v), y2: y(v), class: 'grid' }));
@@ -47,13 +43,7 @@ export function scoreChart(points, threshold) {
     label.textContent = points[run[0]].code;
     svg.append(label);
   }
-  for (const i of new Set([0, points.length - 1])) {
-    // the first date starts at its point and the last ends at its own, so neither sticks out of the chart
-    const anchor = points.length === 1 ? 'middle' : i === 0 ? 'start' : 'end';
-    const label = svgNode('text', { x: x(i), y: H - 6, 'text-anchor': anchor, class: 'axis' });
-    label.textContent = points[i].day;
-    svg.append(label);
-  }
+  dayLabels(svg, points.map((p) => p.day), x, H - 6);
   const last = points[points.length - 1];
   svg.setAttribute('aria-label', `Malignancy score over ${points.length} photo(s), from ` +
     `${score(points[0].score)} on ${points[0].day} to ${score(last.score)} on ${last.day}; referral threshold ` +

@@ -1,0 +1,18 @@
+// The size part of the compare view (two photos or two visits of one lesion): both sizes with their change in mm
+// and %, and the growth line (visit-sizes.js sizeChange), or why the sizes cannot be compared.
+import { el } from '../ui.js';
+
+/** ``change``: a sizeChange result. */
+export function sizeChangeBox(change) {
+  const box = el('div', { class: `size-change${change.flagged ? ' growth-flagged' : ''}` });
+  box.dataset.comparable = String(change.comparable);
+  box.dataset.flagged = String(change.flagged);
+  box.append(el('h3', {}, 'Size, from the model\'s outline'));
+  if (change.lines.length) {
+    const list = el('ul');
+    list.append(...change.lines.map((line) => el('li', {}, `${line}.`)));
+    box.append(list);
+  }
+  box.append(el('p', { class: `growth-line${change.flagged ? ' change-flag' : ''}` }, change.growthLine));
+  return box;
+}
