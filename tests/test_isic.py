@@ -14,8 +14,8 @@ from train.data.loading import CLASSES
 from train.evaluation import submission
 from train.evaluation.isic import ISIC_COLUMNS, PredictionsError, isic_probabilities, official_scores, read_predictions
 from train.evaluation.metrics import classification_metrics
-from train.evaluation.skin_tone import (MIN_GROUP_IMAGES, group_metrics, ita, ita_group, segmentation_check, skin_ita,
-                                        skin_tone_table)
+from train.evaluation.skin_tone import (MIN_GROUP_IMAGES, group_metrics, ita, ita_group, measure_images,
+                                        segmentation_check, skin_ita, skin_tone_table)
 
 RNG = np.random.default_rng(3)
 
@@ -115,6 +115,33 @@ def test_ita_of_synthetic_skin_patches_of_known_lab(tmp_path, lightness, b, angl
     for mask_file in (tmp_path / "patch_segmentation.png", None):  # the true mask, and Otsu's
         measured = skin_ita(path, mask_file)
         assert measured["ita"] == pytest.approx(stored, abs=0.01) and ita_group(measured["ita"]) == group
+
+
+def test_the_models_outline_masks_the_lesion_where_an_image_has_no_mask(tmp_path):
+    """The ISIC part has no masks: the model's outline (a probability map over the centre square) takes the lesion
+    out of the skin; HAM10000's mask comes first where there is one, Otsu's only without either."""
+    lab = np.zeros((150, 200, 3))
+    lab[...] = (70.0, 10.0, 15.0)
+    lab[15:135, 30:170] = (35.0, 15.0, 30.0)  # a large brown lesion inside the centre square (columns 25-175)
+    rgb = (np.clip(lab2rgb(lab), 0, 1) * 255).round().astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "ISIC_0000001.png")
+    skin = ita(rgb2lab(rgb[10:11, 10:11] / 255.0).reshape(1, 3))
+    outline = np.zeros((160, 160), np.float32)
+    outline[16:144, 5:155] = 1.0  # rows 15-135, columns 30-170 of the photo, on the 150 px square from column 25
+    nothing = np.zeros_like(outline)
+    with_outline = skin_ita(tmp_path / "ISIC_0000001.png", None, outline)
+    assert with_outline["mask"] == "outline" and with_outline["ita"] == pytest.approx(skin, abs=0.01)
+    # an outline that marks no lesion leaves the lesion, most of the frame, counted as skin
+    assert skin_ita(tmp_path / "ISIC_0000001.png", None, nothing)["ita"] != pytest.approx(skin, abs=0.01)
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    mask = np.zeros((150, 200), np.uint8)
+    mask[15:135, 30:170] = 255
+    paths = {"ISIC_0000001": tmp_path / "ISIC_0000001.png"}
+    assert measure_images(paths, None, {"ISIC_0000001": outline})["mask"].tolist() == ["outline"]
+    assert measure_images(paths, None)["mask"].tolist() == ["otsu"]
+    Image.fromarray(mask).save(masks / "ISIC_0000001_segmentation.png")
+    assert measure_images(paths, masks, {"ISIC_0000001": nothing})["mask"].tolist() == ["ham10000"]
 
 
 def test_the_segmentation_check_compares_otsus_ita_with_the_true_masks_image_by_image():

@@ -37,7 +37,9 @@ from train.evaluation.decision_metrics import evaluation_metrics, headline_value
 from train.evaluation.intervals import cluster_bootstrap
 from train.evaluation.isic import isic_probabilities, official_scores, predictions_frame
 from train.evaluation.metrics import classification_metrics
-from train.evaluation.skin_tone import measure_images, skin_tone_table
+from train.evaluation.segmentation import browser_outlines, keras_outlines
+from train.evaluation.skin_tone import mask_path, measure_images, skin_tone_table
+from train.segmentation.decoder import load_outline
 
 DEFAULT_KERAS_MODEL = Path("models/ham10000")
 DEFAULT_BROWSER_MODEL = Path("site/model")
@@ -219,6 +221,19 @@ def paired_paths(image_ids: list[str], folder: Path) -> list[str]:
     return [str(index[i]) for i in image_ids]
 
 
+def skin_tone_outlines(model: Path, runtime: str, frame: pd.DataFrame, masks: Path | None) -> dict[str, np.ndarray]:
+    """The model's lesion outline (id -> probability map, from this runtime) of each image without a HAM10000
+    mask, for the skin tone around it; none when the model has no outline decoder (skin_tone.py then uses
+    Otsu's)."""
+    missing = frame[[mask_path(masks, i) is None for i in frame["image_id"]]]
+    has_outline = (load_outline(model) is not None if runtime == "keras"
+                   else "outline" in json.loads((model / "metadata.json").read_text()).get("outputs", {}))
+    if missing.empty or not has_outline:
+        return {}
+    outlines = (keras_outlines if runtime == "keras" else browser_outlines)(model, missing["path"].tolist())
+    return dict(zip(missing["image_id"], outlines))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m train.evaluation.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -284,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     predictions = predictions_frame(image_ids, frame["lesion_id"].astype(str).tolist(), y_true, scores.probabilities,
                                     malignancy_score(scores.probabilities), operating_point["threshold"],
                                     scores.ood_distance, scores.ood_threshold)
-    itas = measure_images(dict(zip(image_ids, frame["path"])), args.masks)
+    itas = measure_images(dict(zip(image_ids, frame["path"])), args.masks,
+                          skin_tone_outlines(model, args.runtime, frame, args.masks))
     predictions["skin_ita"] = itas["ita"].to_numpy()
     metrics["skin_tone"] = skin_tone_table(predictions, itas)
     metrics.update(runtime=args.runtime, seconds=round(time.time() - started, 1), excluded=dataset.excluded,

@@ -32,7 +32,7 @@ from train.data.loading import load_labelled_images
 from train.data.preprocess import center_square, read_rgb
 from train.evaluation.intervals import cluster_bootstrap
 from train.evaluation.segmentation import keras_outlines, mask_files, outline_on_square, reference_squares
-from train.evaluation.skin_tone import ita_group, ita_outside, otsu_lesion_mask
+from train.evaluation.skin_tone import ita_group, ita_outside, lesion_in_frame, otsu_lesion_mask
 from train.segmentation.measures import COLOURS, lesion_measures
 
 SEPARATING = ("diameter_px", "asymmetry", "compactness", "colours")  # higher in melanoma, by the ABCD rule
@@ -109,13 +109,8 @@ def skin_tone(images: list[np.ndarray], masks: dict[str, list[np.ndarray]]) -> d
     rows = []
     for i, image in enumerate(images):
         lab = rgb2lab(image / 255.0)
-        h, w = lab.shape[:2]
-        side, top, left = min(h, w), (h - min(h, w)) // 2, (w - min(h, w)) // 2
         lesions = {"otsu": otsu_lesion_mask(lab)}
-        for source, squares in masks.items():
-            full = np.zeros((h, w), bool)  # outside the centre square: skin, as no outline reaches it
-            full[top : top + side, left : left + side] = squares[i]
-            lesions[source] = full
+        lesions.update({source: lesion_in_frame(squares[i], lab.shape[:2]) for source, squares in masks.items()})
         rows.append({k: ita_outside(lab, v)["ita"] for k, v in lesions.items()})
     table = pd.DataFrame(rows).dropna()
     return {other: {"images": len(table), "mean_abs_difference_degrees": float((table[other] - table["reference"]).abs().mean()),
