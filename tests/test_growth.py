@@ -32,6 +32,22 @@ FIELD_MM = 15.0  # mm across the photo: 0.025 mm per pixel
 DIAMETER_PX = 200.0
 AREA_PX = 31_416
 LESION = "Growing mole"
+# Every classification on the page outlines a disc (cx, cy, r in pixels of the photo): the shipped model may draw no
+# outline, and a model's outline of a photo is no fixed shape.
+DISC_OUTLINE = """([cx, cy, r]) => {
+  const classify = lesionlens.classify;
+  lesionlens.classify = async (photo) => {
+    const size = lesionlens.metadata.preprocessing.size;
+    const side = Math.min(photo.width, photo.height);
+    const left = (photo.width - side) / 2;
+    const top = (photo.height - side) / 2;
+    const data = new Float32Array(size * size).map((_, k) => {
+      const d = Math.hypot(left + ((k % size + 0.5) * side) / size - cx, top + ((Math.floor(k / size) + 0.5) * side) / size - cy);
+      return 1 / (1 + Math.exp((d - r) / 2));
+    });
+    return { ...(await classify(photo)), outline: { size, data } };
+  };
+}"""
 
 
 def data_url(source: Path) -> str:
@@ -223,8 +239,35 @@ def test_export_and_import_keep_the_scale_and_the_measures(page, site_url, tmp_p
 def test_the_printed_visit_report_states_the_growth_against_the_earlier_visit(page, site_url, tmp_path):
     page.add_init_script(NO_PRINT_DIALOG)
     lesion_with(page, site_url, tmp_path, [entry(0, "2025-03-01", 1.0), entry(1, "2025-09-01", 1.2)])
+    page.evaluate(DISC_OUTLINE, [300, 225, 100])  # the outline the printed photo shows
     page.locator("#timeline .visit[data-day='2025-09-01'] .print-visit").click()
     text = " ".join(printed_pages(page, tmp_path))  # NFKC: "mm²" reads "mm2"
+    # the photo's outline (recomputed from the stored copy) and its stored measures in mm with its scale
+    expect(page.locator("#print-report img[alt='Lesion outline of photo-1.jpg']")).to_have_count(1)
+    assert "Outline measures of photo-1.jpg" in text and "Scale: 15 mm across the photo (field of view)." in text
     assert unicodedata.normalize("NFKC", "Longest diameter 5.0 mm → 5.5 mm (+9.5%). Area 19.6 mm² → 23.6 mm² (+20%).") in text
     assert "Growth flagged: area +20% (limit 16.6%), longest diameter +9.5% (limit 8.3%)." in text
+    assert not page.console_errors
+
+
+
+def test_rescoring_measures_the_stored_copy_and_keeps_the_measures(page, site_url, tmp_path):
+    old = [entry(0, "2025-03-01", None), entry(1, "2025-09-01", None)]
+    for photo in old:
+        photo["results"][0]["modelVersion"] = "2025-01-01-oldmodel"
+    lesion_with(page, site_url, tmp_path, old)
+    expect(page.locator("#size-chart .size-unplotted")).to_have_text(
+        "Not plotted: 2025-03-01 (no outline measures); 2025-09-01 (no outline measures).")
+    page.evaluate(DISC_OUTLINE, [300, 225, 100])
+    page.click("#rescore")
+    expect(page.locator("#history-status")).to_contain_text("Re-scored 2 photo(s)")
+    for kept in stored_entries(page).values():
+        assert "measures" not in kept["results"][0]
+        measures = kept["results"][1]["measures"]
+        assert measures["widthPx"] == WIDTH_PX  # pixels of the stored copy
+        assert abs(measures["diameterPx"] - 200) < 4 and abs(measures["areaPx"] / (math.pi * 100 ** 2) - 1) < 0.03
+    # both photos have a scale: the chart plots both visits, at 5.0 mm across
+    expect(page.locator("#size-chart svg.size-panel")).to_have_count(2)
+    assert page.locator("#size-chart svg.size-panel").first.locator(".size-value").all_text_contents() == ["5.0", "5.0"]
+    assert page.locator("#size-chart p").count() == 0
     assert not page.console_errors

@@ -24,8 +24,7 @@ import { sizeChart } from './views/size-chart.js';
 import { sizeChangeBox } from './views/size-change.js';
 import { scaleField } from './views/scale-field.js';
 import { photoSize, sizeChange, visitSize } from './records/visit-sizes.js';
-import { measurePhoto } from './inference/photo-measures.js';
-import { DataError } from './inference/lesion-measures.js';
+import { storedOutline } from './records/stored-outline.js';
 import { loadSiteClassifier, registerServiceWorker } from './inference/site-model.js';
 import { $, classNames, confirmDialog, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 import { ContextProblem, contextParts, parseAge, parseSex, sexOptions, siteText } from './records/patient.js';
@@ -606,24 +605,14 @@ function renderFollowUp(lesion) {
   $('clear-next-check').onclick = () => act(() => setNextCheck(lesion, null));
 }
 
-// The outline measures of a re-scored stored copy (issue #46), kept with its new result; none when the model draws
-// no outline or outlines nothing (an empty outline is no size, and must not stop the other photos' re-scoring).
-function rescoredMeasures(bitmap, result) {
-  try {
-    return measurePhoto(bitmap, result.outline, null)?.stored;
-  } catch (err) {
-    if (err instanceof DataError) return undefined;
-    throw err;
-  }
-}
-
 // Old entries keep their original result; the new model's result is added next to it.
 async function rescore(entries, lesionId) {
   for (const entry of entries) {
     const bitmap = await decodeImage(dataUrlBlob(entry.image));
     try {
       const result = await classifier.classify(bitmap);
-      const record = resultRecord(result, classifier.metadata, result.outOfDistribution, rescoredMeasures(bitmap, result));
+      const record = resultRecord(result, classifier.metadata, result.outOfDistribution,
+        storedOutline(bitmap, result.outline)?.stored); // its outline's measures, kept with it (#46)
       await history.saveEntry({ ...entry, results: [...entry.results, record] });
     } finally {
       bitmap.close();
@@ -879,6 +868,7 @@ async function start() {
   wire();
   try {
     classifier = await loadSiteClassifier();
+    globalThis.lesionlens = classifier; // as on the classify page: for inspection in DevTools (and tests)
     history = await openHistory({ create: false, model: model() });
     if (history) await requestPersistence();
     await render();

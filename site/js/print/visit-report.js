@@ -1,6 +1,6 @@
-// A saved visit as a printable report (report.js): its photos with heatmaps recomputed on this device from the
-// stored copies (the history keeps no heatmap), the visit's combined answer, the patient and the context the
-// lesion and its photos carry (who examined the patient included), the next check date, and the previous visit
+// A saved visit as a printable report (report.js): its photos with heatmaps and outlines recomputed on this device
+// from the stored copies (the history keeps neither) and their outline measures, the visit's combined answer, the
+// patient and the context the lesion and its photos carry (who examined the patient included), the next check date, and the previous visit
 // with the change flag and the size change (growth line) My lesions shows.
 import { changeReasons, describeChange, steadyMessage } from '../inference/change.js';
 import { decodeImage } from '../inference/classifier.js';
@@ -11,22 +11,39 @@ import { verdictWords } from '../inference/referral.js';
 import { visitReport } from './report.js';
 import { classNames, percent, score } from '../ui.js';
 import { comparableRecords, visitResult } from '../records/visits.js';
-import { sizeChange, visitSize } from '../records/visit-sizes.js';
+import { photoSize, sizeChange, visitSize } from '../records/visit-sizes.js';
+import { drawOutline } from '../inference/photo-measures.js';
+import { storedOutline } from '../records/stored-outline.js';
 
 const HEATMAP_SIDE = 256;
 
-async function storedHeatmap(entry, code, classifier) {
-  const index = classifier.metadata.classes.findIndex((c) => c.code === code);
-  if (index < 0) return null; // an older model's class this one lacks
+// A picture of the classified square (the stored copy's centre square), drawn on by ``draw``.
+function squarePicture(bitmap, draw) {
+  const canvas = document.createElement('canvas');
+  canvas.width = HEATMAP_SIDE;
+  canvas.height = HEATMAP_SIDE;
+  draw(canvas, centreSquareCanvas(bitmap, HEATMAP_SIDE));
+  return canvas.toDataURL('image/png');
+}
+
+// The heatmap of class ``code`` and the outline, recomputed from the stored copy (one classification for both).
+// The outline is drawn only when the photo's printed measures are this model's (photoSize's ``modelVersion``): the
+// report says the measures are taken inside the outline it shows, true only for the same model on the same copy.
+async function storedPictures(entry, code, size, classifier) {
+  const { metadata } = classifier;
+  const index = metadata.classes.findIndex((c) => c.code === code);
   const bitmap = await decodeImage(dataUrlBlob(entry.image));
   try {
-    const { cams } = await classifier.classify(bitmap);
-    const canvas = document.createElement('canvas');
-    canvas.width = HEATMAP_SIDE;
-    canvas.height = HEATMAP_SIDE;
-    drawOverlay(canvas, centreSquareCanvas(bitmap, HEATMAP_SIDE), classMap(cams, index), cams.width, 0.5);
-    return { src: canvas.toDataURL('image/png'), code,
-      note: `recomputed on this device from the stored copy by model ${classifier.metadata.model_version}` };
+    const { cams, outline } = await classifier.classify(bitmap);
+    const note = `recomputed on this device from the stored copy by model ${metadata.model_version}`;
+    const heatmap = index < 0 ? null // an older model's class this one lacks
+      : { src: squarePicture(bitmap, (canvas, square) => drawOverlay(canvas, square, classMap(cams, index), cams.width, 0.5)),
+        code, note };
+    const mask = size.modelVersion === metadata.model_version ? storedOutline(bitmap, outline)?.mask : null;
+    return { heatmap, outline: mask ? { src: squarePicture(bitmap, (canvas, square) => {
+      canvas.getContext('2d').drawImage(square, 0, 0);
+      drawOutline(canvas, mask);
+    }), note } : null };
   } finally {
     bitmap.close();
   }
@@ -65,15 +82,21 @@ export async function savedVisitReport(visit, previous, lesion, patient, classif
   const { metadata } = classifier;
   const { records: [records] } = comparableRecords([visit.entries]);
   const result = visitResult(records, metadata);
-  const photos = await Promise.all(visit.entries.map(async (entry, i) => ({
-    name: entry.name || `photo ${i + 1}`,
-    taken: entry.taken,
-    takenSource: entry.takenSource,
-    src: entry.image,
-    score: records[i].malignancyScore,
-    guard: records[i].guard,
-    heatmap: await storedHeatmap(entry, result.topClass, classifier),
-  })));
+  const photos = await Promise.all(visit.entries.map(async (entry, i) => {
+    const size = photoSize(entry);
+    return {
+      name: entry.name || `photo ${i + 1}`,
+      taken: entry.taken,
+      takenSource: entry.takenSource,
+      src: entry.image,
+      score: records[i].malignancyScore,
+      guard: records[i].guard,
+      ...await storedPictures(entry, result.topClass, size, classifier),
+      // the outline's measures (report.js: in mm with the photo's scale, else the unscaled line)
+      measures: size.measures,
+      scale: entry.scale ?? null,
+    };
+  }));
   const age = visit.entries.map((e) => e.age).find((a) => a != null) ?? null;
   // each photo of the visit keeps who examined; photos saved apart on one day may name two examiners
   const examinedBy = [...new Set(visit.entries.map((e) => e.examinedBy).filter(Boolean))].join('; ') || null;

@@ -11,12 +11,12 @@ export const MISSING_WORDS = {
 };
 
 /** The outline measures of ``entry``'s newest result that has them (null: none), in millimetres when the photo
- * has a scale: {measures (scaledMeasures), missing: null | 'scale' | 'measures'}. */
+ * has a scale: {measures (scaledMeasures), missing: null | 'scale' | 'measures', modelVersion (whose outline)}. */
 export function photoSize(entry) {
-  const stored = [...entry.results].reverse().find((r) => r.measures)?.measures;
-  if (!stored) return { measures: null, missing: 'measures' };
-  const measures = scaledMeasures(stored, entry.scale ?? null);
-  return { measures, missing: measures.mmPerPixel == null ? 'scale' : null };
+  const measured = [...entry.results].reverse().find((r) => r.measures);
+  if (!measured) return { measures: null, missing: 'measures', modelVersion: null };
+  const measures = scaledMeasures(measured.measures, entry.scale ?? null);
+  return { measures, missing: measures.mmPerPixel == null ? 'scale' : null, modelVersion: measured.modelVersion };
 }
 
 function medianOf(values) {
