@@ -51,24 +51,23 @@ export function sizeText(measures) {
   return `longest diameter ${sizeMm(measures.diameterMm)}, area ${sizeMm2(measures.areaMm2)}`;
 }
 
-// The limit's figures and where they come from, in one sentence (docs/lesion-measures.md, "Growth and its
-// repeatability").
-export const GROWTH_SOURCE = `Repeated photos of unchanged lesions differ by ${percentOf(RELATIVE_ERROR.area, 0)} in area ` +
-  `and ${percentOf(RELATIVE_ERROR.diameter, 0)} in longest diameter (relative error; Gutkowicz-Krusin et al., Melanoma ` +
-  `Research 2000); two measurements differ by more than 1.96 × √2 times that (area ${percentOf(GROWTH_LIMIT.area)}, ` +
-  `longest diameter ${percentOf(GROWTH_LIMIT.diameter)}) in only 5% of cases.`;
+// Where the limit comes from, in one sentence (docs/lesion-measures.md, "Growth and its repeatability").
+export const GROWTH_SOURCE = 'Limit: 1.96 × √2 × the relative error of repeated photos of unchanged lesions ' +
+  `(${percentOf(RELATIVE_ERROR.area, 0)} area, ${percentOf(RELATIVE_ERROR.diameter, 0)} longest diameter; ` +
+  'Gutkowicz-Krusin et al., Melanoma Research 2000).';
 
 /** The size change from ``before`` to ``after`` (photoSize or visitSize results) of ``unit`` ('photo' or 'visit'):
- * {comparable, lines (the two sizes with their change), growthLine, flagged}; when either has no size, the
- * reason in ``growthLine``, no lines, and ``flagged`` null. */
+ * {comparable, lines (the two sizes with their change), verdict, detail (the meaning and the limit's source), flagged};
+ * when either has no size, the reason in ``verdict`` and ``detail``, no lines, and ``flagged`` null. growthLine is
+ * verdict and detail as one line. */
 export function sizeChange(before, after, unit) {
   if (before.missing || after.missing) {
     const which = [['earlier', before], ['later', after]].filter(([, s]) => s.missing)
       .map(([when, s]) => `the ${when} ${unit} has ${MISSING_WORDS[s.missing]}`).join(' and ');
-    const unscaled = [before, after].some((s) => s.missing === 'scale') ? ` ${MEANINGS.unscaled}` : '';
-    return { comparable: false, lines: [], flagged: null,
-      growthLine: `Sizes cannot be compared: ${which}.${unscaled} Sizes compare between photos only when both have ` +
-        'a scale (the field of view, mm across the photo) and the outline\'s measures.' };
+    const unscaled = [before, after].some((s) => s.missing === 'scale') ? `${MEANINGS.unscaled} ` : '';
+    return withLine({ comparable: false, lines: [], flagged: null, verdict: `Sizes cannot be compared: ${which}.`,
+      detail: `${unscaled}Sizes compare between photos only when both have a scale (the field of view, mm across ` +
+        'the photo) and the outline\'s measures.' });
   }
   const change = growth(before.measures, after.measures);
   const lines = [
@@ -80,9 +79,15 @@ export function sizeChange(before, after, unit) {
     change.diameterChange > GROWTH_LIMIT.diameter
       && `longest diameter ${signedChange(change.diameterChange)} (limit ${percentOf(GROWTH_LIMIT.diameter)})`,
   ].filter(Boolean);
-  const growthLine = change.flagged
-    ? `Growth flagged: ${beyond.join(', ')}. ${MEANINGS.growth} ${GROWTH_SOURCE}`
-    : `No growth beyond the repeatability limit. ${GROWTH_SOURCE} Handheld photos and a model's outline are likely ` +
-      'less repeatable: an unflagged change is not proof that the lesion is unchanged.';
-  return { comparable: true, lines, growthLine, flagged: change.flagged };
+  return withLine(change.flagged
+    ? { comparable: true, lines, flagged: true, verdict: `Growth flagged: ${beyond.join(', ')}.`,
+      detail: `${MEANINGS.growth} ${GROWTH_SOURCE}` }
+    : { comparable: true, lines, flagged: false, verdict: 'No growth beyond the repeatability limit (area ' +
+        `${percentOf(GROWTH_LIMIT.area)}, longest diameter ${percentOf(GROWTH_LIMIT.diameter)}).`,
+      detail: `${GROWTH_SOURCE} Handheld photos and a model's outline are likely less repeatable: an unflagged ` +
+        'change is not proof that the lesion is unchanged.' });
+}
+
+function withLine(change) {
+  return { ...change, growthLine: `${change.verdict} ${change.detail}` };
 }

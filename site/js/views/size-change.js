@@ -13,6 +13,9 @@ export function sizeChangeBox(change) {
     list.append(...change.lines.map((line) => el('li', {}, `${line}.`)));
     box.append(list);
   }
-  box.append(el('p', { class: `growth-line${change.flagged ? ' change-flag' : ''}` }, change.growthLine));
+  // the verdict stands out (red when flagged); its meaning and source follow in plain text, on the same line
+  const line = el('p', { class: 'growth-line' });
+  line.append(el('strong', { class: change.flagged ? 'change-flag' : '' }, change.verdict), ` ${change.detail}`);
+  box.append(line);
   return box;
 }

@@ -5,9 +5,11 @@ import { el, svgNode } from '../ui.js';
 import { dayAxis, dayLabels } from './chart-axis.js';
 import { MISSING_WORDS } from '../records/visit-sizes.js';
 
-const SIZE_W = 240;
-const SIZE_H = 150;
+// as wide as the score chart's (320), so that its labels print at the same size; the two stack
+const SIZE_W = 320;
+const SIZE_H = 130;
 const SIZE_PAD = { left: 34, right: 14, top: 24, bottom: 24 };
+const SIZE_INSET = 16; // the first and last points sit inside the axes, so their value labels clear the tick labels
 
 // The smallest of 1, 2, 5 x a power of ten at or above ``value``: an axis top that reads as a round number.
 function roundTop(value) {
@@ -19,7 +21,7 @@ function roundTop(value) {
 function measureChart(title, unit, days, values) {
   const svg = svgNode('svg', { viewBox: `0 0 ${SIZE_W} ${SIZE_H}`, class: 'chart size-panel', role: 'img' });
   const top = roundTop(Math.max(...values) * 1.15);
-  const x = dayAxis(days, SIZE_PAD.left, SIZE_W - SIZE_PAD.right);
+  const x = dayAxis(days, SIZE_PAD.left + SIZE_INSET, SIZE_W - SIZE_PAD.right - SIZE_INSET);
   const y = (v) => SIZE_PAD.top + (SIZE_H - SIZE_PAD.top - SIZE_PAD.bottom) * (1 - v / top);
   const heading = svgNode('text', { x: SIZE_PAD.left, y: 12, class: 'axis size-title' });
   heading.textContent = `${title} (${unit})`;
