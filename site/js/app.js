@@ -15,6 +15,7 @@ import { patientLabel } from './records/patient-record.js';
 import { ABOVE, referral, referralBlock, riskMessage, verdictWords } from './inference/referral.js';
 import { printReport, visitReport } from './print/report.js';
 import { openSaveDialog, visitDate } from './views/save-dialog.js';
+import { measuredOutline, outlineBlock, outlineReportFields, outlineToggle, startingScale } from './views/outline-card.js';
 import { loadSiteClassifier, loadSiteMetadata, registerServiceWorker } from './inference/site-model.js';
 import { $, classNames, el, option, percent, probabilityBars, score, showAlert } from './ui.js';
 
@@ -46,8 +47,9 @@ function calibrationNote(metadata) {
 let cardCount = 0;
 
 // The heatmap of where the model found evidence for a class, over the square it classified, with an
-// opacity slider and a class picker. Everything comes from the single on-device run (no request).
-function explanationFigure(square, result, topIndex) {
+// opacity slider, a class picker and the lesion outline (``measured``: the card's measuredOutline) on request.
+// Everything comes from the single on-device run (no request).
+function explanationFigure(square, result, topIndex, measured) {
   const { metadata } = classifier;
   const figure = document.createElement('figure');
   figure.className = 'explanation';
@@ -66,10 +68,12 @@ function explanationFigure(square, result, topIndex) {
   slider.max = '1';
   slider.step = '0.05';
   slider.value = '0.5';
+  const outline = outlineToggle(measured, () => draw());
   const draw = () => {
     const index = Number(picker.value);
     const grid = classMap(result.cams, index);
     drawOverlay(canvas, square, grid, result.cams.width, Number(slider.value));
+    outline?.draw(canvas);
     const where = peak(grid, result.cams.width);
     canvas.dataset.classCode = metadata.classes[index].code;
     canvas.dataset.peak = `${where.x.toFixed(3)},${where.y.toFixed(3)}`;
@@ -86,7 +90,7 @@ function explanationFigure(square, result, topIndex) {
   help.className = 'hint';
   help.textContent = `${CENTRE_SQUARE} Brighter colours mark the regions that raised this class's score most (class ` +
     'activation map, computed on this device). It shows where the model looked, not why the lesion is what it is.';
-  caption.append(classLabel, opacityLabel, heatmapLegend(), help);
+  caption.append(classLabel, opacityLabel, ...(outline ? [outline.label] : []), heatmapLegend(), help);
   figure.append(canvas, caption);
   draw();
   return figure;
@@ -132,6 +136,7 @@ function reportPhoto(item) {
     score: item.result.malignancyScore,
     heatmap: canvas ? { src: canvas.toDataURL('image/png'), code: canvas.dataset.classCode } : null,
     guard: { outOfDistribution: item.result.outOfDistribution, distance: item.result.oodDistance, forced: item.forced },
+    ...outlineReportFields(item, item.square),
   };
 }
 
@@ -189,7 +194,8 @@ function renderResult(item, url, size, square) {
   const printButton = el('button', { type: 'button', class: 'secondary print-entry' }, 'Print / save as PDF');
   printButton.addEventListener('click', () => printItems('result', [item], result, null, item));
   card.append(risk, referralBlock(parts), contextParagraph(), desc, bars, calibrationNote(metadata),
-    explanationFigure(square, result, codes.indexOf(parts.top.code)), saveButton, ' ', printButton, foot);
+    explanationFigure(square, result, codes.indexOf(parts.top.code), item.measured), outlineBlock(item, size),
+    saveButton, ' ', printButton, foot);
   return card;
 }
 
@@ -430,7 +436,8 @@ async function saveItems(items, options = {}) {
   const { metadata } = classifier;
   const context = contextOrStop('Nothing saved');
   if (!context) return;
-  const chosen = items.map((item) => ({ ...item, record: resultRecord(item.result, metadata, item.forced) }));
+  const chosen = items.map((item) => ({ ...item,
+    record: resultRecord(item.result, metadata, item.forced, item.measured?.stored) }));
   const saved = await openSaveDialog(chosen, metadata.dataset.localizations, { ...options, context });
   if (!saved) return;
   // the page names the patient the photos were filed under (the dialog may have corrected the ID)
@@ -456,8 +463,9 @@ async function classifySource(name, source, url, dated = { taken: today(), taken
   const size = { width: input.width, height: input.height };
   const square = centreSquareCanvas(input, EXPLAIN_SIDE);
   cardCount += 1;
+  // measured now: the decoded photo is closed once classified, before a rejected photo may be shown anyway
   const item = { name, result, forced: false, copy: storedCopy(input), url: shown, cardId: `result-${cardCount}`,
-    repeats, ...dated };
+    repeats, ...dated, square, measured: measuredOutline(input, result.outline), ...startingScale() };
   const usable = repeats ? 'repeated' : 'shown';
   if (!result.outOfDistribution) {
     newest = renderResult(item, shown, size, square);

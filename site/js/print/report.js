@@ -9,6 +9,8 @@ import { contextParts } from '../records/patient.js';
 import { patientLabel } from '../records/patient-record.js';
 import { ABOVE, BELOW, CONDITION_NAMES, referral, riskMessage, scoreLine } from '../inference/referral.js';
 import { $, classNames, el, percent, score } from '../ui.js';
+import { MEANINGS } from '../inference/lesion-measures.js';
+import { measureLines, scaleSentence } from '../views/measure-text.js';
 
 function reportRow(label, value) {
   const tr = el('tr');
@@ -58,17 +60,34 @@ function takenText(taken, takenSource) {
   return takenSource === 'added' ? `${taken} (the day the photo was loaded: its file holds no date)` : taken;
 }
 
+// The outline measures of a photo, each with its unit and meaning line, under the scale they use.
+function measuresBlock(photo) {
+  const box = el('div', { class: 'report-measures' });
+  const list = el('dl');
+  for (const line of measureLines(photo.measures)) {
+    list.append(el('dt', {}, line.name), el('dd', {}, line.value), el('dd', { class: 'report-meaning' }, line.meaning));
+  }
+  box.append(el('h3', {}, `Outline measures of ${photo.name}`), el('p', { class: 'report-scale' }, scaleSentence(photo.scale)),
+    list, el('p', {}, MEANINGS.notAScore));
+  return box;
+}
+
 function photoFigure(photo, metadata) {
   const figure = el('figure', { class: 'report-photo' });
   const pair = el('div', { class: 'report-images' });
   pair.append(el('img', { src: photo.src, alt: `Photo ${photo.name}` }));
   if (photo.heatmap) pair.append(el('img', { src: photo.heatmap.src, alt: `Heatmap of ${photo.name}` }));
+  if (photo.outline) pair.append(el('img', { src: photo.outline.src, alt: `Lesion outline of ${photo.name}` }));
   const caption = el('figcaption');
-  const heat = photo.heatmap ? ` Right: where the model found evidence for ${classNames(metadata)[photo.heatmap.code]}` +
-    `${photo.heatmap.note ? ` (${photo.heatmap.note})` : ''}.` : '';
+  const heat = photo.heatmap ? ` ${photo.outline ? 'Middle' : 'Right'}: where the model found evidence for ` +
+    `${classNames(metadata)[photo.heatmap.code]}${photo.heatmap.note ? ` (${photo.heatmap.note})` : ''}.` : '';
+  const outline = photo.outline ? ' Right: the lesion outline the model drew, in white cased in black, on the ' +
+    'square it classified; the measures below are taken inside it.' : '';
   caption.append(el('strong', {}, photo.name), ` · taken ${takenText(photo.taken, photo.takenSource)}` +
-    `${photo.score == null ? '' : ` · malignancy score ${score(photo.score)}`}.${heat} `, guardText(photo.guard, metadata));
+    `${photo.score == null ? '' : ` · malignancy score ${score(photo.score)}`}.${heat}${outline} `,
+  guardText(photo.guard, metadata));
   figure.append(pair, caption);
+  if (photo.measures) figure.append(measuresBlock(photo));
   return figure;
 }
 
@@ -124,9 +143,16 @@ function straddleParagraph(photos, parts) {
 /**
  * The report of one result, one combined lesion or one saved visit. ``report``: {title, lesionName, context
  * {patient {patientId, name, birthYear} or null, age, sex, site, part, examinedBy}, taken, takenSource,
- * nextCheck, photos [{name, taken, takenSource, src, heatmap {src, code, note}, score, guard}],
- * result {classes, probabilities, flagged, malignancyScore}, combined {photos, lowestScore, highestScore} or
- * null, previous {day, text, changeText} or null}.
+ * nextCheck, photos [{name, taken, takenSource, src, heatmap {src, code, note}, score, guard, outline, measures,
+ * scale}], result {classes, probabilities, flagged, malignancyScore}, combined {photos, lowestScore, highestScore}
+ * or null, previous {day, text, changeText} or null}.
+ * A photo's outline fields (issue #46), each optional: ``outline`` {src: an image (data URL) of the classified
+ * square with the outline drawn on it (photo-measures.js drawOutline)}, printed beside the heatmap; ``measures``:
+ * the outline's measures in lesion-measures.js scaledMeasures' shape (or lesionMeasures' with widthPx added:
+ * widthPx, areaPx, diameterPx, asymmetry, compactness, coloursPresent, and areaMm2/diameterMm, null without a
+ * scale; asymmetryMajor/asymmetryMinor when known), printed with their units and meaning lines; ``scale`` the
+ * photo's {mmAcross, source: 'field' | 'ruler'} the millimetres use, or null (the unscaled line is printed). For a
+ * saved entry: measures = scaledMeasures(result.measures, entry.scale ?? null), scale = entry.scale ?? null.
  */
 export function visitReport(report, metadata) {
   const { result } = report;

@@ -37,8 +37,9 @@ export function imageHash(dataUrl) {
   return sha256Hex(dataUrlBytes(dataUrl).buffer);
 }
 
-/** One classification, as it is kept: with the model version and the decision settings it used. */
-export function resultRecord(result, metadata, forced) {
+/** One classification, as it is kept: with the model version and the decision settings it used, and the
+ * outline's ``measures`` (lesion-measures.js storedMeasures) when there are any (left out when undefined). */
+export function resultRecord(result, metadata, forced, measures) {
   const classes = metadata.classes.map((c) => c.code);
   const top = result.probabilities.indexOf(Math.max(...result.probabilities));
   return {
@@ -51,6 +52,7 @@ export function resultRecord(result, metadata, forced) {
     threshold: metadata.operating_point.threshold,
     flagged: result.flagged,
     guard: { outOfDistribution: result.outOfDistribution, distance: result.oodDistance, forced },
+    ...(measures === undefined ? {} : { measures }),
   };
 }
 

@@ -124,6 +124,7 @@ async function entriesFor(items, rows, visit, { age, examinedBy }) {
       added: new Date().toISOString(),
       image: item.copy,
       results: [item.record],
+      ...(item.scale ? { scale: item.scale } : {}),
       ...(age == null ? {} : { age }),
       ...(examinedBy ? { examinedBy } : {}),
     } };
@@ -186,7 +187,8 @@ async function save(items, rows, visit, context) {
   return { lesion: updated, patient, ...outcome };
 }
 
-/** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record}); resolves with {lesion, patient,
+/** Opens the dialog for ``items`` ({name, copy, taken, takenSource, record, scale: the photo's {mmAcross, source}
+ * or null}); resolves with {lesion, patient,
  * added, skipped} once saved, or null if the user cancelled. With ``oneVisit`` the photos get one date.
  * ``context`` ({patient {patientId, name, birthYear}, age, sex, site, part, mapPoint, examinedBy}, null where
  * unknown) is the page's: the dialog's patient fields start with its patient, the photos keep the age and
