@@ -29,7 +29,8 @@ function sizeHint(entry) {
 export function scaleField(entry, save) {
   const input = el('input', { type: 'text', inputmode: 'decimal', size: '6', id: `scale-${entry.id}`,
     class: 'entry-scale', autocomplete: 'off' });
-  input.value = entry.scale ? String(entry.scale.mmAcross) : '';
+  // a ruler's scale is a long decimal: two places are what a field of view is read to
+  input.value = entry.scale ? String(Number(entry.scale.mmAcross.toFixed(2))) : '';
   const { scale: _old, ...rest } = entry;
   input.addEventListener('change', () => {
     const mmAcross = typedMm(input.value);
