@@ -56,16 +56,18 @@ train: install
 outline: install
 	$(BIN)/python -m train.segmentation --model $(MODEL)
 
-# The outline against HAM10000's masks on the test split, 200x150 copies and sharp crops (part of `make reports`).
-segmentation: install
-	$(BIN)/python -m train.evaluation.segmentation --images $(LOW_IMAGES) --masks $(DATA)/masks --labels $(TEST_LABELS) \
-		--out reports/segmentation/keras/low
-	$(BIN)/python -m train.evaluation.segmentation --images $(SHARP) --masks $(DATA)/masks --labels $(TEST_LABELS) \
-		--missing skip --out reports/segmentation/keras/sharp
+# The outline against HAM10000's masks on the test split, 200x150 copies and sharp crops, in both runtimes: the
+# Keras run and the exported TF.js model through the page's classifier.js (part of `make reports`).
+segmentation: install segmentation-keras segmentation-browser
 	$(BIN)/python -m train.studies.lesion_measures --images $(LOW_IMAGES) --masks $(DATA)/masks --labels $(TEST_LABELS) \
 		--model $(MODEL) --out reports/segmentation/measures_low.json
 	$(BIN)/python -m train.studies.lesion_measures --images $(SHARP) --masks $(DATA)/masks --labels $(TEST_LABELS) \
 		--missing skip --model $(MODEL) --out reports/segmentation/measures_sharp.json
+segmentation-%: install
+	$(BIN)/python -m train.evaluation.segmentation --images $(LOW_IMAGES) --masks $(DATA)/masks --labels $(TEST_LABELS) \
+		--runtime $* --model $(if $(filter browser,$*),site/model,$(MODEL)) --out reports/segmentation/$*/low
+	$(BIN)/python -m train.evaluation.segmentation --images $(SHARP) --masks $(DATA)/masks --labels $(TEST_LABELS) \
+		--missing skip --runtime $* --model $(if $(filter browser,$*),site/model,$(MODEL)) --out reports/segmentation/$*/sharp
 
 # Age, sex and body site folded into the estimate, fitted and judged by the ship rule (part of `make train`;
 # train/context/): writes $(MODEL)/context.json and reports/context/validation.json.

@@ -36,6 +36,9 @@ FIGURES = (
     ("ood/ood_scores.png", "OOD distance of test lesions (both sources), transformed lesions and non-lesion images"),
     ("backbones/pareto.png", "Backbones: validation balanced accuracy against in-browser latency"),
     ("skin_tone/training_ita.png", "Skin tone (ITA) around the lesion in the training split, with the Del Bino groups"),
+    ("segmentation/browser/low/worst_cases.png", "The lesion outline's worst test images, 200x150 copies, in the "
+     "browser: HAM10000's mask (green) and the model's outline (magenta)"),
+    ("segmentation/browser/sharp/worst_cases.png", "The lesion outline's worst test images, sharp crops, in the browser"),
 )
 # JSON reports the model card quotes when present (key -> file under reports/)
 SUMMARIES = {"explain": "explain/explain.json", "ood": "ood/ood.json", "tta": "tta.json", "bench": "bench.json",
@@ -112,6 +115,18 @@ def test_reports(reports: Path, shipped: dict | None = None) -> dict[str, dict]:
         if runs:
             found[condition] = (same or runs)[0]
     return found
+
+
+def segmentation_reports(reports: Path) -> dict:
+    """The outline's scores against HAM10000's masks (train.evaluation.segmentation) by runtime and condition, and
+    the measures study (train.studies.lesion_measures) by condition, as `make segmentation` writes them."""
+    folder = reports / "segmentation"
+    scores = {runtime: {condition: json.loads(path.read_text()) for condition in CONDITIONS
+                        if (path := folder / runtime / condition / "metrics.json").is_file()}
+              for runtime in ("browser", "keras")}
+    measures = {condition: json.loads(path.read_text()) for condition in CONDITIONS
+                if (path := folder / f"measures_{condition}.json").is_file()}
+    return {"scores": {k: v for k, v in scores.items() if v}, "measures": measures}
 
 
 def summaries(reports: Path) -> dict[str, dict | None]:
@@ -197,7 +212,8 @@ def build(out: Path, site: Path = ROOT / "site", templates: Path = ROOT / "templ
     results = test_reports(reports, (metadata.get("metrics") or {}).get("test"))
     context = {"metadata": metadata, "results": results, "figures": figures, "favicon": favicon,
                "skin_tone": {name: r["skin_tone"] for name, r in results.items() if "skin_tone" in r},
-               "consistency": consistency_trials(reports), **summaries(reports)}
+               "consistency": consistency_trials(reports), "segmentation": segmentation_reports(reports),
+               **summaries(reports)}
     for page in PAGES:
         (out / page).write_text(with_contents(env.get_template(f"{page}.j2").render(**context)))
     (out / "model" / "model-bundle.js").write_text(model_bundle(site / "model", metadata))

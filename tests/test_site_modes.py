@@ -157,5 +157,21 @@ def test_the_model_card_shows_results_by_skin_tone_in_every_condition(page, site
     assert "median Dice" in page.locator("main").inner_text()
 
 
+def test_the_model_card_shows_the_outline_scores_and_measures_of_the_reports(page, site_url):
+    page.goto(site_url + "model-card.html")
+    segmentation = build.segmentation_reports(build.REPORTS)
+    assert segmentation["scores"]["keras"] and segmentation["measures"]  # make segmentation's reports are committed
+    for runtime, conditions in segmentation["scores"].items():
+        for name, m in conditions.items():
+            row = page.locator(f"#outline-scores tr[data-runtime='{runtime}'][data-condition='{name}']")
+            assert float(row.locator(".figure").get_attribute("data-value")) == m["thresholded_jaccard"]["mean"]
+            low, high = m["jaccard"]["ci95"]
+            assert f"{m['jaccard']['mean']:.3f} ({low:.3f}–{high:.3f})" in squash(row.inner_text())
+    for name, study in segmentation["measures"].items():
+        auc = study["separation_melanoma_vs_nevus"]["outline"]["colours"]["auc"]
+        assert f"{auc:.2f}" in page.locator(f"#outline-measures-{name} tr[data-measure='colours']").inner_text()
+    assert "with a scale" in page.locator("#headline").inner_text()
+
+
 def squash(text: str) -> str:
     return " ".join(text.split())
