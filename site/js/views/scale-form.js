@@ -104,7 +104,8 @@ function drawRuler(canvas, image, photo, points, cursor) {
       ctx.stroke();
     }
   };
-  const size = Math.max(8, canvas.width / 60);
+  // about 12 px on the screen, however much the layout shrinks the photo (a phone shows it at half size or less)
+  const size = (12 * canvas.width) / (canvas.clientWidth || canvas.width);
   points.forEach((p) => cross(p, size));
   if (cursor) {
     ctx.setLineDash([4, 3]);
