@@ -9,6 +9,7 @@ map over the classified square, replacing the model's), so that they check the p
 and printing against exact figures, whatever the model draws."""
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import HAM_FIXTURES
+from tests.conftest import HAM_FIXTURES, ROOT
 from tests.test_lesion_measures import PX_PER_MM, ruler_photo
 from tests.test_report_print import printed_pages
 from tests.test_site import INPUT, open_app
@@ -335,3 +336,26 @@ def test_the_printed_report_carries_the_outline_and_the_measures(page, site_url,
     for key in ("area", "diameter", "asymmetry", "compactness", "colours", "notAScore"):
         assert " ".join(words["meanings"][key].split()) in text, key
     assert "Right: the lesion outline the model drew" in text
+
+
+def test_the_shipped_models_own_outline_or_its_absence_is_on_the_card(page, site_url):
+    outputs = json.loads((ROOT / "site" / "model" / "metadata.json").read_text())["outputs"]
+    open_app(page, site_url)
+    card = classify(page, PHOTO)
+    if "outline" not in outputs:
+        assert card.locator(".outline-measures").inner_text().strip().startswith("This model draws no outline")
+        return
+    # the model's own outline: measures, or the message that it marked nothing on this photo
+    card.locator(".outline-measures h4").wait_for()
+    assert card.locator(".measure-list").count() + card.locator(".outline-problem").count() == 1
+
+
+def test_the_outline_card_works_straight_from_disk(page, built_site):
+    page.goto((built_site / "index.html").as_uri())
+    page.wait_for_selector("body[data-ready=true]", timeout=60_000)
+    page.evaluate(GIVE_OUTLINES)
+    page.evaluate(DISC_OUTLINE, list(DISC))
+    card = classify(page, PHOTO)
+    apply_field(card, "20")
+    card.locator(".scale-line", has_text="Scale: 20 mm across the photo (field of view).").wait_for()
+    assert " mm²" in card.locator(".measure-area").inner_text()
