@@ -281,6 +281,7 @@ def test_the_saved_default_field_of_view_survives_a_reload(page, site_url):
                                                         "default for new photos).")
     assert card.locator(".scale-default-note").inner_text() == "Saved default for new photos: 15 mm across (field of view)."
     assert card.locator("input[id$='-fov-default']").is_checked()
+    assert card.locator("input[id$='-fov']").input_value() == "15"
     assert " mm²" in card.locator(".measure-area").inner_text()
     # unticked and applied: new photos start without a scale again
     apply_field(card, "15", keep=False)

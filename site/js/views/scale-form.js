@@ -64,7 +64,10 @@ function applyChecked(field, compute, apply) {
 function fieldOfViewPart(prefix, photoWidth, apply) {
   const field = mmField(`${prefix}-fov`, 'Field of view (mm across the whole photo)');
   const keep = el('input', { type: 'checkbox', id: `${prefix}-fov-default` });
-  keep.checked = savedDefaultScale() != null;
+  const saved = savedDefaultScale();
+  keep.checked = saved != null;
+  // a card that starts with the default shows its number, ready to correct for this photo
+  if (saved) field.input.value = mmText(saved.mmAcross);
   const note = el('span', { class: 'hint scale-default-note' }, defaultNote());
   const button = el('button', { type: 'button', class: 'secondary apply-field' }, 'Apply field of view');
   button.addEventListener('click', () => applyChecked(field, () => {
