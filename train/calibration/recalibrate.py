@@ -17,11 +17,11 @@ import sys
 
 import numpy as np
 
-from train.calibration.calibrate import calibrate, training_prior
+from train.calibration.calibrate import training_prior
 from train.cli import add_run_arguments, reports_data_errors
 from train.data.loading import CLASSES, DataError
 from train.data.sources import extra_frame
-from train.model.fit import inner_check, validation_metrics
+from train.model.fit import calibrate_on_validation
 from train.model.predict import load_run, run_logits, split_frame
 
 
@@ -48,17 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     # the prior of the stream the run trained on: every source's training part, as python -m train counts it
     trained = np.concatenate([frame.loc[frame["split"] == "train", "label"], extra.loc[extra["split"] == "train", "label"]])
     counts = np.bincount(trained.astype(int), minlength=len(CLASSES))
-    logits = run_logits(run, val["path"].tolist())
-    y_val = val["label"].to_numpy()
-    fit_logits, fit_labels = logits, y_val
-    if run.config.get("calibrate_with_inner"):
-        fit_logits = np.concatenate([logits, run_logits(run, inner["path"].tolist())])
-        fit_labels = np.concatenate([y_val, inner["label"].to_numpy()])
-    calibration = calibrate(fit_logits, fit_labels, training_prior(counts, run.config["imbalance"]),
-                            run.config.get("min_sensitivity", 0.9), run.config.get("melanoma_floor"))
-    metrics = validation_metrics(logits, y_val, calibration)
-    if len(inner):
-        metrics["inner_check"] = inner_check(run.model, inner, run.prep, calibration)
+    calibration, metrics = calibrate_on_validation(
+        run.model, run.prep, run_logits(run, val["path"].tolist()), val["label"].to_numpy(), inner,
+        lambda paths: run_logits(run, paths), training_prior(counts, run.config["imbalance"]),
+        run.config.get("min_sensitivity", 0.9), run.config.get("melanoma_floor"),
+        bool(run.config.get("calibrate_with_inner")))
     (run.model_dir / "calibration.json").write_text(json.dumps(calibration, indent=2))
     (run.model_dir / "val_metrics.json").write_text(json.dumps(metrics, indent=2))
     print(f"{args.model}: class-balance strength {calibration['prior_strength']}, temperature "

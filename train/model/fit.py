@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -152,6 +153,25 @@ def validation_metrics(logits: np.ndarray, y_val: np.ndarray, calibration: dict)
     metrics = classification_metrics(y_val, calibrated_probabilities(logits, calibration), CLASSES)
     raw = classification_metrics(y_val, softmax(logits), CLASSES)
     return {**metrics, "ece_uncalibrated": raw["ece"], "balanced_accuracy_uncalibrated": raw["balanced_accuracy"]}
+
+
+def calibrate_on_validation(model: keras.Model, prep: Preprocessing, logits: np.ndarray, y_val: np.ndarray,
+                            inner_rows: pd.DataFrame, logits_of: Callable[[list[str]], np.ndarray], prior: np.ndarray,
+                            min_sensitivity: float, melanoma_floor: float | None,
+                            with_inner: bool) -> tuple[dict, dict]:
+    """The calibration (class-balance correction, temperature, operating point) fitted on HAM10000's validation
+    ``logits`` and, ``with_inner``, on the extra sources' inner checks too (their logits from ``logits_of``), and
+    the validation metrics, each inner check reported apart: what training and train.calibration.recalibrate
+    both write."""
+    fit_logits, fit_labels = logits, y_val
+    if with_inner:
+        fit_logits = np.concatenate([logits, logits_of(inner_rows["path"].tolist())])
+        fit_labels = np.concatenate([y_val, inner_rows["label"].to_numpy()])
+    calibration = calibrate(fit_logits, fit_labels, prior, min_sensitivity, melanoma_floor)
+    metrics = validation_metrics(logits, y_val, calibration)
+    if len(inner_rows):
+        metrics["inner_check"] = inner_check(model, inner_rows, prep, calibration)
+    return calibration, metrics
 
 
 def inner_check(model: keras.Model, rows: pd.DataFrame, prep: Preprocessing, calibration: dict) -> dict:
@@ -393,15 +413,10 @@ def train(config: TrainConfig) -> dict:
                                          batches=late_epochs(config)[1] * steps + 1, lesions=lesions)
         timings.update(late_consistency(config, out, fitted, late_stream, steps, val, strategy, scale))
 
-    logits = predicted_logits(model, x_val)
-    fit_logits, fit_labels = logits, y_val
-    if config.calibrate_with_inner:  # both validation sources together; val_metrics reports each apart
-        fit_logits = np.concatenate([logits, predicted_logits(model, validation_inputs(inner_rows["path"].tolist(), prep))])
-        fit_labels = np.concatenate([y_val, inner_rows["label"].to_numpy()])
-    calibration = calibrate(fit_logits, fit_labels, prior, config.min_sensitivity, config.melanoma_floor)
-    val_metrics = validation_metrics(logits, y_val, calibration)
-    if len(inner_rows):
-        val_metrics["inner_check"] = inner_check(model, inner_rows, prep, calibration)
+    calibration, val_metrics = calibrate_on_validation(
+        model, prep, predicted_logits(model, x_val), y_val, inner_rows,
+        lambda paths: predicted_logits(model, validation_inputs(paths, prep)), prior, config.min_sensitivity,
+        config.melanoma_floor, config.calibrate_with_inner)
 
     # A fresh, uncompiled copy: the saved file then holds no optimizer state (half the size).
     shipped = build_classifier(config.alpha, config.size, None, style, config.dropout)
