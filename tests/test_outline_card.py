@@ -141,6 +141,7 @@ def test_show_outline_draws_the_contour_and_the_measures_are_in_pixels_without_a
     assert f"{round(got['area-px']):,} px (pixels of the photo at 200 px across)" in text
     assert not re.search(r"\bmm", card.locator(".measure-figures").inner_text())
     assert card.locator(".scale-line").inner_text() == words["meanings"]["unscaled"]
+    assert card.locator(".outline-at-edge").count() == 0  # the disc lies inside the square
     for key in ("area", "diameter", "asymmetry", "compactness", "colours", "notAScore"):
         assert words["meanings"][key] in text, key
     assert re.search(r"\d+% across the main axis, \d+% across the second axis, mean \d+%", text)
@@ -360,3 +361,13 @@ def test_the_outline_card_works_straight_from_disk(page, built_site):
     apply_field(card, "20")
     card.locator(".scale-line", has_text="Scale: 20 mm across the photo (field of view).").wait_for()
     assert " mm²" in card.locator(".measure-area").inner_text()
+
+
+def test_an_outline_that_reaches_the_squares_edge_is_said_on_the_card_and_in_print(page, site_url, tmp_path):
+    open_with_outline(page, site_url, disc=(100, 75, 90))  # wider than the 150 px centre square
+    card = classify(page, PHOTO)
+    warning = card.locator(".outline-at-edge").inner_text()
+    assert warning.startswith("The outline reaches the edge of the square the model classified")
+    card.locator(".print-entry").click()
+    text = " ".join(printed_pages(page, tmp_path))
+    assert " ".join(warning.split()) in text

@@ -10,7 +10,7 @@ import { patientLabel } from '../records/patient-record.js';
 import { ABOVE, BELOW, CONDITION_NAMES, referral, riskMessage, scoreLine } from '../inference/referral.js';
 import { $, classNames, el, percent, score } from '../ui.js';
 import { MEANINGS } from '../inference/lesion-measures.js';
-import { measureLines, scaleSentence } from '../views/measure-text.js';
+import { AT_EDGE, measureLines, scaleSentence } from '../views/measure-text.js';
 
 function reportRow(label, value) {
   const tr = el('tr');
@@ -67,8 +67,9 @@ function measuresBlock(photo) {
   for (const line of measureLines(photo.measures)) {
     list.append(el('dt', {}, line.name), el('dd', {}, line.value), el('dd', { class: 'report-meaning' }, line.meaning));
   }
-  box.append(el('h3', {}, `Outline measures of ${photo.name}`), el('p', { class: 'report-scale' }, scaleSentence(photo.scale)),
-    list, el('p', {}, MEANINGS.notAScore));
+  box.append(el('h3', {}, `Outline measures of ${photo.name}`), el('p', { class: 'report-scale' }, scaleSentence(photo.scale)));
+  if (photo.outlineAtEdge) box.append(el('p', { class: 'report-outline-edge' }, AT_EDGE));
+  box.append(list, el('p', {}, MEANINGS.notAScore));
   return box;
 }
 
@@ -151,7 +152,9 @@ function straddleParagraph(photos, parts) {
  * the outline's measures in lesion-measures.js scaledMeasures' shape (or lesionMeasures' with widthPx added:
  * widthPx, areaPx, diameterPx, asymmetry, compactness, coloursPresent, and areaMm2/diameterMm, null without a
  * scale; asymmetryMajor/asymmetryMinor when known), printed with their units and meaning lines; ``scale`` the
- * photo's {mmAcross, source: 'field' | 'ruler'} the millimetres use, or null (the unscaled line is printed). For a
+ * photo's {mmAcross, source: 'field' | 'ruler'} the millimetres use, or null (the unscaled line is printed);
+ * ``outlineAtEdge`` true when the outline reaches the square's edge (measure-text.js touchesEdge of the mask: the
+ * lesion may go on beyond it, AT_EDGE is printed). For a
  * saved entry: measures = scaledMeasures(result.measures, entry.scale ?? null), scale = entry.scale ?? null.
  */
 export function visitReport(report, metadata) {

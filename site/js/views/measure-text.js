@@ -12,6 +12,17 @@ export function mmText(mm) {
 const sharePercent = (share) => `${Math.round(share * 100)}%`;
 const wholePixels = (px) => Math.round(px).toLocaleString('en');
 
+export const AT_EDGE = 'The outline reaches the edge of the square the model classified: the lesion may go on ' +
+  'beyond it, and then these measures are of the part inside the square only (centre the lesion, or take the photo ' +
+  'from further away).';
+
+/** True when ``mask`` ({width, height, data}) marks a pixel on its own border. */
+export function touchesEdge({ width, height, data }) {
+  for (let i = 0; i < width; i += 1) if (data[i] || data[(height - 1) * width + i]) return true;
+  for (let r = 0; r < height; r += 1) if (data[r * width] || data[r * width + width - 1]) return true;
+  return false;
+}
+
 /** "Scale: 20 mm across the photo (field of view)", or the unscaled line; ``fromDefault``: the saved default. */
 export function scaleSentence(scale, fromDefault = false) {
   if (!scale) return MEANINGS.unscaled;

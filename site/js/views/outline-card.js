@@ -5,7 +5,7 @@
 import { DataError, MEANINGS, scaledMeasures } from '../inference/lesion-measures.js';
 import { drawOutline, measurePhoto } from '../inference/photo-measures.js';
 import { el } from '../ui.js';
-import { measureLines, scaleSentence } from './measure-text.js';
+import { AT_EDGE, measureLines, scaleSentence, touchesEdge } from './measure-text.js';
 import { savedDefaultScale, scaleForm } from './scale-form.js';
 
 export const NO_OUTLINE = 'This model draws no outline of the lesion, so there are no outline measures.';
@@ -58,8 +58,9 @@ function figures(item) {
     const value = el('dd', { class: `measure-${line.key}` }, line.value);
     list.append(el('dt', {}, line.name), value, el('dd', { class: 'measure-meaning hint' }, line.meaning));
   }
-  box.append(el('p', { class: 'scale-line' }, scaleSentence(item.scale, item.scaleFromDefault)), list,
-    el('p', { class: 'measure-not-a-score hint' }, MEANINGS.notAScore));
+  box.append(el('p', { class: 'scale-line' }, scaleSentence(item.scale, item.scaleFromDefault)));
+  if (touchesEdge(item.measured.mask)) box.append(el('p', { class: 'outline-at-edge warning' }, AT_EDGE));
+  box.append(list, el('p', { class: 'measure-not-a-score hint' }, MEANINGS.notAScore));
   return box;
 }
 
@@ -97,5 +98,6 @@ export function outlineReportFields(item, square) {
   canvas.height = square.height;
   canvas.getContext('2d').drawImage(square, 0, 0);
   drawOutline(canvas, item.measured.mask);
-  return { outline: { src: canvas.toDataURL('image/png') }, measures: shownMeasures(item), scale: item.scale };
+  return { outline: { src: canvas.toDataURL('image/png') }, measures: shownMeasures(item), scale: item.scale,
+    outlineAtEdge: touchesEdge(item.measured.mask) };
 }
