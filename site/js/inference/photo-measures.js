@@ -1,27 +1,19 @@
 // The lesion measures of one classified photo (issue #46), on the pixels My lesions keeps of it: the photo is
-// shrunk exactly as records/history-records.js storedCopy shrinks it (longest side at most STORED_SIDE), and the
+// shrunk by records/history-records.js storedCanvas, as storedCopy shrinks it (longest side at most STORED_SIDE), and the
 // model's outline is laid on that copy's centre square. A re-measure of the saved copy therefore sees the same
 // pixels (up to JPEG) and gives the same numbers, and the stored measures' widthPx is the saved copy's width.
 // DOM (canvas) needed; the measures themselves are lesion-measures.js's pure functions.
 import { lesionMeasures, mmPerPixelFromField, outlineOnSquare, storedMeasures } from './lesion-measures.js';
-import { STORED_SIDE } from '../records/history-records.js';
+import { storedCanvas } from '../records/history-records.js';
 
-/** The photo at the stored copy's size (composited on white, as storedCopy does), and its centre square's pixels. */
+/** The photo as My lesions keeps it (storedCanvas), and its centre square's pixels. */
 function storedSquare(source) {
-  const shrink = Math.min(1, STORED_SIDE / Math.max(source.width, source.height));
-  const width = Math.round(source.width * shrink);
-  const height = Math.round(source.height * shrink);
-  const canvas = document.createElement('canvas');
-  canvas.width = width;
-  canvas.height = height;
-  const ctx = canvas.getContext('2d', { willReadFrequently: true });
-  ctx.imageSmoothingQuality = 'high';
-  ctx.fillStyle = '#fff';
-  ctx.fillRect(0, 0, width, height);
-  ctx.drawImage(source, 0, 0, width, height);
+  const canvas = storedCanvas(source);
+  const { width, height } = canvas;
   const side = Math.min(width, height);
   // the same centre square as the classifier's (inference/classifier.js centreSquarePixels)
-  const image = ctx.getImageData(Math.floor((width - side) / 2), Math.floor((height - side) / 2), side, side);
+  const image = canvas.getContext('2d').getImageData(Math.floor((width - side) / 2), Math.floor((height - side) / 2),
+    side, side);
   return { side, widthPx: width, image };
 }
 

@@ -7,18 +7,24 @@ import { sha256Hex } from '../inference/classifier.js';
 export const STORED_SIDE = 768;
 const JPEG_QUALITY = 0.92;
 
-/** A JPEG data URL of ``source`` (ImageBitmap or canvas) no larger than STORED_SIDE. */
-export function storedCopy(source) {
+/** ``source`` (ImageBitmap or canvas) on a canvas no larger than STORED_SIDE, composited on white: the pixels
+ * My lesions keeps (inference/photo-measures.js measures on them too). */
+export function storedCanvas(source) {
   const scale = Math.min(1, STORED_SIDE / Math.max(source.width, source.height));
   const canvas = document.createElement('canvas');
   canvas.width = Math.round(source.width * scale);
   canvas.height = Math.round(source.height * scale);
-  const ctx = canvas.getContext('2d');
+  const ctx = canvas.getContext('2d', { willReadFrequently: true });
   ctx.imageSmoothingQuality = 'high';
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   ctx.drawImage(source, 0, 0, canvas.width, canvas.height);
-  return canvas.toDataURL('image/jpeg', JPEG_QUALITY);
+  return canvas;
+}
+
+/** A JPEG data URL of ``source`` (ImageBitmap or canvas) no larger than STORED_SIDE. */
+export function storedCopy(source) {
+  return storedCanvas(source).toDataURL('image/jpeg', JPEG_QUALITY);
 }
 
 export function dataUrlBytes(dataUrl) {
