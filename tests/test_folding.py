@@ -12,6 +12,7 @@ from export.folding import FoldedBatchNorm, fold_batch_norms
 from export.tfjs import UNFOLDED
 from tests.conftest import HAM_FIXTURES, ROOT
 from train.model.predict import load_run, model_inputs
+from train.segmentation.decoder import MERGE, TAPS
 
 
 def trained_like_batch_norm(layer: keras.layers.BatchNormalization, rng: np.random.Generator) -> None:
@@ -73,9 +74,14 @@ def test_the_shipped_graph_runs_each_convolution_as_one_fused_kernel_but_the_unf
     # MobileNetV2's 35 regular convolutions and 17 depthwise ones, each with its bias (and ReLU6) fused in, but
     # the one left unfolded: a depthwise convolution, then its batch norm's multiply and add, then ReLU6
     assert UNFOLDED == ("expanded_conv_depthwise",)
-    assert ops["_FusedConv2D"] == 35 and ops["FusedDepthwiseConv2dNative"] == 16
-    assert ops["DepthwiseConv2dNative"] == ops["Mul"] == ops["Relu6"] == 1
-    assert not {"Conv2D", "AddN"} & set(ops)
+    # the outline decoder (train/segmentation/decoder.py): five 1x1 reductions and four separable convolutions'
+    # pointwise halves fused with their bias and ReLU; their depthwise halves carry no bias; the one-channel logit
+    # is a plain convolution, its bias added after the resize (a fused one TF.js refuses to run)
+    assert "outline" in json.loads((ROOT / "site" / "model" / "metadata.json").read_text())["outputs"]
+    decoder = {"_FusedConv2D": len(TAPS) + len(MERGE), "DepthwiseConv2dNative": len(MERGE), "Conv2D": 1}
+    assert ops["_FusedConv2D"] == 35 + decoder["_FusedConv2D"] and ops["FusedDepthwiseConv2dNative"] == 16
+    assert ops["DepthwiseConv2dNative"] == 1 + decoder["DepthwiseConv2dNative"] and ops["Mul"] == ops["Relu6"] == 1
+    assert ops["Conv2D"] == decoder["Conv2D"] and "AddN" not in ops
 
 
 def test_the_benchmark_reference_runs_the_same_kernels_as_the_shipped_graph(tmp_path):

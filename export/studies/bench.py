@@ -45,7 +45,7 @@ TIME_CLASSIFY = """async ([url, runs]) => {
 
 
 def reference_model(work: Path, shipped_metadata: dict) -> Path:
-    """Stock MobileNetV2 1.0 @ 224 + the same head and outputs (CAM, OOD score), float32, exported as the
+    """Stock MobileNetV2 1.0 @ 224 + the same head and outputs (CAM, OOD score, the outline), float32, exported as the
     shipped model is (export.tfjs.deployable_model), with metadata the page accepts. Random weights and OOD
     statistics of the shipped shapes: timing does not depend on their values. The batch norms and the head's
     bias get random values too, as a trained network's are: a freshly built one's are an identity and zeros,
@@ -55,6 +55,7 @@ def reference_model(work: Path, shipped_metadata: dict) -> Path:
 
     from train.model.explained import OOD_LAYER
     from train.model.network import BACKBONE_NAME, build_classifier
+    from train.segmentation.decoder import build_decoder
 
     out = work / "reference_model"
     classifier = build_classifier(1.0, 224, None, "keras")
@@ -70,7 +71,11 @@ def reference_model(work: Path, shipped_metadata: dict) -> Path:
     components = shipped_metadata["ood"]["components"]
     ood = {"projection": np.zeros((statistics, components), np.float32),
            "centres": np.zeros((len(shipped_metadata["classes"]), components), np.float32)}
-    convert_model(deployable_model(classifier, ood), out, "float32")
+    # the shipped graph's outline branch too, when it has one: the same kernels, random weights as above
+    outline = build_decoder(classifier) if "outline" in shipped_metadata["outputs"] else None
+    if outline is not None:
+        outline.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in outline.get_weights()])
+    convert_model(deployable_model(classifier, ood, outline), out, "float32")
     metadata = {**shipped_metadata, "preprocessing": {**shipped_metadata["preprocessing"], "size": 224},
                 "quantization": "float32", "model_version": "reference-mobilenetv2-1.0-224",
                 "outputs": output_nodes(out), "sha256": model_file_digests(out), "model_bytes": weight_bytes(out)}
