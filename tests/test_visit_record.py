@@ -109,7 +109,8 @@ def test_a_one_lesion_report_holds_the_combined_result_and_the_photo_count(page,
         code, value = row.get_attribute("data-code"), row.locator(".value").inner_text()
         assert re.search(rf"{code} .{{0,90}}? {re.escape(value)}", text), (code, value)
     assert text.count("· taken ") == 3
-    assert page.locator("#print-report .report-photo img").count() == 6  # each photo beside its heatmap
+    # each photo beside its heatmap and the lesion outline the shipped model draws
+    assert page.locator("#print-report .report-photo img").count() == 9
     assert "Age not given Sex not given Body site not given" in text
 
 
@@ -122,7 +123,8 @@ def test_a_visit_report_shows_the_previous_visit_its_change_flag_and_the_next_ch
     due = page.locator("#next-check").input_value()
     page.locator("#timeline .visit").first.locator(".print-visit").click()
     text, pages = printed_text(page, tmp_path)
-    assert pages <= 2
+    # a visit report also carries the outline, its measures and the size against the previous visit (#46)
+    assert pages <= 3
     assert "LesionLens visit report" in text and "Lesion Mole on the back" in text
     assert "Date taken 2025-06-01" in text and f"Next check {due}" in text
     assert "Previous visit 2025-03-01:" in text
@@ -374,7 +376,7 @@ def test_the_report_and_the_map_work_from_disk_and_under_a_sub_path(page, built_
         page.wait_for_function("() => window.printed === 1")
         report = page.locator("#print-report").inner_text()
         assert "Age\t54 years" in report or "54 years" in report
-        assert page.locator("#print-report .report-photo img").count() == 2
+        assert page.locator("#print-report .report-photo img").count() == 3  # photo, heatmap, outline
 
     if where == "file":
         page.goto((built_site / "index.html").as_uri())

@@ -88,8 +88,13 @@ function photoFigure(photo, metadata) {
     `${photo.score == null ? '' : ` · malignancy score ${score(photo.score)}`}.${heat}${outline} `,
   guardText(photo.guard, metadata));
   figure.append(pair, caption);
-  if (photo.measures) figure.append(measuresBlock(photo));
   return figure;
+}
+
+// A photo and then its measures: two blocks, each kept whole on its page, so that a page break may fall between
+// them (one block for both left most of the first page empty and a report of one photo on three pages).
+function photoBlocks(photo, metadata) {
+  return photo.measures ? [photoFigure(photo, metadata), measuresBlock(photo)] : [photoFigure(photo, metadata)];
 }
 
 function probabilityTable(result, metadata) {
@@ -204,7 +209,7 @@ export function visitReport(report, metadata) {
     key.append(el('p', {}, `${CENTRE_SQUARE} The heatmap's scale:`), heatmapLegend());
     root.append(key);
   }
-  root.append(...report.photos.map((p) => photoFigure(p, metadata)));
+  root.append(...report.photos.flatMap((p) => photoBlocks(p, metadata)));
   if (report.previous) {
     root.append(el('h2', {}, 'Previous visit'), el('p', { class: 'report-previous' }, `${report.previous.day}: ` +
       `${report.previous.text}`), el('p', { class: 'report-change' }, report.previous.changeText));
